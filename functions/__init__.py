@@ -1,0 +1,1 @@
+"""Lambda entry points. Each service is `functions/<service>/{app,handler}.py`."""

@@ -1,0 +1,1 @@
+"""What every HTTP entry point shares: app assembly, problem responses, health, Lambda wiring."""

@@ -1,0 +1,46 @@
+"""Lambda wiring shared by the HTTP services: Powertools around a Mangum-wrapped FastAPI app.
+
+Import cost is the cold-start budget, so FastAPI, Mangum and the app are imported and built on
+the first event, not when the handler module is loaded.
+"""
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools.logging import correlation_paths
+
+from letslive.constants import POWERTOOLS_NAMESPACE, Service
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools.utilities.typing import LambdaContext
+    from mangum import Mangum
+
+
+class HttpEntry:
+    """The Lambda handler of one HTTP service; `app_factory` is `"module:function"`."""
+
+    def __init__(self, service: Service, app_factory: str) -> None:
+        self.logger = Logger(service=service.value)
+        self.tracer = Tracer(service=service.value)
+        self.metrics = Metrics(namespace=POWERTOOLS_NAMESPACE, service=service.value)
+        self._app_factory = app_factory
+        self._asgi: Mangum | None = None
+        handle = self.metrics.log_metrics(capture_cold_start_metric=True)(self._handle)
+        handle = self.tracer.capture_lambda_handler(handle)
+        self.handler = self.logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)(
+            handle
+        )
+
+    def _build(self) -> "Mangum":
+        from mangum import Mangum
+
+        module_name, _, factory = self._app_factory.partition(":")
+        app = getattr(importlib.import_module(module_name), factory)()
+        return Mangum(app, lifespan="off")
+
+    def _handle(self, event: dict[str, Any], context: "LambdaContext") -> dict[str, Any]:
+        if self._asgi is None:
+            self._asgi = self._build()
+        response: dict[str, Any] = self._asgi(event, context)
+        return response

@@ -1,0 +1,8 @@
+from fastapi import FastAPI
+
+from functions.common.app import service_app
+from letslive.constants import Service
+
+
+def create_app() -> FastAPI:
+    return service_app(Service.USERS)

@@ -1,0 +1,1 @@
+"""The vods HTTP service."""

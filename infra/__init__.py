@@ -1,0 +1,1 @@
+"""The Let's Live CDK app: `app.py` composes stacks, stacks compose constructs."""

@@ -1,0 +1,34 @@
+"""What the CDK app is told through context, validated once in `app.py`."""
+
+import sys
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+from infra.constants import CTX_LAMBDA_PYTHON, CTX_LOCAL, CTX_STAGE
+
+# The Lambda runtime on AWS; wheels for the layer are fetched for this version.
+AWS_LAMBDA_PYTHON = "3.12"
+
+
+class InfraConfig(BaseModel):
+    """`local` selects what differs on a local emulator; the AWS shape is the default.
+
+    Locally the emulator runs Lambda code with its own interpreter (the same `python3` the
+    Makefile builds both virtualenvs from), so compiled wheels are bundled for that version.
+    """
+
+    local: bool = False
+    stage: str = Field(default="prod", pattern=r"^[a-z][a-z0-9-]{0,15}$")
+    lambda_python: str = Field(default=AWS_LAMBDA_PYTHON, pattern=r"^3\.\d{1,2}$")
+
+    @classmethod
+    def from_context(cls, get: Any) -> "InfraConfig":
+        """Build from a `node.try_get_context`-like getter; strings from `-c` are parsed."""
+        local = str(get(CTX_LOCAL) or "false").lower() in ("1", "true", "yes")
+        default_python = f"{sys.version_info.major}.{sys.version_info.minor}" if local else AWS_LAMBDA_PYTHON
+        return cls(
+            local=local,
+            stage=get(CTX_STAGE) or ("local" if local else "prod"),
+            lambda_python=get(CTX_LAMBDA_PYTHON) or default_python,
+        )

@@ -1,0 +1,23 @@
+"""Infrastructure names the tests and the local tooling read back (stack names, output keys).
+
+Runtime names (tables, env vars, routes) live in `letslive.constants`, which the CDK app,
+the Lambdas, the worker and the tests all import.
+"""
+
+from typing import Final
+
+APP_NAME: Final = "LetsLive"
+
+# Context keys (cdk.json / `-c key=value`).
+CTX_LOCAL: Final = "local"
+CTX_STAGE: Final = "stage"
+CTX_LAMBDA_PYTHON: Final = "lambdaPython"
+
+# Stack outputs.
+OUTPUT_HTTP_API_ID: Final = "HttpApiId"
+OUTPUT_HTTP_API_URL: Final = "HttpApiUrl"
+OUTPUT_MEDIA_BUCKET: Final = "MediaBucketName"
+
+
+def stack_name(stage: str, unit: str) -> str:
+    return f"{APP_NAME}-{stage}-{unit}"

@@ -1,0 +1,1 @@
+"""Stacks compose constructs and grant between them; they own no resources directly."""

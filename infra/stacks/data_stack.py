@@ -1,0 +1,15 @@
+from typing import Any
+
+from aws_cdk import CfnOutput, Stack
+from constructs import Construct
+
+from infra.config import InfraConfig
+from infra.constants import OUTPUT_MEDIA_BUCKET
+from infra.constructs.data import DataConstruct
+
+
+class DataStack(Stack):
+    def __init__(self, scope: Construct, construct_id: str, *, config: InfraConfig, **kwargs: Any) -> None:
+        super().__init__(scope, construct_id, **kwargs)
+        self.data = DataConstruct(self, "Data", config=config)
+        CfnOutput(self, OUTPUT_MEDIA_BUCKET, key=OUTPUT_MEDIA_BUCKET, value=self.data.media_bucket.bucket_name)

@@ -1,0 +1,59 @@
+"""Names shared by the runtime, the CDK app and the tests: services, tables, env vars, routes.
+
+One module so that a table or variable renamed here is renamed everywhere.
+"""
+
+from enum import StrEnum
+from typing import Final
+
+
+class Service(StrEnum):
+    """The HTTP services, each one Lambda behind the HTTP API under `/<service>`."""
+
+    AUTH = "auth"
+    USERS = "users"
+    STREAMS = "streams"
+    VODS = "vods"
+
+
+class Table(StrEnum):
+    """DynamoDB tables, one per domain: services share data through events, not tables."""
+
+    AUTH = "auth"
+    USERS = "users"
+    STREAMS = "streams"
+    VODS = "vods"
+
+
+# Which tables each service owns (and reports on in its health check).
+SERVICE_TABLES: Final[dict[Service, tuple[Table, ...]]] = {
+    Service.AUTH: (Table.AUTH,),
+    Service.USERS: (Table.USERS,),
+    Service.STREAMS: (Table.STREAMS,),
+    Service.VODS: (Table.VODS,),
+}
+
+# Every table has the same generic key schema so that one item layout serves many entities.
+TABLE_PARTITION_KEY: Final = "pk"
+TABLE_SORT_KEY: Final = "sk"
+TABLE_TTL_ATTRIBUTE: Final = "expires_at"
+
+ENV_PREFIX: Final = "LETSLIVE_"
+ENV_SERVICE: Final = f"{ENV_PREFIX}SERVICE"
+ENV_MEDIA_BUCKET: Final = f"{ENV_PREFIX}MEDIA_BUCKET"
+ENV_AWS_ENDPOINT_URL: Final = f"{ENV_PREFIX}AWS_ENDPOINT_URL"
+ENV_REGION: Final = f"{ENV_PREFIX}REGION"
+ENV_STAGE: Final = f"{ENV_PREFIX}STAGE"
+ENV_INGEST_HEALTH_PORT: Final = f"{ENV_PREFIX}INGEST_HEALTH_PORT"
+ENV_INGEST_HEALTH_HOST: Final = f"{ENV_PREFIX}INGEST_HEALTH_HOST"
+
+POWERTOOLS_NAMESPACE: Final = "LetsLive"
+
+
+def table_env_var(table: Table) -> str:
+    """The env var holding a table's physical name, e.g. `LETSLIVE_USERS_TABLE`."""
+    return f"{ENV_PREFIX}{table.value.upper()}_TABLE"
+
+
+def health_route(service: Service) -> str:
+    return f"/{service.value}/health"

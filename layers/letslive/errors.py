@@ -1,0 +1,54 @@
+"""Domain exceptions. Entry points map them to responses; nothing here knows about HTTP."""
+
+
+class LetsLiveError(Exception):
+    """Base of every error the domain raises on purpose.
+
+    `code` is a stable, machine-readable slug that clients may branch on.
+    """
+
+    code = "error"
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(detail)
+        self.detail = detail
+
+
+class ConfigurationError(LetsLiveError):
+    """The process was started without a setting it needs."""
+
+    code = "configuration"
+
+
+class InvalidInput(LetsLiveError):
+    code = "invalid-input"
+
+
+class Unauthorized(LetsLiveError):
+    code = "unauthorized"
+
+
+class Forbidden(LetsLiveError):
+    code = "forbidden"
+
+
+class NotFound(LetsLiveError):
+    code = "not-found"
+
+
+class Conflict(LetsLiveError):
+    code = "conflict"
+
+
+class RateLimited(LetsLiveError):
+    code = "rate-limited"
+
+    def __init__(self, detail: str, retry_after_seconds: int) -> None:
+        super().__init__(detail)
+        self.retry_after_seconds = retry_after_seconds
+
+
+class DependencyUnavailable(LetsLiveError):
+    """A backing service (DynamoDB, S3, ...) did not answer."""
+
+    code = "dependency-unavailable"

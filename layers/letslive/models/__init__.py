@@ -1,0 +1,1 @@
+"""Pydantic types shared by services and entry points."""

@@ -1,0 +1,1 @@
+"""Business rules. Services take their collaborators (repositories, probes) as arguments."""

@@ -1,0 +1,62 @@
+"""Runtime configuration, read from the environment once, on first use, and validated."""
+
+from functools import lru_cache
+
+from pydantic import AliasChoices, Field, ValidationError
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from letslive.constants import ENV_PREFIX, Table, table_env_var
+from letslive.errors import ConfigurationError
+
+
+class Settings(BaseSettings):
+    """Everything the domain package needs to know about where it runs.
+
+    `aws_endpoint_url` is the AWS seam: unset for real AWS and for moto (which patches
+    botocore in-process), the emulator's URL for LocalStack or ministack.
+    """
+
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="ignore", frozen=True)
+
+    stage: str = "local"
+    region: str = Field(
+        default="us-east-1",
+        validation_alias=AliasChoices(f"{ENV_PREFIX}REGION", "AWS_REGION", "AWS_DEFAULT_REGION"),
+    )
+    aws_endpoint_url: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices(f"{ENV_PREFIX}AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL"),
+    )
+    # Physical table names; each process is given only the tables it may use.
+    auth_table: str | None = Field(default=None, validation_alias=table_env_var(Table.AUTH))
+    users_table: str | None = Field(default=None, validation_alias=table_env_var(Table.USERS))
+    streams_table: str | None = Field(default=None, validation_alias=table_env_var(Table.STREAMS))
+    vods_table: str | None = Field(default=None, validation_alias=table_env_var(Table.VODS))
+    media_bucket: str | None = None
+    # Seconds a health probe may take before the dependency counts as down.
+    probe_timeout_seconds: float = Field(default=2.0, gt=0, le=30)
+
+    def table_name(self, table: Table) -> str:
+        name: str | None = getattr(self, f"{table.value}_table")
+        if not name:
+            raise ConfigurationError(f"{table_env_var(table)} is not set")
+        return name
+
+    def media_bucket_name(self) -> str:
+        if not self.media_bucket:
+            raise ConfigurationError(f"{ENV_PREFIX}MEDIA_BUCKET is not set")
+        return self.media_bucket
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process's settings, parsed on the first call (never at import time)."""
+    try:
+        return Settings()
+    except ValidationError as exc:
+        raise ConfigurationError(f"invalid configuration: {exc}") from exc
+
+
+def reset_settings() -> None:
+    """Forget the parsed settings so the next call re-reads the environment (tests)."""
+    get_settings.cache_clear()

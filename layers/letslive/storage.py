@@ -1,0 +1,54 @@
+"""Media storage seam: where HLS segments, playlists and thumbnails are written.
+
+`MediaStorage` is the interface; `S3MediaStorage` is the backend for AWS and the emulator.
+"""
+
+from typing import Any, Protocol
+
+from letslive.errors import DependencyUnavailable
+
+
+class MediaStorage(Protocol):
+    def put(self, key: str, body: bytes, content_type: str, cache_control: str) -> None: ...
+
+    def get(self, key: str) -> bytes: ...
+
+    def ping(self) -> None:
+        """Raise `DependencyUnavailable` unless the store answers."""
+
+
+class S3MediaStorage:
+    def __init__(self, bucket: str, probe_timeout_seconds: float) -> None:
+        self.bucket = bucket
+        self._probe_timeout = probe_timeout_seconds
+
+    @staticmethod
+    def _client(timeout_seconds: float | None = None) -> Any:
+        from letslive.data.aws import client
+
+        return client("s3", timeout_seconds)
+
+    def put(self, key: str, body: bytes, content_type: str, cache_control: str) -> None:
+        self._client().put_object(
+            Bucket=self.bucket, Key=key, Body=body, ContentType=content_type, CacheControl=cache_control
+        )
+
+    def get(self, key: str) -> bytes:
+        data: bytes = self._client().get_object(Bucket=self.bucket, Key=key)["Body"].read()
+        return data
+
+    def ping(self) -> None:
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        try:
+            self._client(self._probe_timeout).head_bucket(Bucket=self.bucket)
+        except (BotoCoreError, ClientError) as exc:
+            raise DependencyUnavailable(f"bucket {self.bucket}: {exc}") from exc
+
+
+def media_storage() -> MediaStorage:
+    """The configured media store."""
+    from letslive.settings import get_settings
+
+    settings = get_settings()
+    return S3MediaStorage(settings.media_bucket_name(), settings.probe_timeout_seconds)
