@@ -13,7 +13,6 @@ from aws_lambda_powertools.logging import correlation_paths
 from letslive.constants import POWERTOOLS_NAMESPACE, Service
 
 if TYPE_CHECKING:
-    from aws_lambda_powertools.utilities.typing import LambdaContext
     from mangum import Mangum
 
 
@@ -28,9 +27,7 @@ class HttpEntry:
         self._asgi: Mangum | None = None
         handle = self.metrics.log_metrics(capture_cold_start_metric=True)(self._handle)
         handle = self.tracer.capture_lambda_handler(handle)
-        self.handler = self.logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)(
-            handle
-        )
+        self.handler = self.logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)(handle)
 
     def _build(self) -> "Mangum":
         from mangum import Mangum
@@ -39,7 +36,7 @@ class HttpEntry:
         app = getattr(importlib.import_module(module_name), factory)()
         return Mangum(app, lifespan="off")
 
-    def _handle(self, event: dict[str, Any], context: "LambdaContext") -> dict[str, Any]:
+    def _handle(self, event: dict[str, Any], context: Any) -> dict[str, Any]:
         if self._asgi is None:
             self._asgi = self._build()
         response: dict[str, Any] = self._asgi(event, context)

@@ -32,7 +32,7 @@ STATUS_BY_ERROR: dict[type[errors.LetsLiveError], HTTPStatus] = {
 def status_for(exc: errors.LetsLiveError) -> HTTPStatus:
     for cls in type(exc).__mro__:
         if cls in STATUS_BY_ERROR:
-            return STATUS_BY_ERROR[cls]  # type: ignore[index]
+            return STATUS_BY_ERROR[cls]
     return HTTPStatus.INTERNAL_SERVER_ERROR
 
 

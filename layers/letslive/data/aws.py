@@ -3,7 +3,7 @@
 Every boto3 client is built here, lazily and once per process, from `Settings`.
 """
 
-from functools import lru_cache
+from functools import cache
 from typing import TYPE_CHECKING, Any
 
 from letslive.settings import get_settings
@@ -25,7 +25,7 @@ def client_config(timeout_seconds: float | None = None) -> "Config":
     )
 
 
-@lru_cache(maxsize=None)
+@cache
 def client(service_name: str, timeout_seconds: float | None = None) -> Any:
     """A boto3 client for `service_name` pointed at the configured endpoint."""
     import boto3

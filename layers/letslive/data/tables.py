@@ -4,7 +4,7 @@ Every table shares one generic key schema (`pk`, `sk`, TTL `expires_at`), so ent
 subclass `BaseItem` and repositories bind them to a table with `bind`.
 """
 
-from functools import lru_cache
+from functools import cache
 from typing import TypeVar
 
 from pynamodb.attributes import TTLAttribute, UnicodeAttribute
@@ -30,7 +30,7 @@ class BaseItem(Model):
     expires_at = TTLAttribute(null=True)
 
 
-@lru_cache(maxsize=None)
+@cache
 def bind(model: type[ItemT], table: Table, timeout_seconds: float | None = None) -> type[ItemT]:
     """`model` as a subclass whose Meta points at `table` on the configured endpoint."""
     settings = get_settings()
