@@ -6,6 +6,8 @@ the Lambdas, the worker and the tests all import.
 
 from typing import Final
 
+from letslive.constants import Table
+
 APP_NAME: Final = "LetsLive"
 
 # Context keys (cdk.json / `-c key=value`).
@@ -21,3 +23,8 @@ OUTPUT_MEDIA_BUCKET: Final = "MediaBucketName"
 
 def stack_name(stage: str, unit: str) -> str:
     return f"{APP_NAME}-{stage}-{unit}"
+
+
+def table_output(table: Table) -> str:
+    """Output key carrying a table's physical name, e.g. `StreamsTableName`."""
+    return f"{table.value.capitalize()}TableName"

@@ -4,7 +4,7 @@ from aws_cdk import CfnOutput, Stack
 from constructs import Construct
 
 from infra.config import InfraConfig
-from infra.constants import OUTPUT_MEDIA_BUCKET
+from infra.constants import OUTPUT_MEDIA_BUCKET, table_output
 from infra.constructs.data import DataConstruct
 
 
@@ -13,3 +13,5 @@ class DataStack(Stack):
         super().__init__(scope, construct_id, **kwargs)
         self.data = DataConstruct(self, "Data", config=config)
         CfnOutput(self, OUTPUT_MEDIA_BUCKET, key=OUTPUT_MEDIA_BUCKET, value=self.data.media_bucket.bucket_name)
+        for table, resource in self.data.tables.items():
+            CfnOutput(self, table_output(table), key=table_output(table), value=resource.table_name)

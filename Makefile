@@ -1,0 +1,87 @@
+# Let's Live: `make dev` runs the whole platform locally, `make test` runs every test.
+# Each install step is stamped, so a second run installs nothing that is already there.
+
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+EMU_VENV := .venv-emulator
+export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
+export CDK_DISABLE_VERSION_CHECK := 1
+# pip prints a warning for every package an absent extra index lacks; keep the output readable.
+PIP_INSTALL = $(1)/bin/pip install --quiet --disable-pip-version-check
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+APT_PACKAGES := ffmpeg
+
+.PHONY: help dev test deps python emulator node system lint typecheck unit integration infra e2e \
+        bench synth deploy-aws clean
+
+help:
+	@echo "make dev    install what is missing, start the platform locally, print its URLs"
+	@echo "make test   install what is missing, then ruff, mypy and every pytest suite"
+	@echo "make bench  run the benchmarks under bench/"
+
+dev: deps
+	$(PY) -m localstack.platform
+
+test: deps lint typecheck
+	$(PY) -m pytest tests
+
+deps: python emulator node system
+
+python: $(VENV)/.stamp
+$(VENV)/.stamp: pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || { echo "Python >= 3.11 is required"; exit 1; }
+	[ -x $(PY) ] || $(PYTHON) -m venv $(VENV)
+	$(call PIP_INSTALL,$(VENV)) -e '.[http,dev]' 2> >(grep -v 'is ignored: it is neither' >&2)
+	touch $@
+
+emulator: $(EMU_VENV)/.stamp
+$(EMU_VENV)/.stamp: localstack/requirements.txt
+	[ -x $(EMU_VENV)/bin/python ] || $(PYTHON) -m venv $(EMU_VENV)
+	$(call PIP_INSTALL,$(EMU_VENV)) -r localstack/requirements.txt 2> >(grep -v 'is ignored: it is neither' >&2)
+	touch $@
+
+node: node_modules/.stamp
+node_modules/.stamp: package.json package-lock.json
+	command -v npm >/dev/null || { $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq nodejs npm; }
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+# System packages from apt, installed only when a command is missing.
+system:
+	@missing=""; for pkg in $(APT_PACKAGES); do command -v $$pkg >/dev/null || missing="$$missing $$pkg"; done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing:$$missing"; \
+	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $$missing; \
+	fi
+
+lint: python
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+typecheck: python
+	$(VENV)/bin/mypy layers functions workers infra localstack bench tests
+
+unit: python
+	$(PY) -m pytest tests/unit
+integration: python
+	$(PY) -m pytest tests/integration
+infra: python node
+	$(PY) -m pytest tests/infra
+e2e: deps
+	$(PY) -m pytest tests/e2e
+
+bench: deps
+	$(PY) bench/coldstart.py
+
+synth: python node
+	node_modules/.bin/cdk synth --quiet
+
+# Deploy to the AWS account of the current credentials (see README: bootstrap first).
+deploy-aws: python node
+	node_modules/.bin/cdk deploy --all --require-approval never
+
+clean:
+	rm -rf cdk.out .build .local .mypy_cache .ruff_cache .pytest_cache

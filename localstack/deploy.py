@@ -1,0 +1,90 @@
+"""Deploy the real CDK app to the emulator with cdklocal, and read back its outputs."""
+
+import json
+import os
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+from infra.constants import (
+    CTX_LOCAL,
+    CTX_STAGE,
+    OUTPUT_HTTP_API_ID,
+    OUTPUT_MEDIA_BUCKET,
+    table_output,
+)
+from letslive.constants import Table
+
+from localstack.emulator import REPO_ROOT, Emulator
+
+CDKLOCAL = REPO_ROOT / "node_modules" / ".bin" / "cdklocal"
+EMULATOR_ACCOUNT = "000000000000"
+EMULATOR_REGION = "us-east-1"
+
+
+class DeployError(RuntimeError):
+    pass
+
+
+@dataclass(frozen=True)
+class Deployment:
+    """A deployed stage: the emulator it lives on and its stack outputs, flattened."""
+
+    endpoint: str
+    stage: str
+    outputs: dict[str, str]
+
+    def output(self, key: str) -> str:
+        try:
+            return self.outputs[key]
+        except KeyError:
+            raise DeployError(f"stack output {key} is missing; outputs: {sorted(self.outputs)}") from None
+
+    @property
+    def http_api_url(self) -> str:
+        # Path-style execute-api URL: no wildcard DNS is needed on this machine.
+        return f"{self.endpoint}/_aws/execute-api/{self.output(OUTPUT_HTTP_API_ID)}/$default"
+
+    @property
+    def media_bucket(self) -> str:
+        return self.output(OUTPUT_MEDIA_BUCKET)
+
+    def table_name(self, table: Table) -> str:
+        return self.output(table_output(table))
+
+
+def cdk_env(emulator: Emulator) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    return {
+        **env,
+        **emulator.client_env(),
+        "CDK_DISABLE_VERSION_CHECK": "1",
+        "JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION": "20",
+    }
+
+
+def _cdklocal(args: list[str], env: dict[str, str], log: Path) -> None:
+    if not CDKLOCAL.exists():
+        raise DeployError(f"{CDKLOCAL} is missing: run `make node` (or `make dev`) first")
+    with log.open("ab") as out:
+        result = subprocess.run([str(CDKLOCAL), *args], cwd=REPO_ROOT, env=env, stdout=out, stderr=out, check=False)
+    if result.returncode != 0:
+        raise DeployError(f"cdklocal {args[0]} failed ({result.returncode}); see {log}")
+
+
+def deploy(emulator: Emulator, stage: str = "local", outdir: Path | None = None) -> Deployment:
+    """Bootstrap the emulator's account and deploy every stack of the app with `local=true`."""
+    outdir = outdir or REPO_ROOT / ".local" / f"cdk.out.{stage}"
+    outdir.mkdir(parents=True, exist_ok=True)
+    log = outdir / "deploy.log"
+    log.unlink(missing_ok=True)
+    env = cdk_env(emulator)
+    context = ["-c", f"{CTX_LOCAL}=true", "-c", f"{CTX_STAGE}={stage}", "--output", str(outdir)]
+    _cdklocal(["bootstrap", f"aws://{EMULATOR_ACCOUNT}/{EMULATOR_REGION}", *context], env, log)
+    outputs_file = outdir / "outputs.json"
+    _cdklocal(
+        ["deploy", "--all", "--require-approval", "never", "--outputs-file", str(outputs_file), *context], env, log
+    )
+    stacks: dict[str, dict[str, str]] = json.loads(outputs_file.read_text())
+    flat = {key: value for outputs in stacks.values() for key, value in outputs.items()}
+    return Deployment(endpoint=emulator.endpoint, stage=stage, outputs=flat)

@@ -1,0 +1,153 @@
+"""`make dev`: the whole platform on one machine, in one command.
+
+Starts (or reuses) the emulator on 127.0.0.1, deploys the real CDK app to it, starts the
+processes the emulator cannot run (the ECS ingest worker), prints the URLs, and on Ctrl-C
+stops everything it started.
+"""
+
+import argparse
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+from types import FrameType
+
+from letslive.constants import (
+    ENV_AWS_ENDPOINT_URL,
+    ENV_INGEST_HEALTH_HOST,
+    ENV_INGEST_HEALTH_PORT,
+    ENV_MEDIA_BUCKET,
+    ENV_STAGE,
+    Service,
+    Table,
+    health_route,
+    table_env_var,
+)
+
+from localstack.deploy import Deployment, deploy
+from localstack.emulator import EMULATOR_CREDENTIALS, REPO_ROOT, Emulator
+
+STATE_FILE = REPO_ROOT / ".local" / "platform.json"
+
+
+def worker_env(deployment: Deployment, health_port: int) -> dict[str, str]:
+    """What the ECS task definition gives the worker in AWS, pointed at the emulator."""
+    return {
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "PYTHONPATH": str(REPO_ROOT),
+        **EMULATOR_CREDENTIALS,
+        ENV_AWS_ENDPOINT_URL: deployment.endpoint,
+        ENV_STAGE: deployment.stage,
+        ENV_MEDIA_BUCKET: deployment.media_bucket,
+        table_env_var(Table.STREAMS): deployment.table_name(Table.STREAMS),
+        ENV_INGEST_HEALTH_HOST: "127.0.0.1",
+        ENV_INGEST_HEALTH_PORT: str(health_port),
+    }
+
+
+def start_ingest_worker(
+    deployment: Deployment, health_port: int, log_path: Path, timeout: float = 20.0
+) -> "subprocess.Popen[bytes]":
+    """The ingest worker as a local process; returns once its /health answers."""
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    with log_path.open("ab") as log:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "workers.ingest"],
+            cwd=REPO_ROOT,
+            env=worker_env(deployment, health_port),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+    url = f"http://127.0.0.1:{health_port}/health"
+    deadline = time.monotonic() + timeout
+    while True:
+        if process.poll() is not None:
+            raise RuntimeError(f"ingest worker exited with {process.returncode}; see {log_path}")
+        try:
+            with urllib.request.urlopen(url, timeout=1):  # noqa: S310
+                return process
+        except OSError:
+            if time.monotonic() > deadline:
+                process.kill()
+                raise RuntimeError(f"ingest worker did not answer {url} within {timeout:.0f}s") from None
+            time.sleep(0.1)
+
+
+def platform_urls(deployment: Deployment, worker_health_port: int) -> dict[str, str]:
+    urls = {
+        "AWS emulator": deployment.endpoint,
+        "HTTP API": deployment.http_api_url,
+        **{
+            f"{service.value} health": deployment.http_api_url + health_route(service)
+            for service in Service
+        },
+        "ingest worker health": f"http://127.0.0.1:{worker_health_port}/health",
+    }
+    return urls
+
+
+def stop_process(process: "subprocess.Popen[bytes]", timeout: float = 15.0) -> None:
+    if process.poll() is None:
+        process.send_signal(signal.SIGTERM)  # the worker drains on SIGTERM, as on ECS
+        try:
+            process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+class _Stop(Exception):
+    pass
+
+
+def _raise_stop(signum: int, frame: FrameType | None) -> None:
+    raise _Stop
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--port", type=int, default=4566, help="emulator port (default 4566)")
+    parser.add_argument("--stage", default="local", help="stage name of the stacks (default local)")
+    parser.add_argument("--worker-port", type=int, default=8080, help="ingest worker health port (default 8080)")
+    args = parser.parse_args(argv)
+
+    signal.signal(signal.SIGTERM, _raise_stop)
+    emulator = Emulator(port=args.port)
+    worker: subprocess.Popen[bytes] | None = None
+    logs = REPO_ROOT / ".local" / "logs"
+    try:
+        started = time.monotonic()
+        emulator.start()
+        origin = "started ministack" if emulator.started_here else "reusing the emulator already running"
+        print(f"[dev] {origin} at {emulator.endpoint}", flush=True)
+        print("[dev] deploying the CDK app (cdklocal)...", flush=True)
+        deployment = deploy(emulator, stage=args.stage)
+        worker = start_ingest_worker(deployment, args.worker_port, logs / "ingest.log")
+        urls = platform_urls(deployment, args.worker_port)
+        STATE_FILE.parent.mkdir(parents=True, exist_ok=True)
+        STATE_FILE.write_text(json.dumps({"urls": urls, "outputs": deployment.outputs}, indent=2))
+        width = max(map(len, urls))
+        print(f"\n[dev] Let's Live is up ({time.monotonic() - started:.1f}s):")
+        for name, url in urls.items():
+            print(f"  {name:<{width}}  {url}")
+        print(f"\n[dev] logs in {logs} and {emulator.log_path}; Ctrl-C stops everything.", flush=True)
+        while worker.poll() is None:
+            time.sleep(0.5)
+        print(f"[dev] ingest worker exited with {worker.returncode}; see {logs / 'ingest.log'}", file=sys.stderr)
+        return 1
+    except (KeyboardInterrupt, _Stop):
+        print("\n[dev] stopping...", flush=True)
+        return 0
+    finally:
+        if worker is not None:
+            stop_process(worker)
+        emulator.stop()
+        STATE_FILE.unlink(missing_ok=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,110 @@
+import json
+from pathlib import Path
+from typing import Any
+
+from aws_cdk.assertions import Match
+
+from infra.config import AWS_LAMBDA_PYTHON
+from infra.constants import OUTPUT_HTTP_API_ID, OUTPUT_HTTP_API_URL
+from letslive.constants import SERVICE_TABLES, Service, Table, table_env_var
+from tests.infra.conftest import Synthesized
+
+
+def _functions(app: Synthesized) -> dict[str, dict[str, Any]]:
+    """Lambda functions of the API stack by service, from their handler path."""
+    found = app.template("Api").find_resources("AWS::Lambda::Function")
+    return {res["Properties"]["Handler"].split(".")[1]: res for res in found.values()}
+
+
+def test_one_function_per_http_service(aws_app: Synthesized) -> None:
+    functions = _functions(aws_app)
+    assert set(functions) == {s.value for s in Service}
+    for service, fn in functions.items():
+        props = fn["Properties"]
+        assert props["Handler"] == f"functions.{service}.handler.handler"
+        assert props["Runtime"] == f"python{AWS_LAMBDA_PYTHON}"
+        assert props["TracingConfig"] == {"Mode": "Active"}
+        assert len(props["Layers"]) == 1
+
+
+def test_each_function_is_told_only_its_own_tables(aws_app: Synthesized) -> None:
+    for service, fn in _functions(aws_app).items():
+        variables = fn["Properties"]["Environment"]["Variables"]
+        owned = {table_env_var(t) for t in SERVICE_TABLES[Service(service)]}
+        table_vars = {name for name in variables if name.endswith("_TABLE")}
+        assert table_vars == owned
+
+
+def test_each_function_may_touch_only_its_own_tables(aws_app: Synthesized) -> None:
+    template = aws_app.template("Api")
+    roles = {
+        fn["Properties"]["Role"]["Fn::GetAtt"][0]: service for service, fn in _functions(aws_app).items()
+    }
+    policies = template.find_resources("AWS::IAM::Policy")
+    checked = set()
+    for policy in policies.values():
+        (role,) = [r["Ref"] for r in policy["Properties"]["Roles"]]
+        service = roles.get(role)
+        if service is None:
+            continue
+        text = json.dumps(policy["Properties"]["PolicyDocument"])
+        for table in Table:
+            imported = f"Data{table.value.capitalize()}Table"
+            assert (imported in text) == (table in SERVICE_TABLES[Service(service)]), (service, table)
+        checked.add(service)
+    assert checked == {s.value for s in Service}
+
+
+def test_http_api_routes_each_service_prefix_to_its_function(aws_app: Synthesized) -> None:
+    template = aws_app.template("Api")
+    template.resource_count_is("AWS::ApiGatewayV2::Api", 1)
+    template.has_resource_properties("AWS::ApiGatewayV2::Api", {"ProtocolType": "HTTP"})
+    routes = template.find_resources("AWS::ApiGatewayV2::Route")
+    assert {r["Properties"]["RouteKey"] for r in routes.values()} == {f"ANY /{s.value}/{{proxy+}}" for s in Service}
+    template.has_resource_properties(
+        "AWS::ApiGatewayV2::Integration", {"IntegrationType": "AWS_PROXY", "PayloadFormatVersion": "2.0"}
+    )
+    assert {OUTPUT_HTTP_API_ID, OUTPUT_HTTP_API_URL} <= set(template.find_outputs("*"))
+
+
+def test_functions_log_to_groups_with_retention(aws_app: Synthesized) -> None:
+    template = aws_app.template("Api")
+    template.resource_count_is("AWS::Logs::LogGroup", len(Service))
+    template.all_resources_properties("AWS::Logs::LogGroup", {"RetentionInDays": Match.any_value()})
+
+
+def test_local_flag_matches_the_emulator_interpreter_and_disables_tracing(local_app: Synthesized) -> None:
+    import sys
+
+    for fn in _functions(local_app).values():
+        props = fn["Properties"]
+        assert props["Runtime"] == f"python{sys.version_info.major}.{sys.version_info.minor}"
+        assert "TracingConfig" not in props
+        assert props["Environment"]["Variables"]["POWERTOOLS_TRACE_DISABLED"] == "true"
+
+
+def _asset_dir(app: Synthesized, resource: dict[str, Any]) -> Path:
+    """The staged asset behind a function or layer: its S3 key is `<asset hash>.zip`."""
+    props = resource["Properties"]
+    key: str = (props.get("Code") or props["Content"])["S3Key"]
+    return app.outdir / f"asset.{key.removesuffix('.zip')}"
+
+
+def test_function_assets_hold_their_own_service_and_the_shared_code(aws_app: Synthesized) -> None:
+    for service, fn in _functions(aws_app).items():
+        package = _asset_dir(aws_app, fn) / "functions"
+        assert (package / service / "handler.py").is_file()
+        assert (package / "common" / "entry.py").is_file()
+        others = {s.value for s in Service} - {service}
+        assert not any((package / other).exists() for other in others)
+
+
+def test_layer_asset_holds_the_domain_package_and_wheels_for_the_lambda_runtime(aws_app: Synthesized) -> None:
+    (layer,) = aws_app.template("Api").find_resources("AWS::Lambda::LayerVersion").values()
+    python = _asset_dir(aws_app, layer) / "python"
+    assert (python / "letslive" / "__init__.py").is_file()
+    for package in ("fastapi", "mangum", "aws_lambda_powertools", "pynamodb", "pydantic_settings", "boto3"):
+        assert (python / package).is_dir(), package
+    tag = AWS_LAMBDA_PYTHON.replace(".", "")
+    (core,) = python.glob("pydantic_core/_pydantic_core*.so")
+    assert f"cpython-{tag}-x86_64-linux-gnu" in core.name

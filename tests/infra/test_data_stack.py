@@ -1,0 +1,65 @@
+from aws_cdk.assertions import Match
+
+from letslive.constants import TABLE_PARTITION_KEY, TABLE_SORT_KEY, TABLE_TTL_ATTRIBUTE, Table
+from tests.infra.conftest import Synthesized
+
+
+def test_one_table_per_domain_with_the_shared_key_schema(aws_app: Synthesized) -> None:
+    template = aws_app.template("Data")
+    template.resource_count_is("AWS::DynamoDB::Table", len(Table))
+    template.all_resources_properties(
+        "AWS::DynamoDB::Table",
+        {
+            "KeySchema": [
+                {"AttributeName": TABLE_PARTITION_KEY, "KeyType": "HASH"},
+                {"AttributeName": TABLE_SORT_KEY, "KeyType": "RANGE"},
+            ],
+            "BillingMode": "PAY_PER_REQUEST",
+            "TimeToLiveSpecification": {"AttributeName": TABLE_TTL_ATTRIBUTE, "Enabled": True},
+            "PointInTimeRecoverySpecification": {"PointInTimeRecoveryEnabled": True},
+            "SSESpecification": {"SSEEnabled": True},
+        },
+    )
+
+
+def test_data_is_retained_in_aws_and_disposable_locally(aws_app: Synthesized, local_app: Synthesized) -> None:
+    for kind in ("AWS::DynamoDB::Table", "AWS::S3::Bucket"):
+        aws_app.template("Data").all_resources(kind, {"DeletionPolicy": "Retain", "UpdateReplacePolicy": "Retain"})
+        local_app.template("Data").all_resources(kind, {"DeletionPolicy": "Delete"})
+
+
+def test_media_bucket_is_private_encrypted_and_tls_only(aws_app: Synthesized) -> None:
+    template = aws_app.template("Data")
+    template.has_resource_properties(
+        "AWS::S3::Bucket",
+        {
+            "BucketEncryption": {
+                "ServerSideEncryptionConfiguration": [{"ServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}}]
+            },
+            "PublicAccessBlockConfiguration": {
+                "BlockPublicAcls": True,
+                "BlockPublicPolicy": True,
+                "IgnorePublicAcls": True,
+                "RestrictPublicBuckets": True,
+            },
+        },
+    )
+    template.has_resource_properties(
+        "AWS::S3::BucketPolicy",
+        {
+            "PolicyDocument": {
+                "Statement": Match.array_with(
+                    [
+                        Match.object_like(
+                            {"Effect": "Deny", "Condition": {"Bool": {"aws:SecureTransport": "false"}}}
+                        )
+                    ]
+                )
+            }
+        },
+    )
+
+
+def test_outputs_name_every_table_and_the_bucket(aws_app: Synthesized) -> None:
+    outputs = aws_app.template("Data").find_outputs("*")
+    assert {"MediaBucketName", *(f"{t.value.capitalize()}TableName" for t in Table)} <= set(outputs)
