@@ -14,7 +14,6 @@ from infra.constants import (
     table_output,
 )
 from letslive.constants import Table
-
 from localstack.emulator import REPO_ROOT, Emulator
 
 CDKLOCAL = REPO_ROOT / "node_modules" / ".bin" / "cdklocal"

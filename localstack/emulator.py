@@ -4,6 +4,7 @@ ministack needs no Docker; when something already answers the LocalStack health 
 endpoint (real LocalStack started by a user who has Docker and a token), it is reused instead.
 """
 
+import contextlib
 import json
 import os
 import signal
@@ -73,7 +74,7 @@ class Emulator:
             # A clean environment: Lambda code the emulator runs inherits it, and must see
             # neither this project's virtualenv nor real AWS credentials.
             "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-            "HOME": os.environ.get("HOME", "/tmp"),
+            "HOME": os.environ.get("HOME", str(self.state_dir)),
             "TMPDIR": str(self.state_dir),
             "BIND_HOST": self.host,
             "GATEWAY_PORT": str(self.port),
@@ -121,7 +122,5 @@ class Emulator:
 
 
 def _signal_group(process: "subprocess.Popen[bytes]", sig: signal.Signals) -> None:
-    try:
+    with contextlib.suppress(ProcessLookupError):
         os.killpg(process.pid, sig)
-    except ProcessLookupError:
-        pass

@@ -27,7 +27,6 @@ from letslive.constants import (
     health_route,
     table_env_var,
 )
-
 from localstack.deploy import Deployment, deploy
 from localstack.emulator import EMULATOR_CREDENTIALS, REPO_ROOT, Emulator
 
@@ -68,7 +67,7 @@ def start_ingest_worker(
         if process.poll() is not None:
             raise RuntimeError(f"ingest worker exited with {process.returncode}; see {log_path}")
         try:
-            with urllib.request.urlopen(url, timeout=1):  # noqa: S310
+            with urllib.request.urlopen(url, timeout=1):
                 return process
         except OSError:
             if time.monotonic() > deadline:
@@ -81,10 +80,7 @@ def platform_urls(deployment: Deployment, worker_health_port: int) -> dict[str, 
     urls = {
         "AWS emulator": deployment.endpoint,
         "HTTP API": deployment.http_api_url,
-        **{
-            f"{service.value} health": deployment.http_api_url + health_route(service)
-            for service in Service
-        },
+        **{f"{service.value} health": deployment.http_api_url + health_route(service) for service in Service},
         "ingest worker health": f"http://127.0.0.1:{worker_health_port}/health",
     }
     return urls

@@ -1,6 +1,5 @@
 """Synthesize the CDK app once per session (jsii warm-up and bundling are the slow part)."""
 
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -38,12 +37,12 @@ def _synth(tmp_path_factory: pytest.TempPathFactory, context: dict[str, str], st
 
 
 @pytest.fixture(scope="session")
-def aws_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Synthesized]:
+def aws_app(tmp_path_factory: pytest.TempPathFactory) -> Synthesized:
     """The default, AWS-shaped app."""
-    yield _synth(tmp_path_factory, {}, "prod")
+    return _synth(tmp_path_factory, {}, "prod")
 
 
 @pytest.fixture(scope="session")
-def local_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Synthesized]:
+def local_app(tmp_path_factory: pytest.TempPathFactory) -> Synthesized:
     """The app as `make dev` deploys it to the emulator."""
-    yield _synth(tmp_path_factory, {"local": "true"}, "local")
+    return _synth(tmp_path_factory, {"local": "true"}, "local")

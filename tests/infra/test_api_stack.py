@@ -1,4 +1,5 @@
 import json
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -10,7 +11,7 @@ from letslive.constants import SERVICE_TABLES, Service, Table, table_env_var
 from tests.infra.conftest import Synthesized
 
 
-def _functions(app: Synthesized) -> dict[str, dict[str, Any]]:
+def _functions(app: Synthesized) -> dict[str, Mapping[str, Any]]:
     """Lambda functions of the API stack by service, from their handler path."""
     found = app.template("Api").find_resources("AWS::Lambda::Function")
     return {res["Properties"]["Handler"].split(".")[1]: res for res in found.values()}
@@ -37,9 +38,7 @@ def test_each_function_is_told_only_its_own_tables(aws_app: Synthesized) -> None
 
 def test_each_function_may_touch_only_its_own_tables(aws_app: Synthesized) -> None:
     template = aws_app.template("Api")
-    roles = {
-        fn["Properties"]["Role"]["Fn::GetAtt"][0]: service for service, fn in _functions(aws_app).items()
-    }
+    roles = {fn["Properties"]["Role"]["Fn::GetAtt"][0]: service for service, fn in _functions(aws_app).items()}
     policies = template.find_resources("AWS::IAM::Policy")
     checked = set()
     for policy in policies.values():
@@ -83,7 +82,7 @@ def test_local_flag_matches_the_emulator_interpreter_and_disables_tracing(local_
         assert props["Environment"]["Variables"]["POWERTOOLS_TRACE_DISABLED"] == "true"
 
 
-def _asset_dir(app: Synthesized, resource: dict[str, Any]) -> Path:
+def _asset_dir(app: Synthesized, resource: Mapping[str, Any]) -> Path:
     """The staged asset behind a function or layer: its S3 key is `<asset hash>.zip`."""
     props = resource["Properties"]
     key: str = (props.get("Code") or props["Content"])["S3Key"]
