@@ -1,0 +1,1 @@
+"""Long-running processes that cannot be Lambdas (ECS tasks); `ingest` is the RTMP ingest worker."""

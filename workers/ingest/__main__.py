@@ -1,0 +1,5 @@
+import sys
+
+from workers.ingest.main import main
+
+sys.exit(main())

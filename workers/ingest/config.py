@@ -1,0 +1,63 @@
+"""The ingest worker's settings, read from the environment once, on first use, and validated.
+
+Env var names live in `letslive.constants` (one place for the worker, the CDK app and tests).
+"""
+
+from functools import lru_cache
+from typing import Literal
+
+from pydantic import Field, ValidationError
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from letslive.constants import (
+    ENV_INGEST_CHECK_CACHE_SECONDS,
+    ENV_INGEST_DRAIN_TIMEOUT_SECONDS,
+    ENV_INGEST_HEALTH_HOST,
+    ENV_INGEST_HEALTH_PORT,
+    ENV_INGEST_LOG_LEVEL,
+    ENV_INGEST_MAX_HEADER_BYTES,
+    ENV_INGEST_PREFIX,
+    ENV_INGEST_READ_TIMEOUT_SECONDS,
+)
+from letslive.errors import ConfigurationError
+
+
+class IngestSettings(BaseSettings):
+    """Where the health endpoint listens and how the worker shuts down.
+
+    Fields can also be passed by name (tests build settings directly).
+    """
+
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_INGEST_PREFIX, extra="ignore", frozen=True, validate_by_name=True, validate_by_alias=True
+    )
+
+    # Loopback by default so a developer's worker is not reachable from the network; the
+    # container image sets 0.0.0.0 for the load balancer.
+    health_host: str = Field(default="127.0.0.1", min_length=1, validation_alias=ENV_INGEST_HEALTH_HOST)
+    # 0 picks a free port (tests); the bound port is logged.
+    health_port: int = Field(default=8080, ge=0, le=65535, validation_alias=ENV_INGEST_HEALTH_PORT)
+    # Fargate sends SIGKILL at the task's stopTimeout, at most 120 s: a longer drain could never finish.
+    drain_timeout_seconds: float = Field(default=30.0, ge=0, le=120, validation_alias=ENV_INGEST_DRAIN_TIMEOUT_SECONDS)
+    # Load balancers poll every few seconds per AZ; dependency probes run at most once per window.
+    check_cache_seconds: float = Field(default=5.0, ge=0, le=300, validation_alias=ENV_INGEST_CHECK_CACHE_SECONDS)
+    max_header_bytes: int = Field(default=8 * 1024, ge=1024, le=64 * 1024, validation_alias=ENV_INGEST_MAX_HEADER_BYTES)
+    # Also bounds writing the response and the lingering close, so no client holds a handler longer.
+    read_timeout_seconds: float = Field(default=5.0, gt=0, le=60, validation_alias=ENV_INGEST_READ_TIMEOUT_SECONDS)
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
+        default="INFO", validation_alias=ENV_INGEST_LOG_LEVEL
+    )
+
+
+@lru_cache(maxsize=1)
+def get_ingest_settings() -> IngestSettings:
+    """The worker's settings, parsed on the first call (never at import time)."""
+    try:
+        return IngestSettings()
+    except ValidationError as exc:
+        raise ConfigurationError(f"invalid ingest configuration: {exc}") from exc
+
+
+def reset_ingest_settings() -> None:
+    """Forget the parsed settings so the next call re-reads the environment (tests)."""
+    get_ingest_settings.cache_clear()

@@ -1,0 +1,149 @@
+"""The ingest worker process: the health server, the live broadcasts, and the drain on SIGTERM."""
+
+import asyncio
+import logging
+import signal
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+
+from letslive.errors import LetsLiveError
+from letslive.services.health import Probe
+from workers.ingest.config import IngestSettings
+from workers.ingest.health import HealthServer, default_probes
+
+logger = logging.getLogger(__name__)
+
+STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
+
+
+class WorkerDraining(LetsLiveError):
+    """The worker is shutting down and takes no new broadcast (the streamer should reconnect)."""
+
+    code = "draining"
+
+
+class BroadcastRegistry:
+    """The broadcasts live on this task; RTMP sessions register here so the drain can wait for them.
+
+    Used from the event loop thread only.
+    """
+
+    def __init__(self) -> None:
+        self._active: set[str] = set()
+        self._draining = False
+        self._idle = asyncio.Event()
+        self._idle.set()
+
+    @property
+    def draining(self) -> bool:
+        return self._draining
+
+    @property
+    def active_broadcasts(self) -> int:
+        return len(self._active)
+
+    def start_draining(self) -> None:
+        self._draining = True
+
+    def started(self, broadcast_id: str) -> None:
+        """Count `broadcast_id` as live; refused while draining or when it is already live."""
+        if self._draining:
+            raise WorkerDraining("the ingest worker is draining")
+        if broadcast_id in self._active:
+            raise ValueError(f"broadcast {broadcast_id} is already live on this worker")
+        self._active.add(broadcast_id)
+        self._idle.clear()
+
+    def ended(self, broadcast_id: str) -> None:
+        """Stop counting `broadcast_id`; ending one that is not live is a no-op (cleanup paths)."""
+        self._active.discard(broadcast_id)
+        if not self._active:
+            self._idle.set()
+
+    @contextmanager
+    def track(self, broadcast_id: str) -> Iterator[None]:
+        """`started` on entry, `ended` on exit, however the session ends."""
+        self.started(broadcast_id)
+        try:
+            yield
+        finally:
+            self.ended(broadcast_id)
+
+    async def wait_idle(self) -> None:
+        """Return once no broadcast is live."""
+        await self._idle.wait()
+
+
+class IngestWorker:
+    """Runs until `stop()` (or SIGTERM/SIGINT), then drains: health turns 503, live broadcasts
+    get up to `drain_timeout_seconds` to end, and the health server closes.
+
+    A second `stop()` during the drain cuts it short (a second Ctrl-C).
+    """
+
+    def __init__(self, settings: IngestSettings, probes: Mapping[str, Probe] | None = None) -> None:
+        self.settings = settings
+        self.broadcasts = BroadcastRegistry()
+        self.health = HealthServer(
+            default_probes() if probes is None else probes,
+            self.broadcasts,
+            host=settings.health_host,
+            port=settings.health_port,
+            cache_seconds=settings.check_cache_seconds,
+            max_header_bytes=settings.max_header_bytes,
+            read_timeout_seconds=settings.read_timeout_seconds,
+        )
+        self._stop_requested = asyncio.Event()
+        self._abort_drain = asyncio.Event()
+
+    async def start(self) -> None:
+        """Start listening; `run()` calls it, tests call it first to learn the bound port."""
+        if self.health.listening:
+            return
+        await self.health.start()
+        logger.info("ingest worker health at %s", self.health.url, extra={"health_url": self.health.url})
+
+    def stop(self) -> None:
+        """Begin the drain (health answers 503 from now on); a second call ends it at once."""
+        if self._stop_requested.is_set():
+            logger.warning("stop requested again: ending the drain now")
+            self._abort_drain.set()
+            return
+        self.broadcasts.start_draining()
+        self._stop_requested.set()
+
+    async def run(self, *, handle_signals: bool = False) -> bool:
+        """Serve until stopped, then drain; True when no broadcast was cut off."""
+        loop = asyncio.get_running_loop()
+        if handle_signals:
+            for sig in STOP_SIGNALS:
+                loop.add_signal_handler(sig, self.stop)
+        try:
+            await self.start()
+            await self._stop_requested.wait()
+            return await self._drain()
+        finally:
+            if handle_signals:
+                for sig in STOP_SIGNALS:
+                    loop.remove_signal_handler(sig)
+            await self.health.close()
+
+    async def _drain(self) -> bool:
+        timeout = self.settings.drain_timeout_seconds
+        logger.info(
+            "draining",
+            extra={"active_broadcasts": self.broadcasts.active_broadcasts, "drain_timeout_seconds": timeout},
+        )
+        idle = asyncio.ensure_future(self.broadcasts.wait_idle())
+        aborted = asyncio.ensure_future(self._abort_drain.wait())
+        try:
+            await asyncio.wait({idle, aborted}, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            idle.cancel()
+            aborted.cancel()
+        remaining = self.broadcasts.active_broadcasts
+        if remaining:
+            logger.warning("drain cut short", extra={"abandoned_broadcasts": remaining})
+            return False
+        logger.info("drained")
+        return True
