@@ -60,6 +60,8 @@ def start_ingest_worker(
             env=worker_env(deployment, health_port),
             stdout=log,
             stderr=subprocess.STDOUT,
+            # Its own session: Ctrl-C reaches `make dev`, which then drains the worker itself.
+            start_new_session=True,
         )
     url = f"http://127.0.0.1:{health_port}/health"
     deadline = time.monotonic() + timeout
@@ -111,7 +113,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--worker-port", type=int, default=8080, help="ingest worker health port (default 8080)")
     args = parser.parse_args(argv)
 
-    signal.signal(signal.SIGTERM, _raise_stop)
+    # Explicit for both: a shell that starts `make dev` in the background ignores SIGINT.
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, _raise_stop)
     emulator = Emulator(port=args.port)
     worker: subprocess.Popen[bytes] | None = None
     logs = REPO_ROOT / ".local" / "logs"
