@@ -31,10 +31,12 @@ class HttpEntry:
 
     def _build(self) -> "Mangum":
         from mangum import Mangum
+        from mangum.adapter import DEFAULT_TEXT_MIME_TYPES
 
         module_name, _, factory = self._app_factory.partition(":")
         app = getattr(importlib.import_module(module_name), factory)()
-        return Mangum(app, lifespan="off")
+        # Problem documents are text; without this Mangum base64-encodes every error body.
+        return Mangum(app, lifespan="off", text_mime_types=[*DEFAULT_TEXT_MIME_TYPES, "application/problem+json"])
 
     def _handle(self, event: dict[str, Any], context: Any) -> dict[str, Any]:
         if self._asgi is None:

@@ -16,12 +16,13 @@ def client_config(timeout_seconds: float | None = None) -> "Config":
     from botocore.config import Config
 
     if timeout_seconds is None:
-        return Config(retries={"mode": "standard", "max_attempts": 3})
+        return Config(retries={"mode": "standard", "total_max_attempts": 3})
     # Probes fail fast: one attempt, short timeouts.
     return Config(
         connect_timeout=timeout_seconds,
         read_timeout=timeout_seconds,
-        retries={"mode": "standard", "max_attempts": 1},
+        # `total_max_attempts` counts the first try; botocore's `max_attempts` does not.
+        retries={"mode": "standard", "total_max_attempts": 1},
     )
 
 

@@ -7,6 +7,7 @@ subclass `BaseItem` and repositories bind them to a table with `bind`.
 from functools import cache
 from typing import TypeVar
 
+from botocore.exceptions import BotoCoreError, ClientError
 from pynamodb.attributes import TTLAttribute, UnicodeAttribute
 from pynamodb.exceptions import PynamoDBException
 from pynamodb.models import Model
@@ -56,5 +57,8 @@ def ping_table(table: Table) -> None:
         status = model.describe_table().get("TableStatus")
     except PynamoDBException as exc:
         raise DependencyUnavailable(f"table {table.value}: {exc.msg}") from exc
+    except (BotoCoreError, ClientError) as exc:
+        # PynamoDB re-raises some client errors (access denied, throttling) unwrapped.
+        raise DependencyUnavailable(f"table {table.value}: {exc}") from exc
     if status != "ACTIVE":
         raise DependencyUnavailable(f"table {table.value} is {status}")
