@@ -20,7 +20,8 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 LAYER_SOURCE = REPO_ROOT / "layers"
 FUNCTIONS_SOURCE = REPO_ROOT / "functions"
 DEPS_CACHE = REPO_ROOT / ".build" / "lambda-deps"
-LAMBDA_PLATFORM = "manylinux2014_x86_64"
+# Lambda python3.12 runs on Amazon Linux 2023 (glibc 2.34); pip also takes older manylinux tags.
+LAMBDA_PLATFORM = "manylinux_2_28_x86_64"
 # Local bundling always succeeds, so this image is never pulled; CDK requires one.
 _NO_DOCKER = DockerImage.from_registry("local-bundling-only")
 _IGNORE = shutil.ignore_patterns("__pycache__", "*.pyc", ".mypy_cache")

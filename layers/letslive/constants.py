@@ -44,6 +44,16 @@ ENV_MEDIA_BUCKET: Final = f"{ENV_PREFIX}MEDIA_BUCKET"
 ENV_AWS_ENDPOINT_URL: Final = f"{ENV_PREFIX}AWS_ENDPOINT_URL"
 ENV_REGION: Final = f"{ENV_PREFIX}REGION"
 ENV_STAGE: Final = f"{ENV_PREFIX}STAGE"
+ENV_JWKS: Final = f"{ENV_PREFIX}JWKS"
+ENV_SIGNING_KEY_SECRET: Final = f"{ENV_PREFIX}SIGNING_KEY_SECRET"
+ENV_EVENT_BUS: Final = f"{ENV_PREFIX}EVENT_BUS"
+
+# Domain events on the EventBridge bus.
+EVENT_SOURCE: Final = "letslive"
+
+# The refresh cookie: HttpOnly, Secure, SameSite=Strict, scoped to the auth routes.
+REFRESH_COOKIE: Final = "letslive_refresh"
+REFRESH_COOKIE_PATH: Final = "/auth"
 
 # The ingest worker's own settings (`workers/ingest/config.py` reads exactly these names).
 ENV_INGEST_PREFIX: Final = f"{ENV_PREFIX}INGEST_"

@@ -33,6 +33,15 @@ class Settings(BaseSettings):
     streams_table: str | None = Field(default=None, validation_alias=table_env_var(Table.STREAMS))
     vods_table: str | None = Field(default=None, validation_alias=table_env_var(Table.VODS))
     media_bucket: str | None = None
+    # Access tokens: every service verifies with the public keys in `jwks` (a JWKS document);
+    # only the auth service reads the private key, from the Secrets Manager secret.
+    jwks: str | None = None
+    signing_key_secret: str | None = None
+    jwt_issuer: str = "letslive"
+    jwt_audience: str = "letslive-api"
+    access_token_ttl_seconds: int = Field(default=900, ge=60, le=3600)
+    refresh_token_ttl_days: int = Field(default=30, ge=1, le=90)
+    event_bus: str | None = None
     # Seconds a health probe may take before the dependency counts as down.
     probe_timeout_seconds: float = Field(default=2.0, gt=0, le=30)
 
@@ -42,10 +51,15 @@ class Settings(BaseSettings):
             raise ConfigurationError(f"{table_env_var(table)} is not set")
         return name
 
+    def required(self, name: str) -> str:
+        """A string setting that this process cannot work without."""
+        value: str | None = getattr(self, name)
+        if not value:
+            raise ConfigurationError(f"{ENV_PREFIX}{name.upper()} is not set")
+        return value
+
     def media_bucket_name(self) -> str:
-        if not self.media_bucket:
-            raise ConfigurationError(f"{ENV_PREFIX}MEDIA_BUCKET is not set")
-        return self.media_bucket
+        return self.required("media_bucket")
 
 
 @lru_cache(maxsize=1)
