@@ -6,7 +6,12 @@ Opt-in fixtures, from the bottom up:
 - `aws`: `aws_env` plus `mock_aws()` active for the test;
 - `tables`: the four tables (generic `pk`/`sk` key schema, TTL on `expires_at`) created in moto,
   their names exported through `table_env_var`;
-- `media_bucket`: the media bucket created in moto, its name in `LETSLIVE_MEDIA_BUCKET`.
+- `media_bucket`: the media bucket created in moto, its name in `LETSLIVE_MEDIA_BUCKET`;
+- `signing_key`: a fresh ES256 key stored in a moto secret, `LETSLIVE_SIGNING_KEY_SECRET` and
+  `LETSLIVE_JWKS` set as CDK sets them;
+- `event_bus`: an EventBridge bus in moto, its name in `LETSLIVE_EVENT_BUS`, and a queue that a
+  rule copies every event into (`event_bus.received()` reads them back);
+- `accounts`: `tables` + `signing_key` + `event_bus`, everything the account services need.
 
 The only autouse fixture forgets the process-wide caches (parsed settings, boto3 clients,
 bound PynamoDB models) before and after every test, so nothing built against one test's
@@ -14,9 +19,11 @@ environment or mock leaks into the next. It changes no environment variable, so 
 spawn subprocesses with their own environment are unaffected.
 """
 
+import json
 import os
 from collections.abc import Iterator
-from typing import TYPE_CHECKING
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 import boto3
 import pytest
@@ -24,8 +31,12 @@ from moto import mock_aws
 
 from letslive.constants import (
     ENV_AWS_ENDPOINT_URL,
+    ENV_EVENT_BUS,
+    ENV_JWKS,
     ENV_MEDIA_BUCKET,
     ENV_PREFIX,
+    ENV_SIGNING_KEY_SECRET,
+    EVENT_SOURCE,
     TABLE_PARTITION_KEY,
     TABLE_SORT_KEY,
     TABLE_TTL_ATTRIBUTE,
@@ -33,7 +44,9 @@ from letslive.constants import (
     table_env_var,
 )
 from letslive.data.aws import reset_clients
+from letslive.data.secrets import load_signing_key
 from letslive.data.tables import bind
+from letslive.services.tokens import SigningKey, generate_signing_key, jwks_document
 from letslive.settings import reset_settings
 
 if TYPE_CHECKING:
@@ -65,6 +78,10 @@ def forget_cached_aws() -> None:
     reset_settings()
     reset_clients()
     bind.cache_clear()
+    load_signing_key.cache_clear()
+    from functions.common.security import _verifier
+
+    _verifier.cache_clear()
 
 
 @pytest.fixture(autouse=True)
@@ -143,3 +160,53 @@ def media_bucket(s3: "S3Client", monkeypatch: pytest.MonkeyPatch) -> str:
     s3.create_bucket(Bucket=MEDIA_BUCKET)
     monkeypatch.setenv(ENV_MEDIA_BUCKET, MEDIA_BUCKET)
     return MEDIA_BUCKET
+
+
+@pytest.fixture
+def signing_key(aws: None, monkeypatch: pytest.MonkeyPatch) -> SigningKey:
+    """A signing key in Secrets Manager and its public JWKS in the env, as the CDK app wires them."""
+    key = generate_signing_key()
+    secret = boto3.client("secretsmanager", region_name=REGION).create_secret(
+        Name="letslive-test-signing-key", SecretString=key.to_json()
+    )
+    monkeypatch.setenv(ENV_SIGNING_KEY_SECRET, secret["ARN"])
+    monkeypatch.setenv(ENV_JWKS, json.dumps(jwks_document(key)))
+    return key
+
+
+@dataclass
+class EventBus:
+    name: str
+    queue_url: str
+
+    def received(self) -> list[dict[str, Any]]:
+        """Every event that reached the bus so far (each SQS message is one event)."""
+        sqs = boto3.client("sqs", region_name=REGION)
+        events = []
+        while True:
+            batch = sqs.receive_message(QueueUrl=self.queue_url, MaxNumberOfMessages=10).get("Messages", [])
+            if not batch:
+                return events
+            for message in batch:
+                events.append(json.loads(message["Body"]))
+                sqs.delete_message(QueueUrl=self.queue_url, ReceiptHandle=message["ReceiptHandle"])
+
+
+@pytest.fixture
+def event_bus(aws: None, monkeypatch: pytest.MonkeyPatch) -> EventBus:
+    name = "letslive-test-bus"
+    events = boto3.client("events", region_name=REGION)
+    sqs = boto3.client("sqs", region_name=REGION)
+    events.create_event_bus(Name=name)
+    queue_url = sqs.create_queue(QueueName="letslive-test-events")["QueueUrl"]
+    queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    events.put_rule(Name="all", EventBusName=name, EventPattern=json.dumps({"source": [EVENT_SOURCE]}))
+    events.put_targets(Rule="all", EventBusName=name, Targets=[{"Id": "queue", "Arn": queue_arn}])
+    monkeypatch.setenv(ENV_EVENT_BUS, name)
+    return EventBus(name, queue_url)
+
+
+@pytest.fixture
+def accounts(tables: dict[Table, str], signing_key: SigningKey, event_bus: EventBus) -> SigningKey:
+    """Everything the auth and users services need; returns the signing key."""
+    return signing_key
