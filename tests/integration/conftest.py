@@ -182,7 +182,7 @@ class EventBus:
     def received(self) -> list[dict[str, Any]]:
         """Every event that reached the bus so far (each SQS message is one event)."""
         sqs = boto3.client("sqs", region_name=REGION)
-        events = []
+        events: list[dict[str, Any]] = []
         while True:
             batch = sqs.receive_message(QueueUrl=self.queue_url, MaxNumberOfMessages=10).get("Messages", [])
             if not batch:
