@@ -15,7 +15,7 @@ def build_app(app: App | None = None) -> App:
     config = InfraConfig.from_context(app.node.try_get_context)
     env = Environment(account=os.environ.get("CDK_DEFAULT_ACCOUNT"), region=os.environ.get("CDK_DEFAULT_REGION"))
     data = DataStack(app, stack_name(config.stage, "Data"), config=config, env=env)
-    ApiStack(app, stack_name(config.stage, "Api"), config=config, data=data.data, env=env)
+    ApiStack(app, stack_name(config.stage, "Api"), config=config, data=data.data, bus=data.events.bus, env=env)
     Tags.of(app).add("app", APP_NAME)
     Tags.of(app).add("stage", config.stage)
     return app

@@ -20,8 +20,9 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 LAYER_SOURCE = REPO_ROOT / "layers"
 FUNCTIONS_SOURCE = REPO_ROOT / "functions"
 DEPS_CACHE = REPO_ROOT / ".build" / "lambda-deps"
-# Lambda python3.12 runs on Amazon Linux 2023 (glibc 2.34); pip also takes older manylinux tags.
-LAMBDA_PLATFORM = "manylinux_2_28_x86_64"
+# Lambda python3.12 runs on Amazon Linux 2023 (glibc 2.34). pip takes `--platform` tags
+# literally, so every manylinux level a wheel may be tagged with is listed.
+LAMBDA_PLATFORMS = ("manylinux_2_28_x86_64", "manylinux2014_x86_64")
 # Local bundling always succeeds, so this image is never pulled; CDK requires one.
 _NO_DOCKER = DockerImage.from_registry("local-bundling-only")
 _IGNORE = shutil.ignore_patterns("__pycache__", "*.pyc", ".mypy_cache")
@@ -34,20 +35,25 @@ def layer_requirements(pyproject: Path = REPO_ROOT / "pyproject.toml") -> list[s
 
 
 def _install_dependencies(requirements: list[str], python_version: str) -> Path:
-    key = hashlib.sha256("\n".join([LAMBDA_PLATFORM, python_version, *requirements]).encode()).hexdigest()[:16]
+    key = hashlib.sha256("\n".join([*LAMBDA_PLATFORMS, python_version, *requirements]).encode()).hexdigest()[:16]
     cached = DEPS_CACHE / key
     if cached.is_dir():
         return cached
     DEPS_CACHE.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f"{key}-", dir=DEPS_CACHE))
-    subprocess.run(
+    result = subprocess.run(
         [
             sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
-            "--target", str(staging), "--platform", LAMBDA_PLATFORM, "--implementation", "cp",
+            "--target", str(staging), *(f"--platform={p}" for p in LAMBDA_PLATFORMS), "--implementation", "cp",
             "--python-version", python_version, "--only-binary=:all:", *requirements,
         ],
-        check=True,
+        capture_output=True,
+        text=True,
+        check=False,
     )  # fmt: skip
+    if result.returncode != 0:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise RuntimeError(f"pip could not install the Lambda layer's dependencies:\n{result.stderr[-4000:]}")
     for cache_dir in staging.rglob("__pycache__"):
         shutil.rmtree(cache_dir, ignore_errors=True)
     staging.rename(cached)  # atomic: a half-installed set is never taken from the cache

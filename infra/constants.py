@@ -19,6 +19,7 @@ CTX_LAMBDA_PYTHON: Final = "lambdaPython"
 OUTPUT_HTTP_API_ID: Final = "HttpApiId"
 OUTPUT_HTTP_API_URL: Final = "HttpApiUrl"
 OUTPUT_MEDIA_BUCKET: Final = "MediaBucketName"
+OUTPUT_EVENT_BUS: Final = "EventBusName"
 
 
 def stack_name(stage: str, unit: str) -> str:

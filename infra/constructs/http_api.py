@@ -36,7 +36,7 @@ class HttpServicesConstruct(Construct):
         tables: Mapping[Table, dynamodb.ITable],
     ) -> None:
         super().__init__(scope, construct_id)
-        runtime = lambda_.Runtime(f"python{config.lambda_python}", lambda_.RuntimeFamily.PYTHON)
+        self.runtime = runtime = lambda_.Runtime(f"python{config.lambda_python}", lambda_.RuntimeFamily.PYTHON)
         self.layer = lambda_.LayerVersion(
             self,
             "DomainLayer",

@@ -4,14 +4,17 @@ from aws_cdk import CfnOutput, Stack
 from constructs import Construct
 
 from infra.config import InfraConfig
-from infra.constants import OUTPUT_MEDIA_BUCKET, table_output
+from infra.constants import OUTPUT_EVENT_BUS, OUTPUT_MEDIA_BUCKET, table_output
 from infra.constructs.data import DataConstruct
+from infra.constructs.events import EventsConstruct
 
 
 class DataStack(Stack):
     def __init__(self, scope: Construct, construct_id: str, *, config: InfraConfig, **kwargs: Any) -> None:
         super().__init__(scope, construct_id, **kwargs)
         self.data = DataConstruct(self, "Data", config=config)
+        self.events = EventsConstruct(self, "Events", config=config)
+        CfnOutput(self, OUTPUT_EVENT_BUS, key=OUTPUT_EVENT_BUS, value=self.events.bus.event_bus_name)
         CfnOutput(self, OUTPUT_MEDIA_BUCKET, key=OUTPUT_MEDIA_BUCKET, value=self.data.media_bucket.bucket_name)
         for table, resource in self.data.tables.items():
             CfnOutput(self, table_output(table), key=table_output(table), value=resource.table_name)

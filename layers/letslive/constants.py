@@ -25,9 +25,10 @@ class Table(StrEnum):
     VODS = "vods"
 
 
-# Which tables each service owns (and reports on in its health check).
+# Which tables each service may use (and reports on in its health check). Auth and users are
+# the two services of the accounts domain: auth creates accounts in the users table.
 SERVICE_TABLES: Final[dict[Service, tuple[Table, ...]]] = {
-    Service.AUTH: (Table.AUTH,),
+    Service.AUTH: (Table.AUTH, Table.USERS),
     Service.USERS: (Table.USERS,),
     Service.STREAMS: (Table.STREAMS,),
     Service.VODS: (Table.VODS,),

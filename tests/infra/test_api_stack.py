@@ -14,7 +14,8 @@ from tests.infra.conftest import Synthesized
 def _functions(app: Synthesized) -> dict[str, Mapping[str, Any]]:
     """Lambda functions of the API stack by service, from their handler path."""
     found = app.template("Api").find_resources("AWS::Lambda::Function")
-    return {res["Properties"]["Handler"].split(".")[1]: res for res in found.values()}
+    by_package = {res["Properties"]["Handler"].split(".")[1]: res for res in found.values()}
+    return {service.value: by_package[service.value] for service in Service}
 
 
 def test_one_function_per_http_service(aws_app: Synthesized) -> None:
@@ -107,3 +108,31 @@ def test_layer_asset_holds_the_domain_package_and_wheels_for_the_lambda_runtime(
     tag = AWS_LAMBDA_PYTHON.replace(".", "")
     (core,) = python.glob("pydantic_core/_pydantic_core*.so")
     assert f"cpython-{tag}-x86_64-linux-gnu" in core.name
+
+
+def test_signing_key_is_made_at_deploy_time_and_only_auth_reads_it(aws_app: Synthesized) -> None:
+    template = aws_app.template("Api")
+    template.resource_count_is("AWS::SecretsManager::Secret", 1)
+    template.resource_count_is("Custom::SigningKey", 1)
+    secret_id = next(iter(template.find_resources("AWS::SecretsManager::Secret")))
+    functions = _functions(aws_app)
+    for service, fn in functions.items():
+        variables = fn["Properties"]["Environment"]["Variables"]
+        assert "Fn::GetAtt" in json.dumps(variables["LETSLIVE_JWKS"]), service
+        assert ("LETSLIVE_SIGNING_KEY_SECRET" in variables) == (service == Service.AUTH.value)
+    readers = set()
+    roles = {fn["Properties"]["Role"]["Fn::GetAtt"][0]: service for service, fn in functions.items()}
+    for policy in template.find_resources("AWS::IAM::Policy").values():
+        if "secretsmanager:GetSecretValue" in json.dumps(policy) and secret_id in json.dumps(policy):
+            readers |= {roles[r["Ref"]] for r in policy["Properties"]["Roles"] if r["Ref"] in roles}
+    assert readers == {Service.AUTH.value}
+
+
+def test_users_publish_on_the_event_bus(aws_app: Synthesized) -> None:
+    aws_app.template("Data").resource_count_is("AWS::Events::EventBus", 1)
+    variables = _functions(aws_app)[Service.USERS.value]["Properties"]["Environment"]["Variables"]
+    assert "LETSLIVE_EVENT_BUS" in variables
+    aws_app.template("Api").has_resource_properties(
+        "AWS::IAM::Policy",
+        {"PolicyDocument": {"Statement": Match.array_with([Match.object_like({"Action": "events:PutEvents"})])}},
+    )

@@ -1,0 +1,1 @@
+"""CloudFormation custom resource that creates the JWT signing key at deploy time."""
