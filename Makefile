@@ -15,7 +15,7 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 APT_PACKAGES := ffmpeg
 
 .PHONY: help dev test deps python emulator node system lint typecheck unit integration infra e2e \
-        bench synth deploy-aws clean
+        openapi bench synth deploy-aws clean
 
 help:
 	@echo "make dev    install what is missing, start the platform locally, print its URLs"
@@ -72,6 +72,10 @@ infra: python node
 	$(PY) -m pytest tests/infra
 e2e: deps
 	$(PY) -m pytest tests/e2e
+
+# The OpenAPI document of every HTTP service; a unit test fails when it is stale.
+openapi: python
+	$(PY) -m functions.openapi
 
 bench: deps
 	$(PY) bench/coldstart.py
