@@ -62,6 +62,8 @@ async def _domain_error(request: Request, exc: Exception) -> JSONResponse:
     headers = None
     if isinstance(exc, errors.RateLimited):
         headers = {"Retry-After": str(exc.retry_after_seconds)}
+    elif status == HTTPStatus.UNAUTHORIZED:
+        headers = {"WWW-Authenticate": 'Bearer realm="letslive"'}
     # Configuration faults are ours, not the caller's: say nothing about the internals.
     detail = exc.detail if status < HTTPStatus.INTERNAL_SERVER_ERROR else status.phrase
     return problem(status, exc.code, detail, request.url.path, headers)

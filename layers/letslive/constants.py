@@ -65,6 +65,14 @@ ENV_INGEST_CHECK_CACHE_SECONDS: Final = f"{ENV_INGEST_PREFIX}CHECK_CACHE_SECONDS
 ENV_INGEST_MAX_HEADER_BYTES: Final = f"{ENV_INGEST_PREFIX}MAX_HEADER_BYTES"
 ENV_INGEST_READ_TIMEOUT_SECONDS: Final = f"{ENV_INGEST_PREFIX}READ_TIMEOUT_SECONDS"
 ENV_INGEST_LOG_LEVEL: Final = f"{ENV_INGEST_PREFIX}LOG_LEVEL"
+# The RTMP server's limits (`workers/ingest/rtmp`, `RtmpLimits.from_settings`).
+ENV_INGEST_RTMP_HANDSHAKE_TIMEOUT_SECONDS: Final = f"{ENV_INGEST_PREFIX}RTMP_HANDSHAKE_TIMEOUT_SECONDS"
+ENV_INGEST_RTMP_IDLE_TIMEOUT_SECONDS: Final = f"{ENV_INGEST_PREFIX}RTMP_IDLE_TIMEOUT_SECONDS"
+ENV_INGEST_RTMP_MAX_MESSAGE_BYTES: Final = f"{ENV_INGEST_PREFIX}RTMP_MAX_MESSAGE_BYTES"
+ENV_INGEST_RTMP_MAX_CONNECTIONS_PER_ADDRESS: Final = f"{ENV_INGEST_PREFIX}RTMP_MAX_CONNECTIONS_PER_ADDRESS"
+ENV_INGEST_RTMP_MAX_CHUNK_STREAMS: Final = f"{ENV_INGEST_PREFIX}RTMP_MAX_CHUNK_STREAMS"
+ENV_INGEST_RTMP_ACK_WINDOW_BYTES: Final = f"{ENV_INGEST_PREFIX}RTMP_ACK_WINDOW_BYTES"
+ENV_INGEST_RTMP_AUTHORIZE_TIMEOUT_SECONDS: Final = f"{ENV_INGEST_PREFIX}RTMP_AUTHORIZE_TIMEOUT_SECONDS"
 
 POWERTOOLS_NAMESPACE: Final = "LetsLive"
 
@@ -76,3 +84,14 @@ def table_env_var(table: Table) -> str:
 
 def health_route(service: Service) -> str:
     return f"/{service.value}/health"
+
+
+# Handles nobody may sign up with: route segments, roles, and names that read as official.
+# Compared with the lower-cased handle. The one list; the users service may use it too.
+RESERVED_USERNAMES: Final = frozenset(
+    {
+        "about", "admin", "administrator", "api", "auth", "dashboard", "health", "help", "letslive", "live",
+        "login", "logout", "me", "moderator", "null", "root", "settings", "signup", "staff",
+        "streams", "support", "system", "undefined", "users", "vods", "www",
+    }
+)  # fmt: skip

@@ -52,3 +52,39 @@ class DependencyUnavailable(LetsLiveError):
     """A backing service (DynamoDB, S3, ...) did not answer."""
 
     code = "dependency-unavailable"
+
+
+# --- users service ---------------------------------------------------------------------------
+
+
+class UserNotFound(NotFound):
+    code = "user-not-found"
+
+
+class CannotFollowSelf(InvalidInput):
+    code = "cannot-follow-self"
+
+
+class InvalidCursor(InvalidInput):
+    """A pagination cursor that this service did not issue for this list."""
+
+    code = "invalid-cursor"
+
+
+# --- auth service ----------------------------------------------------------------------------
+
+
+class InvalidCredentials(Unauthorized):
+    """Login refused; the same answer whether the account or the password was wrong."""
+
+    code = "invalid-credentials"
+
+
+class InvalidRefreshToken(Unauthorized):
+    """A refresh token that is unknown, expired, revoked or already used."""
+
+    code = "invalid-refresh-token"
+
+
+class WeakPassword(InvalidInput):
+    code = "weak-password"

@@ -45,7 +45,7 @@ from letslive.constants import (
 )
 from letslive.data.aws import reset_clients
 from letslive.data.secrets import load_signing_key
-from letslive.data.tables import bind
+from letslive.data.tables import bind, connection
 from letslive.services.tokens import SigningKey, generate_signing_key, jwks_document
 from letslive.settings import reset_settings
 
@@ -78,6 +78,7 @@ def forget_cached_aws() -> None:
     reset_settings()
     reset_clients()
     bind.cache_clear()
+    connection.cache_clear()
     load_signing_key.cache_clear()
     from functions.common.security import _verifier
 

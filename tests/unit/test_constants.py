@@ -12,9 +12,11 @@ def test_every_service_owns_at_least_one_known_table() -> None:
         assert all(isinstance(table, Table) for table in tables)
 
 
-def test_every_table_is_owned_by_exactly_one_service() -> None:
-    owners = [table for tables in SERVICE_TABLES.values() for table in tables]
+def test_every_table_is_the_own_table_of_exactly_one_service() -> None:
+    owners = [tables[0] for tables in SERVICE_TABLES.values()]
     assert sorted(owners) == sorted(Table)
+    used = {table for tables in SERVICE_TABLES.values() for table in tables}
+    assert used == set(Table)
 
 
 @pytest.mark.parametrize(

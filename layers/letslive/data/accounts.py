@@ -10,17 +10,17 @@ accounts and reads credentials, `users` serves and edits profiles and the follow
 """
 
 from datetime import UTC, datetime
-from typing import cast
+from functools import cached_property
 
 from pynamodb.attributes import BooleanAttribute, NumberAttribute, UnicodeAttribute, UTCDateTimeAttribute
-from pynamodb.connection import Connection
-from pynamodb.exceptions import DoesNotExist, PynamoDBException, TransactWriteError
+from pynamodb.exceptions import DoesNotExist, PynamoDBException, TransactWriteError, UpdateError
+from pynamodb.expressions.update import Action
 from pynamodb.transactions import TransactWrite
 
 from letslive.constants import Table
-from letslive.data.tables import BaseItem, bind
+from letslive.data.tables import BaseItem, bind, connection
 from letslive.errors import Conflict, DependencyUnavailable
-from letslive.settings import get_settings
+from letslive.models.users import Profile, ProfilePatch
 
 
 class AccountItem(BaseItem):
@@ -57,16 +57,21 @@ def credential_key(username: str) -> tuple[str, str]:
     return f"CRED#{username.lower()}", "CRED"
 
 
-def _connection() -> Connection:
-    settings = get_settings()
-    return Connection(region=settings.region, host=settings.aws_endpoint_url)
-
-
 class AccountRepository:
-    def __init__(self) -> None:
-        self.accounts = bind(AccountItem, Table.USERS)
-        self.emails = bind(EmailClaimItem, Table.USERS)
-        self.credentials = bind(CredentialItem, Table.AUTH)
+    """Models are bound on first use: the users service has no auth table (and may not read
+    credentials), so binding them up front would fail its configuration."""
+
+    @cached_property
+    def accounts(self) -> type[AccountItem]:
+        return bind(AccountItem, Table.USERS)
+
+    @cached_property
+    def emails(self) -> type[EmailClaimItem]:
+        return bind(EmailClaimItem, Table.USERS)
+
+    @cached_property
+    def credentials(self) -> type[CredentialItem]:
+        return bind(CredentialItem, Table.AUTH)
 
     def create(self, user_id: str, username: str, email: str, password_hash: str) -> AccountItem:
         """Create the account, its email claim and its credentials at once, or raise `Conflict`."""
@@ -79,7 +84,7 @@ class AccountRepository:
         claim = self.emails(*email_key(email), username=username.lower())
         credential = self.credentials(*credential_key(username), user_id=user_id, password_hash=password_hash)
         try:
-            with TransactWrite(connection=_connection()) as transaction:
+            with TransactWrite(connection=connection()) as transaction:
                 transaction.save(account, condition=self.accounts.pk.does_not_exist())
                 transaction.save(claim, condition=self.emails.pk.does_not_exist())
                 transaction.save(credential, condition=self.credentials.pk.does_not_exist())
@@ -89,11 +94,11 @@ class AccountRepository:
                 if "ConditionalCheckFailed" in reasons:
                     raise Conflict("that username or email is already taken") from exc
             raise DependencyUnavailable(f"could not create the account: {exc.msg}") from exc
-        return cast(AccountItem, account)
+        return account
 
     def get(self, username: str) -> AccountItem | None:
         try:
-            return cast(AccountItem, self.accounts.get(*account_key(username)))
+            return self.accounts.get(*account_key(username))
         except DoesNotExist:
             return None
         except PynamoDBException as exc:
@@ -109,8 +114,58 @@ class AccountRepository:
 
     def credential(self, username: str) -> CredentialItem | None:
         try:
-            return cast(CredentialItem, self.credentials.get(*credential_key(username)))
+            return self.credentials.get(*credential_key(username))
         except DoesNotExist:
             return None
         except PynamoDBException as exc:
             raise DependencyUnavailable(f"could not read the credentials: {exc.msg}") from exc
+
+    # --- profiles (users service) -------------------------------------------------------------
+
+    def profile(self, username: str, consistent_read: bool = False) -> Profile | None:
+        """The public profile; `consistent_read` when a just-written counter must be seen."""
+        try:
+            item = self.accounts.get(*account_key(username), consistent_read=consistent_read)
+        except DoesNotExist:
+            return None
+        except PynamoDBException as exc:
+            raise DependencyUnavailable(f"could not read the account: {exc.msg}") from exc
+        return profile_from_item(item)
+
+    def update_profile(self, username: str, patch: ProfilePatch) -> Profile | None:
+        """Apply the fields present in `patch` to an existing account; None when there is none."""
+        fields = patch.model_fields_set
+        actions: list[Action] = []
+        if "display_name" in fields and patch.display_name is not None:
+            actions.append(self.accounts.display_name.set(patch.display_name))
+        if "bio" in fields and patch.bio is not None:
+            actions.append(self.accounts.bio.set(patch.bio))
+        if "avatar_url" in fields:
+            avatar = self.accounts.avatar_url
+            actions.append(avatar.remove() if patch.avatar_url is None else avatar.set(patch.avatar_url))
+        if not actions:
+            return self.profile(username, consistent_read=True)
+        item = self.accounts(*account_key(username))
+        try:
+            # The condition keeps an update from creating a half-formed account (UpdateItem upserts).
+            item.update(actions=actions, condition=self.accounts.pk.exists())
+        except UpdateError as exc:
+            if exc.cause_response_code == "ConditionalCheckFailedException":
+                return None
+            raise DependencyUnavailable(f"could not update the profile: {exc.msg}") from exc
+        except PynamoDBException as exc:
+            raise DependencyUnavailable(f"could not update the profile: {exc.msg}") from exc
+        return profile_from_item(item)
+
+
+def profile_from_item(item: AccountItem) -> Profile:
+    return Profile(
+        username=item.username,
+        display_name=item.display_name,
+        bio=item.bio or "",
+        avatar_url=item.avatar_url,
+        followers_count=int(item.followers_count or 0),
+        following_count=int(item.following_count or 0),
+        live=bool(item.live),
+        created_at=item.created_at,
+    )

@@ -9,6 +9,7 @@ from typing import TypeVar
 
 from botocore.exceptions import BotoCoreError, ClientError
 from pynamodb.attributes import TTLAttribute, UnicodeAttribute
+from pynamodb.connection import Connection
 from pynamodb.exceptions import PynamoDBException
 from pynamodb.models import Model
 
@@ -48,6 +49,13 @@ def bind(model: type[ItemT], table: Table, timeout_seconds: float | None = None)
         }
     meta = type("Meta", (), attrs)
     return type(f"{model.__name__}_{table.value}", (model,), {"Meta": meta})
+
+
+@cache
+def connection() -> Connection:
+    """The process's low-level PynamoDB connection (transactions); its botocore client is reused."""
+    settings = get_settings()
+    return Connection(region=settings.region, host=settings.aws_endpoint_url)
 
 
 def ping_table(table: Table) -> None:

@@ -106,7 +106,7 @@ class AccessTokenVerifier:
     ) -> None:
         try:
             self._keys = {jwk["kid"]: jwt.PyJWK(jwk, algorithm=ALGORITHM) for jwk in jwks["keys"]}
-        except (KeyError, TypeError, jwt.PyJWKError) as exc:
+        except (KeyError, TypeError, jwt.PyJWTError) as exc:
             raise ConfigurationError("the JWKS document is not valid") from exc
         self._issuer = issuer
         self._audience = audience

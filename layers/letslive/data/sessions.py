@@ -1,0 +1,211 @@
+"""Sign-in sessions in the auth table: refresh tokens, their families, failed-login counters.
+
+Item layout (keys are `pk` / `sk`; every item expires through the `expires_at` TTL):
+- `REFRESH#<sha256 of the token>` / `REFRESH`: `RefreshTokenItem`. Only the hash is stored, so
+  a leaked table cannot be replayed. `used` flips to true exactly once, when it is rotated.
+- `FAMILY#<id>` / `FAMILY`: `FamilyItem`, one per login; every token rotated from that login
+  belongs to it, and `revoked` ends them all (logout, or reuse of a rotated token).
+- `THROTTLE#<scope>#<key>` / `<window start, epoch seconds>`: `ThrottleItem`, failed logins
+  in one fixed window, kept with atomic ADDs: each attempt is counted before its password is
+  checked and taken back if it succeeds, so what stays counted is the failures.
+
+DynamoDB deletes expired items lazily (up to days late), so readers check `expires_at` too.
+"""
+
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import cast
+
+from pynamodb.attributes import BooleanAttribute, NumberAttribute, UnicodeAttribute
+from pynamodb.exceptions import DoesNotExist, PynamoDBException, TransactWriteError, UpdateError
+from pynamodb.transactions import TransactWrite
+
+from letslive.constants import Table
+from letslive.data.tables import BaseItem, bind, connection
+from letslive.errors import DependencyUnavailable
+from letslive.models.auth import Rotation, StoredRefreshToken
+
+_REFRESH_SK = "REFRESH"
+_FAMILY_SK = "FAMILY"
+
+
+class RefreshTokenItem(BaseItem):
+    family_id = UnicodeAttribute()
+    user_id = UnicodeAttribute()
+    username = UnicodeAttribute()
+    used = BooleanAttribute(default=False)
+    issued_at = NumberAttribute()
+
+
+class FamilyItem(BaseItem):
+    user_id = UnicodeAttribute()
+    username = UnicodeAttribute()
+    revoked = BooleanAttribute(default=False)
+    created_at = NumberAttribute()
+
+
+class ThrottleItem(BaseItem):
+    failures = NumberAttribute(default=0)
+
+
+def _at(epoch_seconds: int) -> datetime:
+    return datetime.fromtimestamp(epoch_seconds, UTC)
+
+
+def _failed_conditions(exc: TransactWriteError) -> list[bool]:
+    """Per transaction item, whether its condition failed; empty when it was not a cancellation."""
+    if exc.cause_response_code != "TransactionCanceledException":
+        return []
+    return [reason is not None and reason.code == "ConditionalCheckFailed" for reason in exc.cancellation_reasons]
+
+
+class SessionRepository:
+    def __init__(self) -> None:
+        self.tokens = bind(RefreshTokenItem, Table.AUTH)
+        self.families = bind(FamilyItem, Table.AUTH)
+
+    def token(self, token_hash: str) -> StoredRefreshToken | None:
+        try:
+            # Strongly consistent: a token rotated a moment ago must read as used.
+            item = self.tokens.get(f"REFRESH#{token_hash}", _REFRESH_SK, consistent_read=True)
+        except DoesNotExist:
+            return None
+        except PynamoDBException as exc:
+            raise DependencyUnavailable(f"could not read the refresh token: {exc.msg}") from exc
+        return StoredRefreshToken(
+            token_hash=token_hash,
+            family_id=item.family_id,
+            user_id=item.user_id,
+            username=item.username,
+            used=bool(item.used),
+            expires_at=int(item.expires_at.timestamp()) if item.expires_at else 0,
+        )
+
+    def start(self, family_id: str, token_hash: str, user_id: str, username: str, now: int, expires_at: int) -> None:
+        """A new family (one login) and its first token, written together."""
+        family = self.families(
+            f"FAMILY#{family_id}", _FAMILY_SK, user_id=user_id, username=username, revoked=False,
+            created_at=now, expires_at=_at(expires_at),
+        )  # fmt: skip
+        token = self._token_item(token_hash, family_id, user_id, username, now, expires_at)
+        try:
+            with TransactWrite(connection=connection()) as transaction:
+                transaction.save(family, condition=self.families.pk.does_not_exist())
+                transaction.save(token, condition=self.tokens.pk.does_not_exist())
+        except TransactWriteError as exc:
+            raise DependencyUnavailable(f"could not start the session: {exc.msg}") from exc
+
+    def rotate(self, old: StoredRefreshToken, new_hash: str, now: int, expires_at: int) -> Rotation:
+        """Mark `old` used and store its successor in one transaction.
+
+        The conditions make it race-safe: of two refreshes presenting the same token, exactly
+        one sees `used = false`; and no token is issued into a family revoked meanwhile.
+        """
+        new = self._token_item(new_hash, old.family_id, old.user_id, old.username, now, expires_at)
+        old_item = self.tokens(f"REFRESH#{old.token_hash}", _REFRESH_SK)
+        family = self.families(f"FAMILY#{old.family_id}", _FAMILY_SK)
+        try:
+            # PynamoDB sends puts before updates: reasons are [new token, old token, family].
+            with TransactWrite(connection=connection()) as transaction:
+                transaction.save(new, condition=self.tokens.pk.does_not_exist())
+                transaction.update(
+                    old_item,
+                    actions=[self.tokens.used.set(True)],
+                    condition=self.tokens.used == False,  # noqa: E712 - a PynamoDB condition, not a comparison
+                )
+                # The family lives as long as its newest token.
+                transaction.update(
+                    family,
+                    actions=[self.families.expires_at.set(_at(expires_at))],
+                    condition=self.families.revoked == False,  # noqa: E712
+                )
+        except TransactWriteError as exc:
+            failed = _failed_conditions(exc)
+            if len(failed) == 3 and failed[1]:
+                return Rotation.ALREADY_USED
+            if len(failed) == 3 and failed[2]:
+                return Rotation.REVOKED
+            raise DependencyUnavailable(f"could not rotate the refresh token: {exc.msg}") from exc
+        return Rotation.ROTATED
+
+    def revoke_family(self, family_id: str) -> None:
+        """Revoke every token of the family; idempotent, and a no-op for a family that is gone."""
+        family = self.families(f"FAMILY#{family_id}", _FAMILY_SK)
+        try:
+            family.update(actions=[self.families.revoked.set(True)], condition=self.families.pk.exists())
+        except UpdateError as exc:
+            if exc.cause_response_code == "ConditionalCheckFailedException":
+                return
+            raise DependencyUnavailable(f"could not revoke the session: {exc.msg}") from exc
+        except PynamoDBException as exc:
+            raise DependencyUnavailable(f"could not revoke the session: {exc.msg}") from exc
+
+    def _token_item(
+        self, token_hash: str, family_id: str, user_id: str, username: str, now: int, expires_at: int
+    ) -> RefreshTokenItem:
+        return cast(
+            RefreshTokenItem,
+            self.tokens(
+                f"REFRESH#{token_hash}", _REFRESH_SK, family_id=family_id, user_id=user_id, username=username,
+                used=False, issued_at=now, expires_at=_at(expires_at),
+            ),
+        )  # fmt: skip
+
+
+class ThrottleRepository:
+    """Failed-login counters per key (e.g. `account#alice`, `ip#203.0.113.7`) and window."""
+
+    def __init__(self) -> None:
+        self.counters = bind(ThrottleItem, Table.AUTH)
+
+    def reserve(self, keys: Sequence[str], window_start: int, limit: int, expires_at: int) -> bool:
+        """Count one attempt against every key, unless one of them already has `limit`.
+
+        Counting before the password is checked (and `release` after a success) keeps a burst
+        of concurrent guesses from all passing a check made before any of them failed. Plain
+        conditional ADDs rather than one transaction: DynamoDB serializes those on a hot key
+        (one busy address), where concurrent transactions would cancel each other.
+        """
+        counted: list[str] = []
+        for key in keys:
+            try:
+                admitted = self._count(key, window_start, limit, expires_at)
+            except DependencyUnavailable:
+                self.release(counted, window_start)
+                raise
+            if not admitted:
+                self.release(counted, window_start)
+                return False
+            counted.append(key)
+        return True
+
+    def _count(self, key: str, window_start: int, limit: int, expires_at: int) -> bool:
+        counter = self.counters
+        try:
+            counter(f"THROTTLE#{key}", str(window_start)).update(
+                actions=[counter.failures.add(1), counter.expires_at.set(_at(expires_at))],
+                condition=counter.failures.does_not_exist() | (counter.failures < limit),
+            )
+        except UpdateError as exc:
+            if exc.cause_response_code == "ConditionalCheckFailedException":
+                return False
+            raise DependencyUnavailable(f"could not count the login attempt: {exc.msg}") from exc
+        except PynamoDBException as exc:
+            raise DependencyUnavailable(f"could not count the login attempt: {exc.msg}") from exc
+        return True
+
+    def release(self, keys: Sequence[str], window_start: int) -> None:
+        """Take back an attempt counted by `reserve` (it was not a failure)."""
+        counter = self.counters
+        for key in keys:
+            try:
+                counter(f"THROTTLE#{key}", str(window_start)).update(
+                    actions=[counter.failures.add(-1)],
+                    # Never recreate a counter that expired meanwhile (it would have no TTL).
+                    condition=counter.pk.exists() & (counter.failures > 0),
+                )
+            except UpdateError as exc:
+                if exc.cause_response_code != "ConditionalCheckFailedException":
+                    raise DependencyUnavailable(f"could not update the login counter: {exc.msg}") from exc
+            except PynamoDBException as exc:
+                raise DependencyUnavailable(f"could not update the login counter: {exc.msg}") from exc
