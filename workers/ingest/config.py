@@ -18,6 +18,13 @@ from letslive.constants import (
     ENV_INGEST_MAX_HEADER_BYTES,
     ENV_INGEST_PREFIX,
     ENV_INGEST_READ_TIMEOUT_SECONDS,
+    ENV_INGEST_RTMP_ACK_WINDOW_BYTES,
+    ENV_INGEST_RTMP_AUTHORIZE_TIMEOUT_SECONDS,
+    ENV_INGEST_RTMP_HANDSHAKE_TIMEOUT_SECONDS,
+    ENV_INGEST_RTMP_IDLE_TIMEOUT_SECONDS,
+    ENV_INGEST_RTMP_MAX_CHUNK_STREAMS,
+    ENV_INGEST_RTMP_MAX_CONNECTIONS_PER_ADDRESS,
+    ENV_INGEST_RTMP_MAX_MESSAGE_BYTES,
 )
 from letslive.errors import ConfigurationError
 
@@ -46,6 +53,30 @@ class IngestSettings(BaseSettings):
     read_timeout_seconds: float = Field(default=5.0, gt=0, le=60, validation_alias=ENV_INGEST_READ_TIMEOUT_SECONDS)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
         default="INFO", validation_alias=ENV_INGEST_LOG_LEVEL
+    )
+
+    # The RTMP server's limits (`RtmpLimits`): a client that stalls, floods or sends garbage is
+    # cut off without affecting the other connections.
+    rtmp_handshake_timeout_seconds: float = Field(
+        default=5.0, gt=0, le=60, validation_alias=ENV_INGEST_RTMP_HANDSHAKE_TIMEOUT_SECONDS
+    )
+    rtmp_idle_timeout_seconds: float = Field(
+        default=30.0, gt=0, le=600, validation_alias=ENV_INGEST_RTMP_IDLE_TIMEOUT_SECONDS
+    )
+    # RTMP's message length field has 24 bits; a 1080p keyframe is well under 1 MiB.
+    rtmp_max_message_bytes: int = Field(
+        default=8 * 1024 * 1024, ge=64 * 1024, le=0xFFFFFF, validation_alias=ENV_INGEST_RTMP_MAX_MESSAGE_BYTES
+    )
+    rtmp_max_connections_per_address: int = Field(
+        default=4, ge=1, le=1024, validation_alias=ENV_INGEST_RTMP_MAX_CONNECTIONS_PER_ADDRESS
+    )
+    # 65599 is the largest chunk stream id; OBS and FFmpeg use five or fewer.
+    rtmp_max_chunk_streams: int = Field(default=32, ge=8, le=65599, validation_alias=ENV_INGEST_RTMP_MAX_CHUNK_STREAMS)
+    rtmp_ack_window_bytes: int = Field(
+        default=2_500_000, ge=4096, le=0x7FFFFFFF, validation_alias=ENV_INGEST_RTMP_ACK_WINDOW_BYTES
+    )
+    rtmp_authorize_timeout_seconds: float = Field(
+        default=10.0, gt=0, le=60, validation_alias=ENV_INGEST_RTMP_AUTHORIZE_TIMEOUT_SECONDS
     )
 
 
