@@ -79,6 +79,7 @@ openapi: python
 
 bench: deps
 	$(PY) bench/coldstart.py
+	$(PY) bench/accounts.py
 
 synth: python node
 	node_modules/.bin/cdk synth --quiet
