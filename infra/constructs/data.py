@@ -4,7 +4,15 @@ from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
 from infra.config import InfraConfig
-from letslive.constants import TABLE_PARTITION_KEY, TABLE_SORT_KEY, TABLE_TTL_ATTRIBUTE, Table
+from letslive.constants import (
+    TABLE_GSI,
+    TABLE_GSI_PARTITION_KEY,
+    TABLE_GSI_SORT_KEY,
+    TABLE_PARTITION_KEY,
+    TABLE_SORT_KEY,
+    TABLE_TTL_ATTRIBUTE,
+    Table,
+)
 
 
 class DataConstruct(Construct):
@@ -30,6 +38,13 @@ class DataConstruct(Construct):
             )
             for table in Table
         }
+        for resource in self.tables.values():
+            resource.add_global_secondary_index(
+                index_name=TABLE_GSI,
+                partition_key=dynamodb.Attribute(name=TABLE_GSI_PARTITION_KEY, type=dynamodb.AttributeType.STRING),
+                sort_key=dynamodb.Attribute(name=TABLE_GSI_SORT_KEY, type=dynamodb.AttributeType.STRING),
+                projection_type=dynamodb.ProjectionType.ALL,
+            )
         self.media_bucket = s3.Bucket(
             self,
             "MediaBucket",

@@ -38,6 +38,11 @@ SERVICE_TABLES: Final[dict[Service, tuple[Table, ...]]] = {
 TABLE_PARTITION_KEY: Final = "pk"
 TABLE_SORT_KEY: Final = "sk"
 TABLE_TTL_ATTRIBUTE: Final = "expires_at"
+# One sparse secondary index per table, for the listings the key schema cannot serve
+# (live channels, a channel's VODs): only items that set `gsi1pk` are in it.
+TABLE_GSI: Final = "gsi1"
+TABLE_GSI_PARTITION_KEY: Final = "gsi1pk"
+TABLE_GSI_SORT_KEY: Final = "gsi1sk"
 
 ENV_PREFIX: Final = "LETSLIVE_"
 ENV_SERVICE: Final = f"{ENV_PREFIX}SERVICE"

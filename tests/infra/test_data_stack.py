@@ -1,6 +1,14 @@
 from aws_cdk.assertions import Match
 
-from letslive.constants import TABLE_PARTITION_KEY, TABLE_SORT_KEY, TABLE_TTL_ATTRIBUTE, Table
+from letslive.constants import (
+    TABLE_GSI,
+    TABLE_GSI_PARTITION_KEY,
+    TABLE_GSI_SORT_KEY,
+    TABLE_PARTITION_KEY,
+    TABLE_SORT_KEY,
+    TABLE_TTL_ATTRIBUTE,
+    Table,
+)
 from tests.infra.conftest import Synthesized
 
 
@@ -18,6 +26,16 @@ def test_one_table_per_domain_with_the_shared_key_schema(aws_app: Synthesized) -
             "TimeToLiveSpecification": {"AttributeName": TABLE_TTL_ATTRIBUTE, "Enabled": True},
             "PointInTimeRecoverySpecification": {"PointInTimeRecoveryEnabled": True},
             "SSESpecification": {"SSEEnabled": True},
+            "GlobalSecondaryIndexes": [
+                {
+                    "IndexName": TABLE_GSI,
+                    "KeySchema": [
+                        {"AttributeName": TABLE_GSI_PARTITION_KEY, "KeyType": "HASH"},
+                        {"AttributeName": TABLE_GSI_SORT_KEY, "KeyType": "RANGE"},
+                    ],
+                    "Projection": {"ProjectionType": "ALL"},
+                }
+            ],
         },
     )
 

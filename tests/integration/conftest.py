@@ -37,6 +37,9 @@ from letslive.constants import (
     ENV_PREFIX,
     ENV_SIGNING_KEY_SECRET,
     EVENT_SOURCE,
+    TABLE_GSI,
+    TABLE_GSI_PARTITION_KEY,
+    TABLE_GSI_SORT_KEY,
     TABLE_PARTITION_KEY,
     TABLE_SORT_KEY,
     TABLE_TTL_ATTRIBUTE,
@@ -142,8 +145,18 @@ def tables(dynamodb: "DynamoDBClient", monkeypatch: pytest.MonkeyPatch) -> dict[
                 {"AttributeName": TABLE_SORT_KEY, "KeyType": "RANGE"},
             ],
             AttributeDefinitions=[
-                {"AttributeName": TABLE_PARTITION_KEY, "AttributeType": "S"},
-                {"AttributeName": TABLE_SORT_KEY, "AttributeType": "S"},
+                {"AttributeName": name, "AttributeType": "S"}
+                for name in (TABLE_PARTITION_KEY, TABLE_SORT_KEY, TABLE_GSI_PARTITION_KEY, TABLE_GSI_SORT_KEY)
+            ],
+            GlobalSecondaryIndexes=[
+                {
+                    "IndexName": TABLE_GSI,
+                    "KeySchema": [
+                        {"AttributeName": TABLE_GSI_PARTITION_KEY, "KeyType": "HASH"},
+                        {"AttributeName": TABLE_GSI_SORT_KEY, "KeyType": "RANGE"},
+                    ],
+                    "Projection": {"ProjectionType": "ALL"},
+                }
             ],
             BillingMode="PAY_PER_REQUEST",
         )
