@@ -5,7 +5,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from infra.constants import CTX_LAMBDA_PYTHON, CTX_LOCAL, CTX_STAGE
+from infra.constants import CTX_INGEST_URL, CTX_LAMBDA_PYTHON, CTX_LOCAL, CTX_MEDIA_BASE_URL, CTX_STAGE
 
 # The Lambda runtime on AWS; wheels for the layer are fetched for this version.
 AWS_LAMBDA_PYTHON = "3.12"
@@ -21,6 +21,11 @@ class InfraConfig(BaseModel):
     local: bool = False
     stage: str = Field(default="prod", pattern=r"^[a-z][a-z0-9-]{0,15}$")
     lambda_python: str = Field(default=AWS_LAMBDA_PYTHON, pattern=r"^3\.\d{1,2}$")
+    # Where viewers fetch HLS (`<base>/broadcasts/...`) and where streamers point OBS. Locally
+    # `make dev` passes its edge and worker; in AWS they default to unset until the CDN and
+    # ingest stacks provide them.
+    media_base_url: str | None = Field(default=None, pattern=r"^https?://\S+[^/]$")
+    ingest_url: str | None = Field(default=None, pattern=r"^rtmps?://\S+$")
 
     @classmethod
     def from_context(cls, get: Any) -> "InfraConfig":
@@ -31,4 +36,6 @@ class InfraConfig(BaseModel):
             local=local,
             stage=get(CTX_STAGE) or ("local" if local else "prod"),
             lambda_python=get(CTX_LAMBDA_PYTHON) or default_python,
+            media_base_url=get(CTX_MEDIA_BASE_URL) or None,
+            ingest_url=get(CTX_INGEST_URL) or None,
         )

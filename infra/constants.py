@@ -14,6 +14,8 @@ APP_NAME: Final = "LetsLive"
 CTX_LOCAL: Final = "local"
 CTX_STAGE: Final = "stage"
 CTX_LAMBDA_PYTHON: Final = "lambdaPython"
+CTX_MEDIA_BASE_URL: Final = "mediaBaseUrl"
+CTX_INGEST_URL: Final = "ingestUrl"
 
 # Stack outputs.
 OUTPUT_HTTP_API_ID: Final = "HttpApiId"

@@ -71,18 +71,22 @@ def _cdklocal(args: list[str], env: dict[str, str], log: Path) -> None:
         raise DeployError(f"cdklocal {args[0]} failed ({result.returncode}); see {log}")
 
 
-def deploy(emulator: Emulator, stage: str = "local", outdir: Path | None = None) -> Deployment:
-    """Bootstrap the emulator's account and deploy every stack of the app with `local=true`."""
+def deploy(
+    emulator: Emulator, stage: str = "local", outdir: Path | None = None, context: dict[str, str] | None = None
+) -> Deployment:
+    """Bootstrap the emulator's account and deploy every stack of the app with `local=true`
+    (plus any extra `context`, e.g. the local edge's media URL)."""
     outdir = outdir or REPO_ROOT / ".local" / f"cdk.out.{stage}"
     outdir.mkdir(parents=True, exist_ok=True)
     log = outdir / "deploy.log"
     log.unlink(missing_ok=True)
     env = cdk_env(emulator)
-    context = ["-c", f"{CTX_LOCAL}=true", "-c", f"{CTX_STAGE}={stage}", "--output", str(outdir)]
-    _cdklocal(["bootstrap", f"aws://{EMULATOR_ACCOUNT}/{EMULATOR_REGION}", *context], env, log)
+    extra = [arg for key, value in (context or {}).items() for arg in ("-c", f"{key}={value}")]
+    cli_context = ["-c", f"{CTX_LOCAL}=true", "-c", f"{CTX_STAGE}={stage}", *extra, "--output", str(outdir)]
+    _cdklocal(["bootstrap", f"aws://{EMULATOR_ACCOUNT}/{EMULATOR_REGION}", *cli_context], env, log)
     outputs_file = outdir / "outputs.json"
     _cdklocal(
-        ["deploy", "--all", "--require-approval", "never", "--outputs-file", str(outputs_file), *context], env, log
+        ["deploy", "--all", "--require-approval", "never", "--outputs-file", str(outputs_file), *cli_context], env, log
     )
     stacks: dict[str, dict[str, str]] = json.loads(outputs_file.read_text())
     flat = {key: value for outputs in stacks.values() for key, value in outputs.items()}

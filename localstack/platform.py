@@ -16,18 +16,21 @@ import urllib.request
 from pathlib import Path
 from types import FrameType
 
+from infra.constants import CTX_MEDIA_BASE_URL
 from letslive.constants import (
     ENV_AWS_ENDPOINT_URL,
     ENV_INGEST_HEALTH_HOST,
     ENV_INGEST_HEALTH_PORT,
     ENV_MEDIA_BUCKET,
     ENV_STAGE,
+    MEDIA_PREFIX,
     Service,
     Table,
     health_route,
     table_env_var,
 )
 from localstack.deploy import Deployment, deploy
+from localstack.edge import Edge
 from localstack.emulator import EMULATOR_CREDENTIALS, REPO_ROOT, Emulator
 
 STATE_FILE = REPO_ROOT / ".local" / "platform.json"
@@ -78,8 +81,39 @@ def start_ingest_worker(
             time.sleep(0.1)
 
 
-def platform_urls(deployment: Deployment, worker_health_port: int) -> dict[str, str]:
+def edge_url(port: int) -> str:
+    return f"http://127.0.0.1:{port}"
+
+
+def deploy_context(edge_port: int) -> dict[str, str]:
+    """What the local deployment is told about the processes next to the emulator."""
+    return {CTX_MEDIA_BASE_URL: f"{edge_url(edge_port)}/{MEDIA_PREFIX}"}
+
+
+def start_edge(deployment: Deployment, port: int) -> Edge:
+    """The CloudFront stand-in, serving the deployed media bucket and HTTP API."""
+    import boto3
+    from botocore.config import Config
+
+    s3 = boto3.client(
+        "s3",
+        endpoint_url=deployment.endpoint,
+        region_name=EMULATOR_CREDENTIALS["AWS_REGION"],
+        aws_access_key_id=EMULATOR_CREDENTIALS["AWS_ACCESS_KEY_ID"],
+        aws_secret_access_key=EMULATOR_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
+        config=Config(s3={"addressing_style": "path"}),
+    )
+    edge = Edge(("127.0.0.1", port), s3, deployment.media_bucket, deployment.http_api_url, REPO_ROOT / "web" / "out")
+    edge.serve_in_thread()
+    return edge
+
+
+def platform_urls(deployment: Deployment, worker_health_port: int, edge_port: int) -> dict[str, str]:
+    edge = edge_url(edge_port)
     urls = {
+        "web (edge)": f"{edge}/",
+        "API via the edge": f"{edge}/api",
+        "HLS origin (edge)": f"{edge}/{MEDIA_PREFIX}",
         "AWS emulator": deployment.endpoint,
         "HTTP API": deployment.http_api_url,
         **{f"{service.value} health": deployment.http_api_url + health_route(service) for service in Service},
@@ -111,6 +145,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--port", type=int, default=4566, help="emulator port (default 4566)")
     parser.add_argument("--stage", default="local", help="stage name of the stacks (default local)")
     parser.add_argument("--worker-port", type=int, default=8080, help="ingest worker health port (default 8080)")
+    parser.add_argument("--edge-port", type=int, default=8088, help="web/API/HLS edge port (default 8088)")
     args = parser.parse_args(argv)
 
     # Explicit for both: a shell that starts `make dev` in the background ignores SIGINT.
@@ -118,6 +153,7 @@ def main(argv: list[str] | None = None) -> int:
         signal.signal(sig, _raise_stop)
     emulator = Emulator(port=args.port)
     worker: subprocess.Popen[bytes] | None = None
+    edge: Edge | None = None
     logs = REPO_ROOT / ".local" / "logs"
     try:
         started = time.monotonic()
@@ -125,9 +161,10 @@ def main(argv: list[str] | None = None) -> int:
         origin = "started ministack" if emulator.started_here else "reusing the emulator already running"
         print(f"[dev] {origin} at {emulator.endpoint}", flush=True)
         print("[dev] deploying the CDK app (cdklocal)...", flush=True)
-        deployment = deploy(emulator, stage=args.stage)
+        deployment = deploy(emulator, stage=args.stage, context=deploy_context(args.edge_port))
+        edge = start_edge(deployment, args.edge_port)
         worker = start_ingest_worker(deployment, args.worker_port, logs / "ingest.log")
-        urls = platform_urls(deployment, args.worker_port)
+        urls = platform_urls(deployment, args.worker_port, args.edge_port)
         STATE_FILE.parent.mkdir(parents=True, exist_ok=True)
         STATE_FILE.write_text(json.dumps({"urls": urls, "outputs": deployment.outputs}, indent=2))
         width = max(map(len, urls))
@@ -145,6 +182,9 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         if worker is not None:
             stop_process(worker)
+        if edge is not None:
+            edge.shutdown()
+            edge.server_close()
         emulator.stop()
         STATE_FILE.unlink(missing_ok=True)
 

@@ -12,6 +12,8 @@ from infra.bundling import FUNCTIONS_SOURCE, LAYER_SOURCE, FunctionBundler, Laye
 from infra.config import InfraConfig
 from infra.constants import OUTPUT_HTTP_API_ID, OUTPUT_HTTP_API_URL
 from letslive.constants import (
+    ENV_INGEST_URL,
+    ENV_MEDIA_BASE_URL,
     ENV_STAGE,
     POWERTOOLS_NAMESPACE,
     SERVICE_TABLES,
@@ -56,6 +58,9 @@ class HttpServicesConstruct(Construct):
                 methods=[apigwv2.HttpMethod.ANY],
                 integration=integrations.HttpLambdaIntegration(f"{service.value.capitalize()}Integration", fn),
             )
+            for name, value in ((ENV_MEDIA_BASE_URL, config.media_base_url), (ENV_INGEST_URL, config.ingest_url)):
+                if value and service in (Service.STREAMS, Service.VODS):
+                    fn.add_environment(name, value)
             self.functions[service] = fn
         CfnOutput(self, OUTPUT_HTTP_API_ID, key=OUTPUT_HTTP_API_ID, value=self.api.api_id)
         CfnOutput(self, OUTPUT_HTTP_API_URL, key=OUTPUT_HTTP_API_URL, value=self.api.api_endpoint)

@@ -11,7 +11,7 @@ from infra.constructs.signing_key import SigningKeyConstruct
 from letslive.constants import ENV_EVENT_BUS, ENV_JWKS, ENV_SIGNING_KEY_SECRET, Service
 
 # Services that publish domain events on the bus.
-EVENT_PUBLISHERS = (Service.USERS,)
+EVENT_PUBLISHERS = (Service.USERS, Service.STREAMS, Service.VODS)
 
 
 class ApiStack(Stack):

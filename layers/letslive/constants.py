@@ -53,6 +53,10 @@ ENV_STAGE: Final = f"{ENV_PREFIX}STAGE"
 ENV_JWKS: Final = f"{ENV_PREFIX}JWKS"
 ENV_SIGNING_KEY_SECRET: Final = f"{ENV_PREFIX}SIGNING_KEY_SECRET"
 ENV_EVENT_BUS: Final = f"{ENV_PREFIX}EVENT_BUS"
+ENV_MEDIA_BASE_URL: Final = f"{ENV_PREFIX}MEDIA_BASE_URL"
+ENV_INGEST_URL: Final = f"{ENV_PREFIX}INGEST_URL"
+# Media objects live under this key prefix, so CloudFront's `/hls/*` maps onto the bucket as is.
+MEDIA_PREFIX: Final = "hls"
 
 # Domain events on the EventBridge bus.
 EVENT_SOURCE: Final = "letslive"

@@ -13,7 +13,7 @@ import pytest
 
 from localstack.deploy import Deployment, deploy
 from localstack.emulator import Emulator
-from localstack.platform import start_ingest_worker, stop_process
+from localstack.platform import deploy_context, start_edge, start_ingest_worker, stop_process
 
 
 def free_port() -> int:
@@ -27,6 +27,7 @@ def free_port() -> int:
 class LocalPlatform:
     deployment: Deployment
     worker_health_url: str
+    edge_url: str
     logs: Path
 
 
@@ -36,13 +37,18 @@ def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalPlatform
     # A port of its own, so a `make dev` already running on 4566 is neither reused nor disturbed.
     emulator = Emulator(port=free_port(), state_dir=state / "emulator")
     emulator.start()
-    worker = None
+    worker = edge = None
     try:
-        deployment = deploy(emulator, stage="e2e", outdir=state / "cdk.out")
+        edge_port = free_port()
+        deployment = deploy(emulator, stage="e2e", outdir=state / "cdk.out", context=deploy_context(edge_port))
+        edge = start_edge(deployment, edge_port)
         worker_port = free_port()
         worker = start_ingest_worker(deployment, worker_port, state / "ingest.log")
-        yield LocalPlatform(deployment, f"http://127.0.0.1:{worker_port}/health", state)
+        yield LocalPlatform(deployment, f"http://127.0.0.1:{worker_port}/health", edge.url, state)
     finally:
         if worker is not None:
             stop_process(worker)
+        if edge is not None:
+            edge.shutdown()
+            edge.server_close()
         emulator.stop()

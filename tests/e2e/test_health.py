@@ -33,3 +33,12 @@ def test_ingest_worker_sees_the_deployed_table_and_bucket(platform: LocalPlatfor
     body = response.json()
     assert body["service"] == "ingest"
     assert body["status"] == "ok", body
+
+
+def test_the_edge_serves_the_api_and_the_media_bucket(platform: LocalPlatform) -> None:
+    health = httpx.get(f"{platform.edge_url}/api{health_route(Service.USERS)}", timeout=30)
+    assert health.status_code == 200, health.text
+    assert health.json()["service"] == Service.USERS.value
+    missing = httpx.get(f"{platform.edge_url}/hls/broadcasts/nope/master.m3u8", timeout=30)
+    assert missing.status_code == 404
+    assert missing.headers["access-control-allow-origin"] == "*"
