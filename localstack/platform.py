@@ -16,11 +16,15 @@ import urllib.request
 from pathlib import Path
 from types import FrameType
 
-from infra.constants import CTX_MEDIA_BASE_URL
+from infra.constants import CTX_INGEST_URL, CTX_MEDIA_BASE_URL, OUTPUT_EVENT_BUS
 from letslive.constants import (
     ENV_AWS_ENDPOINT_URL,
+    ENV_EVENT_BUS,
     ENV_INGEST_HEALTH_HOST,
     ENV_INGEST_HEALTH_PORT,
+    ENV_INGEST_RTMP_HOST,
+    ENV_INGEST_RTMP_PORT,
+    ENV_INGEST_WORK_DIR,
     ENV_MEDIA_BUCKET,
     ENV_STAGE,
     MEDIA_PREFIX,
@@ -36,7 +40,7 @@ from localstack.emulator import EMULATOR_CREDENTIALS, REPO_ROOT, Emulator
 STATE_FILE = REPO_ROOT / ".local" / "platform.json"
 
 
-def worker_env(deployment: Deployment, health_port: int) -> dict[str, str]:
+def worker_env(deployment: Deployment, health_port: int, rtmp_port: int, work_dir: Path) -> dict[str, str]:
     """What the ECS task definition gives the worker in AWS, pointed at the emulator."""
     return {
         "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
@@ -46,13 +50,18 @@ def worker_env(deployment: Deployment, health_port: int) -> dict[str, str]:
         ENV_STAGE: deployment.stage,
         ENV_MEDIA_BUCKET: deployment.media_bucket,
         table_env_var(Table.STREAMS): deployment.table_name(Table.STREAMS),
+        table_env_var(Table.VODS): deployment.table_name(Table.VODS),
+        ENV_EVENT_BUS: deployment.output(OUTPUT_EVENT_BUS),
         ENV_INGEST_HEALTH_HOST: "127.0.0.1",
         ENV_INGEST_HEALTH_PORT: str(health_port),
+        ENV_INGEST_RTMP_HOST: "127.0.0.1",
+        ENV_INGEST_RTMP_PORT: str(rtmp_port),
+        ENV_INGEST_WORK_DIR: str(work_dir),
     }
 
 
 def start_ingest_worker(
-    deployment: Deployment, health_port: int, log_path: Path, timeout: float = 20.0
+    deployment: Deployment, health_port: int, rtmp_port: int, log_path: Path, timeout: float = 20.0
 ) -> "subprocess.Popen[bytes]":
     """The ingest worker as a local process; returns once its /health answers."""
     log_path.parent.mkdir(parents=True, exist_ok=True)
@@ -60,7 +69,7 @@ def start_ingest_worker(
         process = subprocess.Popen(
             [sys.executable, "-m", "workers.ingest"],
             cwd=REPO_ROOT,
-            env=worker_env(deployment, health_port),
+            env=worker_env(deployment, health_port, rtmp_port, log_path.parent / "ingest-work"),
             stdout=log,
             stderr=subprocess.STDOUT,
             # Its own session: Ctrl-C reaches `make dev`, which then drains the worker itself.
@@ -85,9 +94,13 @@ def edge_url(port: int) -> str:
     return f"http://127.0.0.1:{port}"
 
 
-def deploy_context(edge_port: int) -> dict[str, str]:
+def rtmp_url(port: int) -> str:
+    return f"rtmp://127.0.0.1:{port}/live"
+
+
+def deploy_context(edge_port: int, rtmp_port: int) -> dict[str, str]:
     """What the local deployment is told about the processes next to the emulator."""
-    return {CTX_MEDIA_BASE_URL: f"{edge_url(edge_port)}/{MEDIA_PREFIX}"}
+    return {CTX_MEDIA_BASE_URL: f"{edge_url(edge_port)}/{MEDIA_PREFIX}", CTX_INGEST_URL: rtmp_url(rtmp_port)}
 
 
 def start_edge(deployment: Deployment, port: int) -> Edge:
@@ -108,9 +121,10 @@ def start_edge(deployment: Deployment, port: int) -> Edge:
     return edge
 
 
-def platform_urls(deployment: Deployment, worker_health_port: int, edge_port: int) -> dict[str, str]:
+def platform_urls(deployment: Deployment, worker_health_port: int, edge_port: int, rtmp_port: int) -> dict[str, str]:
     edge = edge_url(edge_port)
     urls = {
+        "RTMP ingest (OBS server)": rtmp_url(rtmp_port),
         "web (edge)": f"{edge}/",
         "API via the edge": f"{edge}/api",
         "HLS origin (edge)": f"{edge}/{MEDIA_PREFIX}",
@@ -146,6 +160,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--stage", default="local", help="stage name of the stacks (default local)")
     parser.add_argument("--worker-port", type=int, default=8080, help="ingest worker health port (default 8080)")
     parser.add_argument("--edge-port", type=int, default=8088, help="web/API/HLS edge port (default 8088)")
+    parser.add_argument("--rtmp-port", type=int, default=1935, help="RTMP ingest port (default 1935)")
     args = parser.parse_args(argv)
 
     # Explicit for both: a shell that starts `make dev` in the background ignores SIGINT.
@@ -161,10 +176,10 @@ def main(argv: list[str] | None = None) -> int:
         origin = "started ministack" if emulator.started_here else "reusing the emulator already running"
         print(f"[dev] {origin} at {emulator.endpoint}", flush=True)
         print("[dev] deploying the CDK app (cdklocal)...", flush=True)
-        deployment = deploy(emulator, stage=args.stage, context=deploy_context(args.edge_port))
+        deployment = deploy(emulator, stage=args.stage, context=deploy_context(args.edge_port, args.rtmp_port))
         edge = start_edge(deployment, args.edge_port)
-        worker = start_ingest_worker(deployment, args.worker_port, logs / "ingest.log")
-        urls = platform_urls(deployment, args.worker_port, args.edge_port)
+        worker = start_ingest_worker(deployment, args.worker_port, args.rtmp_port, logs / "ingest.log")
+        urls = platform_urls(deployment, args.worker_port, args.edge_port, args.rtmp_port)
         STATE_FILE.parent.mkdir(parents=True, exist_ok=True)
         STATE_FILE.write_text(json.dumps({"urls": urls, "outputs": deployment.outputs}, indent=2))
         width = max(map(len, urls))

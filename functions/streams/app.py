@@ -1,8 +1,9 @@
 from fastapi import FastAPI
 
 from functions.common.app import service_app
+from functions.streams.routes import streams_router
 from letslive.constants import Service
 
 
 def create_app() -> FastAPI:
-    return service_app(Service.STREAMS)
+    return service_app(Service.STREAMS, routers=[streams_router()])

@@ -53,11 +53,10 @@ class HttpServicesConstruct(Construct):
             for table in SERVICE_TABLES[service]:
                 tables[table].grant_read_write_data(fn)
                 fn.add_environment(table_env_var(table), tables[table].table_name)
-            self.api.add_routes(
-                path=f"/{service.value}/{{proxy+}}",
-                methods=[apigwv2.HttpMethod.ANY],
-                integration=integrations.HttpLambdaIntegration(f"{service.value.capitalize()}Integration", fn),
-            )
+            integration = integrations.HttpLambdaIntegration(f"{service.value.capitalize()}Integration", fn)
+            # `/<service>` itself (e.g. `GET /vods?channel=`) and everything below it.
+            for path in (f"/{service.value}", f"/{service.value}/{{proxy+}}"):
+                self.api.add_routes(path=path, methods=[apigwv2.HttpMethod.ANY], integration=integration)
             for name, value in ((ENV_MEDIA_BASE_URL, config.media_base_url), (ENV_INGEST_URL, config.ingest_url)):
                 if value and service in (Service.STREAMS, Service.VODS):
                     fn.add_environment(name, value)

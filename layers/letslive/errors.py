@@ -88,3 +88,40 @@ class InvalidRefreshToken(Unauthorized):
 
 class WeakPassword(InvalidInput):
     code = "weak-password"
+
+
+# --- streams and vods services ---------------------------------------------------------------
+
+
+class ChannelNotFound(NotFound):
+    """A channel name that cannot exist (not a valid handle)."""
+
+    code = "channel-not-found"
+
+
+class NotLive(NotFound):
+    """The channel has no live broadcast right now."""
+
+    code = "not-live"
+
+
+class BroadcastNotFound(NotFound):
+    code = "broadcast-not-found"
+
+
+class ChannelBusy(Conflict):
+    """Another publisher holds the channel (or won the race to start it)."""
+
+    code = "channel-busy"
+
+
+class InvalidStreamKey(Unauthorized):
+    """The stream key is unknown, or was rotated since it was accepted."""
+
+    code = "invalid-stream-key"
+
+
+class VodNotFound(NotFound):
+    """No such VOD: never recorded, deleted, or past its retention."""
+
+    code = "vod-not-found"

@@ -44,6 +44,19 @@ class Settings(BaseSettings):
     event_bus: str | None = None
     # Seconds a health probe may take before the dependency counts as down.
     probe_timeout_seconds: float = Field(default=2.0, gt=0, le=30)
+    # --- streams and vods ---
+    # Public root of the media (HLS) objects, e.g. `https://dxxxx.cloudfront.net/hls`; playback
+    # and thumbnail URLs are this + "/" + the path under the media prefix. Unset: paths only.
+    media_base_url: str | None = None
+    # What a streamer puts into OBS as the server (`rtmp://<host>/live`), shown with a new key.
+    ingest_url: str = "rtmp://127.0.0.1:1935/live"
+    # A publisher that drops and comes back within this many seconds resumes its broadcast.
+    reconnect_grace_seconds: float = Field(default=10, ge=0, le=300)
+    # A live broadcast whose worker has sent no heartbeat for this long counts as abandoned
+    # (the worker died without marking it disconnected): a new publish may take the channel over.
+    live_stale_seconds: float = Field(default=60, ge=5, le=3600)
+    # VODs expire (TTL) this many days after they are recorded.
+    vod_retention_days: int = Field(default=30, ge=1, le=3650)
 
     def table_name(self, table: Table) -> str:
         name: str | None = getattr(self, f"{table.value}_table")

@@ -13,7 +13,7 @@ import pytest
 
 from localstack.deploy import Deployment, deploy
 from localstack.emulator import Emulator
-from localstack.platform import deploy_context, start_edge, start_ingest_worker, stop_process
+from localstack.platform import deploy_context, rtmp_url, start_edge, start_ingest_worker, stop_process
 
 
 def free_port() -> int:
@@ -28,6 +28,7 @@ class LocalPlatform:
     deployment: Deployment
     worker_health_url: str
     edge_url: str
+    rtmp_url: str
     logs: Path
 
 
@@ -39,12 +40,12 @@ def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalPlatform
     emulator.start()
     worker = edge = None
     try:
-        edge_port = free_port()
-        deployment = deploy(emulator, stage="e2e", outdir=state / "cdk.out", context=deploy_context(edge_port))
+        edge_port, rtmp_port, worker_port = free_port(), free_port(), free_port()
+        context = deploy_context(edge_port, rtmp_port)
+        deployment = deploy(emulator, stage="e2e", outdir=state / "cdk.out", context=context)
         edge = start_edge(deployment, edge_port)
-        worker_port = free_port()
-        worker = start_ingest_worker(deployment, worker_port, state / "ingest.log")
-        yield LocalPlatform(deployment, f"http://127.0.0.1:{worker_port}/health", edge.url, state)
+        worker = start_ingest_worker(deployment, worker_port, rtmp_port, state / "ingest.log")
+        yield LocalPlatform(deployment, f"http://127.0.0.1:{worker_port}/health", edge.url, rtmp_url(rtmp_port), state)
     finally:
         if worker is not None:
             stop_process(worker)

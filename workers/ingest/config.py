@@ -3,7 +3,9 @@
 Env var names live in `letslive.constants` (one place for the worker, the CDK app and tests).
 """
 
+import tempfile
 from functools import lru_cache
+from pathlib import Path
 from typing import Literal
 
 from pydantic import Field, ValidationError
@@ -14,6 +16,8 @@ from letslive.constants import (
     ENV_INGEST_DRAIN_TIMEOUT_SECONDS,
     ENV_INGEST_HEALTH_HOST,
     ENV_INGEST_HEALTH_PORT,
+    ENV_INGEST_HEARTBEAT_SECONDS,
+    ENV_INGEST_LADDER,
     ENV_INGEST_LOG_LEVEL,
     ENV_INGEST_MAX_HEADER_BYTES,
     ENV_INGEST_PREFIX,
@@ -21,10 +25,16 @@ from letslive.constants import (
     ENV_INGEST_RTMP_ACK_WINDOW_BYTES,
     ENV_INGEST_RTMP_AUTHORIZE_TIMEOUT_SECONDS,
     ENV_INGEST_RTMP_HANDSHAKE_TIMEOUT_SECONDS,
+    ENV_INGEST_RTMP_HOST,
     ENV_INGEST_RTMP_IDLE_TIMEOUT_SECONDS,
     ENV_INGEST_RTMP_MAX_CHUNK_STREAMS,
     ENV_INGEST_RTMP_MAX_CONNECTIONS_PER_ADDRESS,
     ENV_INGEST_RTMP_MAX_MESSAGE_BYTES,
+    ENV_INGEST_RTMP_PORT,
+    ENV_INGEST_SEGMENT_SECONDS,
+    ENV_INGEST_THUMBNAIL_SECONDS,
+    ENV_INGEST_WINDOW_SEGMENTS,
+    ENV_INGEST_WORK_DIR,
 )
 from letslive.errors import ConfigurationError
 
@@ -78,6 +88,21 @@ class IngestSettings(BaseSettings):
     rtmp_authorize_timeout_seconds: float = Field(
         default=10.0, gt=0, le=60, validation_alias=ENV_INGEST_RTMP_AUTHORIZE_TIMEOUT_SECONDS
     )
+
+    # Streamers: `rtmp://<host>:<port>/live/<stream key>`. The image sets 0.0.0.0.
+    rtmp_host: str = Field(default="127.0.0.1", min_length=1, validation_alias=ENV_INGEST_RTMP_HOST)
+    rtmp_port: int = Field(default=1935, ge=0, le=65535, validation_alias=ENV_INGEST_RTMP_PORT)
+    # FFmpeg writes each broadcast's HLS here; segments stay until they are in S3.
+    work_dir: Path = Field(
+        default_factory=lambda: Path(tempfile.gettempdir()) / "letslive-ingest", validation_alias=ENV_INGEST_WORK_DIR
+    )
+    # Rung heights, capped by the source (`letslive.media.ladder.Ladder.parse`).
+    ladder: str = Field(default="1080,720,360", pattern=r"^\d{3,4}(,\d{3,4})*$", validation_alias=ENV_INGEST_LADDER)
+    segment_seconds: float = Field(default=1.0, ge=0.5, le=10, validation_alias=ENV_INGEST_SEGMENT_SECONDS)
+    window_segments: int = Field(default=6, ge=3, le=30, validation_alias=ENV_INGEST_WINDOW_SEGMENTS)
+    # How often the live session's health reaches the streams table (and a rotated key is noticed).
+    heartbeat_seconds: float = Field(default=5.0, gt=0, le=60, validation_alias=ENV_INGEST_HEARTBEAT_SECONDS)
+    thumbnail_seconds: float = Field(default=15.0, gt=0, le=300, validation_alias=ENV_INGEST_THUMBNAIL_SECONDS)
 
 
 @lru_cache(maxsize=1)

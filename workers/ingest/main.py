@@ -2,17 +2,41 @@
 
 import asyncio
 import logging
+from collections.abc import Awaitable, Callable
 
 from letslive.errors import ConfigurationError
-from workers.ingest.config import get_ingest_settings
+from workers.ingest.broadcasts import BroadcastManager
+from workers.ingest.config import IngestSettings, get_ingest_settings
 from workers.ingest.logs import configure_logging
-from workers.ingest.worker import IngestWorker
+from workers.ingest.worker import AuthorizerFactory, BroadcastRegistry, IngestWorker
 
 logger = logging.getLogger("workers.ingest")
 
 EXIT_OK = 0
 EXIT_CANNOT_LISTEN = 1
 EXIT_BAD_CONFIGURATION = 2
+
+
+def broadcast_manager_factory(settings: IngestSettings) -> AuthorizerFactory:
+    """The production wiring: the streams and VOD services on DynamoDB, media in S3."""
+
+    def build(registry: BroadcastRegistry) -> tuple[BroadcastManager, Callable[[], Awaitable[None]]]:
+        from letslive.services.streams import stream_service
+        from letslive.services.vods import vod_service
+        from letslive.settings import get_settings
+        from letslive.storage import media_storage
+
+        manager = BroadcastManager(
+            settings,
+            registry,
+            stream_service(),
+            vod_service(),
+            media_storage(),
+            get_settings().reconnect_grace_seconds,
+        )
+        return manager, manager.finalize_all
+
+    return build
 
 
 def main() -> int:
@@ -24,7 +48,7 @@ def main() -> int:
         logger.error("invalid configuration", extra={"detail": exc.detail})
         return EXIT_BAD_CONFIGURATION
     configure_logging(settings.log_level)
-    worker = IngestWorker(settings)
+    worker = IngestWorker(settings, authorizer_factory=broadcast_manager_factory(settings))
     try:
         asyncio.run(worker.run(handle_signals=True))
     except OSError as exc:

@@ -3,13 +3,21 @@
 import asyncio
 import logging
 import signal
-from collections.abc import Iterator, Mapping
+from collections.abc import Awaitable, Callable, Iterator, Mapping
 from contextlib import contextmanager
+from typing import TYPE_CHECKING
 
 from letslive.errors import LetsLiveError
 from letslive.services.health import Probe
 from workers.ingest.config import IngestSettings
 from workers.ingest.health import HealthServer, default_probes
+
+if TYPE_CHECKING:
+    from workers.ingest.rtmp import PublishAuthorizer, RtmpServer
+
+# Builds the RTMP publish authorizer (the broadcast manager) around the worker's registry;
+# returns it and what to run at shutdown once RTMP is closed.
+AuthorizerFactory = Callable[["BroadcastRegistry"], tuple["PublishAuthorizer", Callable[[], Awaitable[None]]]]
 
 logger = logging.getLogger(__name__)
 
@@ -81,9 +89,17 @@ class IngestWorker:
     A second `stop()` during the drain cuts it short (a second Ctrl-C).
     """
 
-    def __init__(self, settings: IngestSettings, probes: Mapping[str, Probe] | None = None) -> None:
+    def __init__(
+        self,
+        settings: IngestSettings,
+        probes: Mapping[str, Probe] | None = None,
+        authorizer_factory: AuthorizerFactory | None = None,
+    ) -> None:
         self.settings = settings
         self.broadcasts = BroadcastRegistry()
+        self._authorizer_factory = authorizer_factory
+        self.rtmp: RtmpServer | None = None
+        self._on_rtmp_closed: Callable[[], Awaitable[None]] | None = None
         self.health = HealthServer(
             default_probes() if probes is None else probes,
             self.broadcasts,
@@ -102,6 +118,14 @@ class IngestWorker:
             return
         await self.health.start()
         logger.info("ingest worker health at %s", self.health.url, extra={"health_url": self.health.url})
+        if self._authorizer_factory is not None:
+            from workers.ingest.rtmp import RtmpLimits, RtmpServer
+
+            authorizer, self._on_rtmp_closed = self._authorizer_factory(self.broadcasts)
+            self.rtmp = RtmpServer(authorizer, RtmpLimits.from_settings(self.settings))
+            await self.rtmp.start(self.settings.rtmp_host, self.settings.rtmp_port)
+            url = f"rtmp://{self.settings.rtmp_host}:{self.rtmp.port}/live"
+            logger.info("RTMP ingest at %s", url, extra={"rtmp_url": url})
 
     def stop(self) -> None:
         """Begin the drain (health answers 503 from now on); a second call ends it at once."""
@@ -130,6 +154,12 @@ class IngestWorker:
 
     async def _drain(self) -> bool:
         timeout = self.settings.drain_timeout_seconds
+        if self.rtmp is not None:
+            # Publishers are told to go (OBS reconnects, to another task behind the load
+            # balancer); their broadcasts are finalized as VODs within the drain timeout.
+            await self.rtmp.close()
+            if self._on_rtmp_closed is not None:
+                await self._on_rtmp_closed()
         logger.info(
             "draining",
             extra={"active_broadcasts": self.broadcasts.active_broadcasts, "drain_timeout_seconds": timeout},

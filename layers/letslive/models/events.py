@@ -15,3 +15,33 @@ class UserFollowed(DomainEvent):
     follower: str
     followee: str
     followed_at: datetime
+
+
+class StreamStarted(DomainEvent):
+    """A channel went live with a new broadcast (not emitted when a dropped publisher resumes)."""
+
+    detail_type: ClassVar[str] = "StreamStarted"
+    username: str
+    broadcast_id: str
+    started_at: datetime
+
+
+class StreamEnded(DomainEvent):
+    detail_type: ClassVar[str] = "StreamEnded"
+    username: str
+    broadcast_id: str
+    started_at: datetime
+    ended_at: datetime
+
+
+class VodReady(DomainEvent):
+    """A broadcast's recording can be played; `playback_path` is under the media prefix."""
+
+    detail_type: ClassVar[str] = "VodReady"
+    username: str
+    broadcast_id: str
+    vod_id: str
+    started_at: datetime
+    recorded_at: datetime
+    duration_seconds: float
+    playback_path: str

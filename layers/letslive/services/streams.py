@@ -1,0 +1,498 @@
+"""Channels, stream keys and the life of a broadcast.
+
+Two audiences: the HTTP service (a streamer's key and settings, the live directory, public
+channel state) and the ingest worker (`authorize_publish` → `start_broadcast` → `heartbeat` /
+`set_thumbnail` → `mark_disconnected` → `start_broadcast` again within the grace period, or
+`end_broadcast`). The rules live here; storage is behind `StreamStore` (DynamoDB in
+`letslive.data.streams`), events behind `EventPublisher`.
+
+Stream keys are random (`live_` + 32 url-safe characters, 192 bits), shown once, and stored
+only as their SHA-256: with that much entropy a plain hash is as good as a slow one, and it
+lets a publish find its channel with one lookup.
+
+A live broadcast ends only by `end_broadcast`. A publisher that drops is `mark_disconnected`;
+a publish with the same key within `reconnect_grace_seconds` of the drop resumes the same
+broadcast (`parts` + 1, no new `StreamStarted`). A broadcast disconnected for longer (or whose
+key was rotated meanwhile), or whose worker has sent no heartbeat for `live_stale_seconds` (it
+died without saying so), is ended by the next publish, which then starts a new one. The worker
+must heartbeat well within `live_stale_seconds`; a heartbeat answering False means: cut the
+publisher off.
+"""
+
+import base64
+import binascii
+import hashlib
+import json
+import logging
+import re
+import secrets
+import uuid
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from re import Pattern
+from typing import Final, Protocol
+
+from letslive.constants import MEDIA_PREFIX
+from letslive.errors import (
+    BroadcastNotFound,
+    ChannelBusy,
+    ChannelNotFound,
+    DependencyUnavailable,
+    InvalidCursor,
+    InvalidInput,
+    InvalidStreamKey,
+    NotLive,
+)
+from letslive.events import EventPublisher
+from letslive.models.events import DomainEvent, StreamEnded, StreamStarted
+from letslive.models.streams import (
+    Broadcast,
+    Channel,
+    ChannelPatch,
+    ChannelState,
+    ListPosition,
+    LiveChannel,
+    LivePage,
+    LiveSlice,
+    MyChannel,
+    PublishGrant,
+    StreamHealth,
+    StreamHealthReport,
+    StreamKeyCreated,
+    default_title,
+    live_playlist_path,
+)
+from letslive.models.users import USERNAME_RE
+
+logger = logging.getLogger(__name__)
+
+LIVE_LIMIT_DEFAULT: Final = 24
+LIVE_LIMIT_MAX: Final = 100
+
+STREAM_KEY_PREFIX: Final = "live_"
+STREAM_KEY_BYTES: Final = 24  # 192 bits → 32 url-safe characters
+# Anything longer, or outside this alphabet, cannot be a key we issued: refused without a lookup.
+_STREAM_KEY_RE: Final = re.compile(r"[A-Za-z0-9_-]{1,128}")
+_BROADCAST_ID_RE: Final = re.compile(r"[0-9a-f]{32}")
+
+# ASCII only, and matched before lower-casing: `str.lower()` maps the Kelvin sign U+212A to "k".
+_HANDLE_RE: Final = re.compile(r"[A-Za-z0-9_]{3,25}")
+
+
+def normalize_channel(raw: str) -> str:
+    """The stored (lower-case) channel name; `ChannelNotFound` for anything that cannot be one."""
+    if not _HANDLE_RE.fullmatch(raw):
+        raise ChannelNotFound("there is no such channel")
+    return raw.lower()
+
+
+# --- stream keys -----------------------------------------------------------------------------
+
+
+def generate_stream_key() -> str:
+    return STREAM_KEY_PREFIX + secrets.token_urlsafe(STREAM_KEY_BYTES)
+
+
+def hash_stream_key(stream_key: str) -> str:
+    """The SHA-256 hex digest under which a key is stored and looked up."""
+    return hashlib.sha256(stream_key.encode()).hexdigest()
+
+
+def plausible_stream_key(stream_key: str) -> bool:
+    return bool(_STREAM_KEY_RE.fullmatch(stream_key))
+
+
+# --- media URLs ------------------------------------------------------------------------------
+
+_MEDIA_PATH_RE: Final = re.compile(r"[A-Za-z0-9_.-]+(/[A-Za-z0-9_.-]+)*")
+
+
+def media_path(path: str) -> str:
+    """A media object path relative to the media prefix, validated.
+
+    A full bucket key (`hls/broadcasts/...`) is accepted and stored without the prefix, so that
+    URLs are `media_base_url + "/" + path` whichever the worker passes.
+    """
+    path = path.removeprefix(f"{MEDIA_PREFIX}/")
+    if not _MEDIA_PATH_RE.fullmatch(path) or any(part in (".", "..") for part in path.split("/")):
+        raise InvalidInput(f"not a media path: {path!r}")
+    return path
+
+
+def media_url(base_url: str | None, path: str) -> str:
+    """The public URL of a media path: under `base_url`, or the path itself when there is none."""
+    return f"{base_url.rstrip('/')}/{path}" if base_url else path
+
+
+# --- cursors ---------------------------------------------------------------------------------
+
+CURSOR_VERSION: Final = 1
+CURSOR_MAX_LENGTH: Final = 300
+_CURSOR_RE: Final = re.compile(r"[A-Za-z0-9_-]+")
+
+
+def _timestamp(at: datetime) -> str:
+    return at.astimezone(UTC).isoformat(timespec="microseconds")
+
+
+def encode_cursor(listing: str, position: ListPosition) -> str:
+    """An opaque, url-safe token for "the entries of `listing` after `position`"."""
+    payload = {"v": CURSOR_VERSION, "list": listing, "at": _timestamp(position.at), "key": position.key}
+    raw = json.dumps(payload, separators=(",", ":"), sort_keys=True).encode()
+    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode("ascii")
+
+
+def decode_cursor(cursor: str, listing: str, key_re: Pattern[str]) -> ListPosition:
+    """The position in `cursor`, or `InvalidCursor`.
+
+    Only a cursor issued for this very listing is accepted (it names its listing), its key must
+    match `key_re`, and it must be byte-for-byte the canonical encoding of what it decodes to.
+    """
+    invalid = InvalidCursor("the cursor is not valid for this list")
+    if len(cursor) > CURSOR_MAX_LENGTH or not _CURSOR_RE.fullmatch(cursor):
+        raise invalid
+    try:
+        payload = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+    except (ValueError, binascii.Error):  # bad base64, bad UTF-8, bad JSON
+        raise invalid from None
+    if not isinstance(payload, dict) or set(payload) != {"v", "list", "at", "key"}:
+        raise invalid
+    at, key = payload["at"], payload["key"]
+    if payload["v"] != CURSOR_VERSION or payload["list"] != listing:
+        raise invalid
+    if not isinstance(at, str) or not isinstance(key, str) or not key_re.fullmatch(key):
+        raise invalid
+    try:
+        position_at = datetime.fromisoformat(at)
+    except ValueError:
+        raise invalid from None
+    if position_at.utcoffset() != timedelta(0):
+        raise invalid
+    position = ListPosition(at=position_at, key=key)
+    if encode_cursor(listing, position) != cursor:
+        raise invalid
+    return position
+
+
+LIVE_LISTING: Final = "live"
+
+
+def check_limit(limit: int, maximum: int) -> None:
+    if not 1 <= limit <= maximum:
+        raise InvalidInput(f"limit must be between 1 and {maximum}")
+
+
+# --- the service -----------------------------------------------------------------------------
+
+
+class StreamStore(Protocol):
+    def channel(self, username: str, consistent_read: bool = False) -> Channel | None: ...
+
+    def username_for_key(self, key_hash: str) -> str | None: ...
+
+    def replace_key(self, username: str, key_hash: str, now: datetime) -> None: ...
+
+    def update_settings(self, username: str, patch: ChannelPatch) -> Channel: ...
+
+    def live_page(self, limit: int, after: ListPosition | None) -> LiveSlice: ...
+
+    def broadcast(self, broadcast_id: str) -> Broadcast | None: ...
+
+    def start(self, broadcast: Broadcast) -> bool: ...
+
+    def resume(self, broadcast: Broadcast, grant: PublishGrant, now: datetime) -> Broadcast | None: ...
+
+    def heartbeat(self, broadcast_id: str, key_hash: str, health: StreamHealth, now: datetime) -> bool: ...
+
+    def set_thumbnail(self, broadcast_id: str, key: str) -> bool: ...
+
+    def disconnect(self, broadcast_id: str, now: datetime) -> Broadcast | None: ...
+
+    def end(self, broadcast_id: str, now: datetime, only_if_disconnected: bool) -> tuple[Broadcast, bool] | None: ...
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def _aware(now: datetime) -> datetime:
+    if now.utcoffset() is None:
+        raise InvalidInput("times must be timezone-aware")
+    return now.astimezone(UTC)
+
+
+class StreamService:
+    def __init__(
+        self,
+        streams: StreamStore,
+        events: EventPublisher,
+        *,
+        media_base_url: str | None = None,
+        ingest_url: str = "rtmp://127.0.0.1:1935/live",
+        reconnect_grace_seconds: float = 10,
+        live_stale_seconds: float = 60,
+        clock: Callable[[], datetime] = _utcnow,
+        new_key: Callable[[], str] = generate_stream_key,
+        new_broadcast_id: Callable[[], str] = lambda: uuid.uuid4().hex,
+    ) -> None:
+        self.streams = streams
+        self.events = events
+        self.media_base_url = media_base_url
+        self.ingest_url = ingest_url
+        self.reconnect_grace = timedelta(seconds=reconnect_grace_seconds)
+        self.live_stale = timedelta(seconds=live_stale_seconds)
+        self._clock = clock
+        self._new_key = new_key
+        self._new_broadcast_id = new_broadcast_id
+
+    # --- the streamer (HTTP) ------------------------------------------------------------------
+
+    def create_key(self, username: str) -> StreamKeyCreated:
+        """A fresh key for the caller's channel, replacing any previous one. Returned only here."""
+        key = self._new_key()
+        self.streams.replace_key(username.lower(), hash_stream_key(key), self._clock())
+        return StreamKeyCreated(stream_key=key, ingest_url_hint=self.ingest_url)
+
+    def my_channel(self, username: str) -> MyChannel:
+        name = username.lower()
+        channel = self.streams.channel(name, consistent_read=True) or self._offline(name)
+        return self._mine(channel)
+
+    def update_channel(self, username: str, patch: ChannelPatch) -> MyChannel:
+        return self._mine(self.streams.update_settings(username.lower(), patch))
+
+    def health(self, username: str) -> StreamHealthReport:
+        """The caller's live session as the worker last reported it; `NotLive` when offline."""
+        channel = self.streams.channel(username.lower(), consistent_read=True)
+        if channel is None or not channel.live or channel.broadcast_id is None or channel.started_at is None:
+            raise NotLive("you are not live")
+        health = channel.health or StreamHealth()
+        resolution = None
+        if health.width is not None and health.height is not None:
+            resolution = f"{health.width}x{health.height}"
+        return StreamHealthReport(
+            broadcast_id=channel.broadcast_id,
+            started_at=channel.started_at,
+            input_bitrate_kbps=health.input_bitrate_kbps,
+            fps=health.fps,
+            width=health.width,
+            height=health.height,
+            resolution=resolution,
+            transcode_speed=health.transcode_speed,
+            last_segment_at=health.last_segment_at,
+            updated_at=channel.health_updated_at,
+        )
+
+    # --- viewers (HTTP) -----------------------------------------------------------------------
+
+    def live(self, limit: int = LIVE_LIMIT_DEFAULT, cursor: str | None = None) -> LivePage:
+        """The live directory, most recently started first."""
+        check_limit(limit, LIVE_LIMIT_MAX)
+        after = None if cursor is None else decode_cursor(cursor, LIVE_LISTING, USERNAME_RE)
+        page = self.streams.live_page(limit, after)
+        items = [self._listed(channel) for channel in page.channels if channel.live]
+        next_cursor = None if page.last is None else encode_cursor(LIVE_LISTING, page.last)
+        return LivePage(items=[item for item in items if item is not None], next_cursor=next_cursor)
+
+    def channel(self, username: str) -> ChannelState:
+        """A channel's public state; a channel never set up is an offline one with defaults."""
+        name = normalize_channel(username)
+        channel = self.streams.channel(name) or self._offline(name)
+        live = channel.live and channel.broadcast_id is not None
+        return ChannelState(
+            username=channel.username,
+            live=live,
+            title=channel.title,
+            category=channel.category,
+            tags=list(channel.tags),
+            started_at=channel.started_at if live else None,
+            viewer_count=channel.viewer_count if live else 0,
+            thumbnail_url=self._url(channel.thumbnail_key) if live else None,
+            playback_url=self._url(live_playlist_path(channel.broadcast_id)) if channel.broadcast_id and live else None,
+        )
+
+    # --- the ingest worker --------------------------------------------------------------------
+
+    def authorize_publish(self, stream_key: str) -> PublishGrant | None:
+        """Who may publish with `stream_key`: None for an unknown (or rotated) key, and while the
+        channel has a live publisher (one that has not dropped and is not stale)."""
+        if not plausible_stream_key(stream_key):
+            return None
+        key_hash = hash_stream_key(stream_key)
+        username = self.streams.username_for_key(key_hash)
+        if username is None:
+            return None
+        channel = self.streams.channel(username, consistent_read=True)
+        if channel is None or channel.key_hash != key_hash:
+            return None
+        if channel.live and channel.broadcast_id is not None:
+            current = self.streams.broadcast(channel.broadcast_id)
+            if current is not None and self._held(channel, current, self._clock()):
+                return None
+        return PublishGrant(username=username, key_hash=key_hash)
+
+    def start_broadcast(self, grant: PublishGrant, now: datetime) -> Broadcast:
+        """Go live: resume the channel's broadcast if its publisher dropped less than the grace
+        period ago, else start a new one (and emit `StreamStarted`).
+
+        `InvalidStreamKey` when the key was rotated since the grant; `ChannelBusy` when another
+        publisher holds the channel or won the race to start it.
+        """
+        now = _aware(now)
+        channel = self.streams.channel(grant.username, consistent_read=True)
+        if channel is None or channel.key_hash != grant.key_hash:
+            raise InvalidStreamKey("the stream key is no longer valid")
+        if channel.live and channel.broadcast_id is not None:
+            current = self.streams.broadcast(channel.broadcast_id)
+            if current is not None and current.ended_at is None:
+                # A rotated key starts afresh: rotation is what ends the old key's sessions.
+                dropped = current.disconnected_at
+                if dropped is not None and now - dropped < self.reconnect_grace and current.key_hash == grant.key_hash:
+                    resumed = self.streams.resume(current, grant, now)
+                    if resumed is None:
+                        raise ChannelBusy("another publisher took the channel")
+                    logger.info("broadcast %s resumed (part %d)", resumed.broadcast_id, resumed.parts)
+                    return resumed
+                if self._held(channel, current, now):
+                    raise ChannelBusy("the channel is live from another publisher")
+            # Abandoned (dropped past the grace period, or its worker went silent): end it first.
+            self._end(channel.broadcast_id, now, only_if_disconnected=False)
+        broadcast = Broadcast(
+            broadcast_id=self._new_broadcast_id(),
+            username=grant.username,
+            key_hash=grant.key_hash,
+            started_at=now,
+            title=channel.title,
+            category=channel.category,
+        )
+        if not self.streams.start(broadcast):
+            latest = self.streams.channel(grant.username, consistent_read=True)
+            if latest is None or latest.key_hash != grant.key_hash:
+                raise InvalidStreamKey("the stream key is no longer valid")
+            raise ChannelBusy("another publisher started the channel first")
+        self._publish(
+            StreamStarted(username=grant.username, broadcast_id=broadcast.broadcast_id, started_at=broadcast.started_at)
+        )
+        return broadcast
+
+    def heartbeat(self, broadcast_id: str, key_hash: str, health: StreamHealth) -> bool:
+        """Store the session's health. False means cut the publisher off: the key was rotated,
+        or the broadcast is no longer the channel's live one."""
+        if not _BROADCAST_ID_RE.fullmatch(broadcast_id):
+            return False
+        return self.streams.heartbeat(broadcast_id, key_hash, health, self._clock())
+
+    def set_thumbnail(self, broadcast_id: str, key: str) -> bool:
+        """The latest thumbnail of a broadcast (path under the media prefix, or its bucket key);
+        False when the broadcast is not live any more (it is still kept for the VOD)."""
+        self._known_id(broadcast_id)
+        return self.streams.set_thumbnail(broadcast_id, media_path(key))
+
+    def mark_disconnected(self, broadcast_id: str, now: datetime) -> Broadcast:
+        """The publisher dropped: the channel stays live for the grace period (a reconnect within
+        it resumes the broadcast). Marking again keeps the first drop time."""
+        self._known_id(broadcast_id)
+        broadcast = self.streams.disconnect(broadcast_id, _aware(now))
+        if broadcast is None:
+            raise BroadcastNotFound(f"there is no broadcast {broadcast_id}")
+        return broadcast
+
+    def end_broadcast(self, broadcast_id: str, now: datetime, *, only_if_disconnected: bool = False) -> Broadcast:
+        """End the broadcast: the channel goes offline, `ended_at` is set, `StreamEnded` is emitted
+        (once: ending an ended broadcast returns it unchanged).
+
+        `only_if_disconnected` is for the grace timer after a drop: if the publisher came back
+        meanwhile (possibly through another worker) the broadcast is left running and returned
+        with `ended_at` None.
+        """
+        self._known_id(broadcast_id)
+        return self._end(broadcast_id, _aware(now), only_if_disconnected)
+
+    # --- internals ----------------------------------------------------------------------------
+
+    def _end(self, broadcast_id: str, now: datetime, only_if_disconnected: bool) -> Broadcast:
+        result = self.streams.end(broadcast_id, now, only_if_disconnected)
+        if result is None:
+            raise BroadcastNotFound(f"there is no broadcast {broadcast_id}")
+        broadcast, ended = result
+        if ended and broadcast.ended_at is not None:
+            self._publish(
+                StreamEnded(
+                    username=broadcast.username,
+                    broadcast_id=broadcast.broadcast_id,
+                    started_at=broadcast.started_at,
+                    ended_at=broadcast.ended_at,
+                )
+            )
+        return broadcast
+
+    def _held(self, channel: Channel, broadcast: Broadcast, now: datetime) -> bool:
+        """Whether a publisher holds the channel: connected (not dropped), and heard from recently.
+        A dropped one does not: its reconnect resumes the broadcast, a later publish replaces it."""
+        if broadcast.ended_at is not None or broadcast.disconnected_at is not None:
+            return False
+        last_seen = channel.heartbeat_at or broadcast.started_at
+        return now - last_seen < self.live_stale
+
+    @staticmethod
+    def _known_id(broadcast_id: str) -> None:
+        if not _BROADCAST_ID_RE.fullmatch(broadcast_id):
+            raise BroadcastNotFound(f"there is no broadcast {broadcast_id!r}")
+
+    def _url(self, path: str | None) -> str | None:
+        return None if path is None else media_url(self.media_base_url, path)
+
+    def _listed(self, channel: Channel) -> LiveChannel | None:
+        if channel.broadcast_id is None or channel.started_at is None:
+            return None
+        return LiveChannel(
+            username=channel.username,
+            title=channel.title,
+            category=channel.category,
+            tags=list(channel.tags),
+            viewer_count=channel.viewer_count,
+            thumbnail_url=self._url(channel.thumbnail_key),
+            started_at=channel.started_at,
+            playback_url=media_url(self.media_base_url, live_playlist_path(channel.broadcast_id)),
+        )
+
+    @staticmethod
+    def _offline(username: str) -> Channel:
+        return Channel(username=username, title=default_title(username), category=None, tags=(), key_hash=None)
+
+    @staticmethod
+    def _mine(channel: Channel) -> MyChannel:
+        return MyChannel(
+            username=channel.username,
+            title=channel.title,
+            category=channel.category,
+            tags=list(channel.tags),
+            has_key=channel.key_hash is not None,
+            live=channel.live,
+            started_at=channel.started_at if channel.live else None,
+        )
+
+    def _publish(self, event: DomainEvent) -> None:
+        # The state change is committed by now; failing the caller would make it retry a change
+        # that happened (and then publish nothing). Log it for the operators instead.
+        try:
+            self.events.publish(event)
+        except DependencyUnavailable:
+            logger.exception("could not publish %s", event.detail_type)
+
+
+def stream_service() -> StreamService:
+    """The service on its configured backends (DynamoDB, EventBridge)."""
+    from letslive.data.streams import StreamRepository
+    from letslive.events import event_publisher
+    from letslive.settings import get_settings
+
+    settings = get_settings()
+    return StreamService(
+        StreamRepository(),
+        event_publisher(),
+        media_base_url=settings.media_base_url,
+        ingest_url=settings.ingest_url,
+        reconnect_grace_seconds=settings.reconnect_grace_seconds,
+        live_stale_seconds=settings.live_stale_seconds,
+    )

@@ -1,0 +1,186 @@
+"""Recorded broadcasts: recording them (the ingest worker), listing, playing and deleting them.
+
+A VOD has the id of the broadcast it records and lives for `retention_days` after it is
+recorded (the `expires_at` TTL); an expired VOD is gone even before DynamoDB removes it.
+Storage is behind `VodStore` (DynamoDB in `letslive.data.vods`), events behind `EventPublisher`.
+"""
+
+import logging
+import math
+import re
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime, timedelta
+from typing import Final, Protocol
+
+from letslive.errors import DependencyUnavailable, Forbidden, InvalidInput, VodNotFound
+from letslive.events import EventPublisher
+from letslive.models.events import VodReady
+from letslive.models.streams import Broadcast, ListPosition
+from letslive.models.vods import VOD_ID_PATTERN, Vod, VodPage, VodRecord, VodRung, VodSlice
+from letslive.services.streams import (
+    check_limit,
+    decode_cursor,
+    encode_cursor,
+    media_path,
+    media_url,
+    normalize_channel,
+)
+
+logger = logging.getLogger(__name__)
+
+VOD_LIMIT_DEFAULT: Final = 20
+VOD_LIMIT_MAX: Final = 100
+_VOD_ID_RE: Final = re.compile(VOD_ID_PATTERN)
+
+
+def vod_listing(username: str) -> str:
+    return f"vods:{username}"
+
+
+class VodStore(Protocol):
+    def create(self, record: VodRecord) -> bool: ...
+
+    def get(self, vod_id: str) -> VodRecord | None: ...
+
+    def page(self, username: str, limit: int, after: ListPosition | None, now: datetime) -> VodSlice: ...
+
+    def delete(self, vod_id: str, username: str) -> bool: ...
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class VodService:
+    def __init__(
+        self,
+        vods: VodStore,
+        events: EventPublisher,
+        *,
+        media_base_url: str | None = None,
+        retention_days: int = 30,
+        clock: Callable[[], datetime] = _utcnow,
+    ) -> None:
+        self.vods = vods
+        self.events = events
+        self.media_base_url = media_base_url
+        self.retention = timedelta(days=retention_days)
+        self._clock = clock
+
+    # --- the ingest worker --------------------------------------------------------------------
+
+    def record_vod(
+        self,
+        broadcast: Broadcast,
+        duration_seconds: float,
+        rungs: Sequence[VodRung],
+        playback_path: str,
+        thumbnail_key: str | None,
+    ) -> Vod:
+        """Store the VOD of `broadcast` and emit `VodReady`. Recording it again returns the
+        stored one and emits nothing. Paths are under the media prefix (bucket keys accepted)."""
+        if not _VOD_ID_RE.fullmatch(broadcast.broadcast_id):
+            raise InvalidInput("not a broadcast id")
+        if not math.isfinite(duration_seconds) or duration_seconds < 0:
+            raise InvalidInput("the duration must be a finite, non-negative number of seconds")
+        if not rungs:
+            raise InvalidInput("a VOD needs at least one rung")
+        now = self._clock()
+        record = VodRecord(
+            vod_id=broadcast.broadcast_id,
+            username=broadcast.username,
+            title=broadcast.title,
+            category=broadcast.category,
+            started_at=broadcast.started_at,
+            duration_seconds=float(duration_seconds),
+            rungs=tuple(VodRung.model_validate(rung) for rung in rungs),
+            playback_path=media_path(playback_path),
+            thumbnail_key=None if thumbnail_key is None else media_path(thumbnail_key),
+            recorded_at=now,
+            # Whole seconds: the TTL attribute is epoch seconds.
+            expires_at=(now + self.retention).replace(microsecond=0),
+        )
+        if not self.vods.create(record):
+            existing = self.vods.get(record.vod_id)
+            if existing is None:  # pragma: no cover - deleted between two calls
+                raise VodNotFound("the VOD was deleted while it was recorded")
+            return self._view(existing)
+        try:
+            self.events.publish(
+                VodReady(
+                    username=record.username,
+                    broadcast_id=broadcast.broadcast_id,
+                    vod_id=record.vod_id,
+                    started_at=record.started_at,
+                    recorded_at=record.recorded_at,
+                    duration_seconds=record.duration_seconds,
+                    playback_path=record.playback_path,
+                )
+            )
+        except DependencyUnavailable:
+            logger.exception("could not publish VodReady")
+        return self._view(record)
+
+    # --- HTTP ---------------------------------------------------------------------------------
+
+    def list_vods(self, channel: str, limit: int = VOD_LIMIT_DEFAULT, cursor: str | None = None) -> VodPage:
+        """A channel's VODs, newest first (an unknown channel simply has none)."""
+        name = normalize_channel(channel)
+        check_limit(limit, VOD_LIMIT_MAX)
+        after = None if cursor is None else decode_cursor(cursor, vod_listing(name), _VOD_ID_RE)
+        page = self.vods.page(name, limit, after, self._clock())
+        next_cursor = None if page.last is None else encode_cursor(vod_listing(name), page.last)
+        return VodPage(items=[self._view(record) for record in page.records], next_cursor=next_cursor)
+
+    def get(self, vod_id: str) -> Vod:
+        return self._view(self._live_record(vod_id))
+
+    def delete(self, vod_id: str, caller: str) -> None:
+        """Delete the caller's VOD: `Forbidden` for someone else's, `VodNotFound` once gone."""
+        record = self._live_record(vod_id)
+        if record.username != caller.lower():
+            raise Forbidden("only the channel owner may delete this VOD")
+        if not self.vods.delete(vod_id, record.username):
+            raise VodNotFound(f"there is no VOD {vod_id}")
+
+    # --- internals ----------------------------------------------------------------------------
+
+    def _live_record(self, vod_id: str) -> VodRecord:
+        if not _VOD_ID_RE.fullmatch(vod_id):
+            raise VodNotFound("there is no such VOD")
+        record = self.vods.get(vod_id)
+        if record is None or record.expires_at <= self._clock():
+            raise VodNotFound(f"there is no VOD {vod_id}")
+        return record
+
+    def _url(self, path: str | None) -> str | None:
+        return None if path is None else media_url(self.media_base_url, path)
+
+    def _view(self, record: VodRecord) -> Vod:
+        return Vod(
+            vod_id=record.vod_id,
+            username=record.username,
+            title=record.title,
+            category=record.category,
+            started_at=record.started_at,
+            duration_seconds=record.duration_seconds,
+            rungs=list(record.rungs),
+            playback_url=media_url(self.media_base_url, record.playback_path),
+            thumbnail_url=self._url(record.thumbnail_key),
+            expires_at=record.expires_at,
+        )
+
+
+def vod_service() -> VodService:
+    """The service on its configured backends (DynamoDB, EventBridge)."""
+    from letslive.data.vods import VodRepository
+    from letslive.events import event_publisher
+    from letslive.settings import get_settings
+
+    settings = get_settings()
+    return VodService(
+        VodRepository(),
+        event_publisher(),
+        media_base_url=settings.media_base_url,
+        retention_days=settings.vod_retention_days,
+    )

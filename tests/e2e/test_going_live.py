@@ -1,0 +1,288 @@
+"""Going live through the local platform, with real media end to end.
+
+A real ffmpeg publishes over RTMP to the ingest worker, which transcodes with FFmpeg and
+uploads to the emulator's S3; everything is read back through the edge (the CloudFront
+stand-in) and the API, as a player and the web app would. Nothing is mocked.
+"""
+
+import json
+import shutil
+import signal
+import subprocess
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import boto3
+import httpx
+import pytest
+
+from infra.constants import OUTPUT_EVENT_BUS
+from letslive.constants import EVENT_SOURCE
+from letslive.media.playlists import parse_master_playlist, parse_media_playlist
+from localstack.emulator import EMULATOR_CREDENTIALS
+from tests.e2e.conftest import LocalPlatform
+
+PASSWORD = "correct horse battery staple 42"
+SEGMENT_TARGET = 1.0
+
+
+def wait_for(check: Callable[[], Any], timeout: float, what: str, interval: float = 0.25) -> Any:
+    """Poll `check` until it returns something truthy (bounded; never a bare sleep)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        result = check()
+        if result:
+            return result
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}")
+        time.sleep(interval)
+
+
+def make_source(directory: Path, height: int, seconds: int) -> Path:
+    """An H.264 High + AAC FLV with a 1 s GOP (OBS's "keyframe interval 1"), encoded once."""
+    width = height * 16 // 9
+    path = directory / f"source_{height}p_{seconds}s.flv"
+    subprocess.run(
+        [
+            "ffmpeg", "-hide_banner", "-loglevel", "error", "-y",
+            "-f", "lavfi", "-i", f"testsrc2=size={width}x{height}:rate=30",
+            "-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000",
+            "-t", str(seconds), "-c:v", "libx264", "-preset", "ultrafast", "-profile:v", "high",
+            "-pix_fmt", "yuv420p", "-g", "30", "-keyint_min", "30", "-sc_threshold", "0",
+            "-c:a", "aac", "-b:a", "128k", "-f", "flv", str(path),
+        ],
+        check=True,
+        timeout=300,
+    )  # fmt: skip
+    return path
+
+
+def publish(source: Path, url: str) -> "subprocess.Popen[bytes]":
+    """Publish at real time without re-encoding, as OBS would send an already encoded stream."""
+    return subprocess.Popen(
+        ["ffmpeg", "-hide_banner", "-loglevel", "error", "-re", "-i", str(source), "-c", "copy", "-f", "flv", url],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+
+
+@dataclass
+class Channel:
+    username: str
+    token: str
+    key: str
+
+
+@pytest.fixture(scope="module")
+def sources(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    if shutil.which("ffmpeg") is None:
+        pytest.fail("ffmpeg is required (make installs it)")
+    directory = tmp_path_factory.mktemp("sources")
+    return {
+        "1080p": make_source(directory, 1080, 15),
+        "720p": make_source(directory, 720, 8),
+        "720p_short": make_source(directory, 720, 5),
+    }
+
+
+@pytest.fixture(scope="module")
+def api(platform: LocalPlatform) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=f"{platform.edge_url}/api", timeout=30) as client:
+        yield client
+
+
+@pytest.fixture(scope="module")
+def events(platform: LocalPlatform) -> Callable[[], list[dict[str, Any]]]:
+    """Every event on the platform's bus, copied into an SQS queue by a rule made here."""
+    kwargs: dict[str, Any] = {
+        "endpoint_url": platform.deployment.endpoint,
+        "region_name": EMULATOR_CREDENTIALS["AWS_REGION"],
+        "aws_access_key_id": "test",
+        "aws_secret_access_key": "test",
+    }
+    sqs, eventbridge = boto3.client("sqs", **kwargs), boto3.client("events", **kwargs)
+    bus = platform.deployment.output(OUTPUT_EVENT_BUS)
+    queue_url = sqs.create_queue(QueueName=f"e2e-events-{uuid.uuid4().hex[:6]}")["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    eventbridge.put_rule(Name="e2e-all", EventBusName=bus, EventPattern=json.dumps({"source": [EVENT_SOURCE]}))
+    eventbridge.put_targets(Rule="e2e-all", EventBusName=bus, Targets=[{"Id": "q", "Arn": arn}])
+    received: list[dict[str, Any]] = []
+
+    def read() -> list[dict[str, Any]]:
+        while batch := sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10).get("Messages", []):
+            for message in batch:
+                received.append(json.loads(message["Body"]))
+                sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"])
+        return received
+
+    return read
+
+
+def new_channel(api: httpx.Client) -> Channel:
+    username = f"live_{uuid.uuid4().hex[:8]}"
+    signup = api.post(
+        "/auth/signup", json={"username": username, "email": f"{username}@example.com", "password": PASSWORD}
+    )
+    assert signup.status_code == 201, signup.text
+    token = api.post("/auth/login", json={"username": username, "password": PASSWORD}).json()["access_token"]
+    key = api.post("/streams/me/key", headers={"authorization": f"Bearer {token}"})
+    assert key.status_code in (200, 201), key.text
+    return Channel(username, token, key.json()["stream_key"])
+
+
+def playback_url(api: httpx.Client, username: str) -> str:
+    url: str = wait_for(lambda: channel_state(api, username).get("playback_url"), 20, f"{username} to go live")
+    return url
+
+
+def fetch(url: str) -> httpx.Response:
+    response: httpx.Response = wait_for(lambda: (r := httpx.get(url)).status_code == 200 and r, 20, url)
+    return response
+
+
+def media_objects(platform: LocalPlatform) -> int:
+    s3 = boto3.client(
+        "s3", endpoint_url=platform.deployment.endpoint, region_name="us-east-1",
+        aws_access_key_id="test", aws_secret_access_key="test",
+    )  # fmt: skip
+    listing = s3.list_objects_v2(Bucket=platform.deployment.media_bucket, Prefix="hls/")
+    return int(listing.get("KeyCount", 0))
+
+
+def channel_state(api: httpx.Client, username: str) -> dict[str, Any]:
+    state: dict[str, Any] = api.get(f"/streams/{username}").json()
+    return state
+
+
+def vods_of(api: httpx.Client, username: str) -> list[dict[str, Any]]:
+    response = api.get("/vods", params={"channel": username})
+    assert response.status_code == 200, response.text
+    items: list[dict[str, Any]] = response.json()["items"]
+    return items
+
+
+def ffprobe_ok(url: str) -> bool:
+    result = subprocess.run(
+        ["ffprobe", "-v", "error", "-show_entries", "stream=codec_type", "-of", "json", url],
+        capture_output=True,
+        timeout=60,
+        check=False,
+    )
+    return result.returncode == 0 and not result.stderr and b"video" in result.stdout
+
+
+def finish(process: "subprocess.Popen[bytes]", timeout: float = 60) -> None:
+    _, stderr = process.communicate(timeout=timeout)
+    assert process.returncode == 0, stderr.decode(errors="replace")
+
+
+def test_a_1080p_broadcast_goes_live_with_the_full_ladder_and_becomes_a_vod(
+    platform: LocalPlatform,
+    api: httpx.Client,
+    sources: dict[str, Path],
+    events: Callable[[], list[dict[str, Any]]],
+) -> None:
+    channel = new_channel(api)
+    publisher = publish(sources["1080p"], f"{platform.rtmp_url}/{channel.key}")
+    try:
+        live = playback_url(api, channel.username)
+        assert channel.username in [item["username"] for item in api.get("/streams/live").json()["items"]]
+        variants = parse_master_playlist(fetch(live).text)
+        assert [v.resolution for v in variants] == [(1920, 1080), (1280, 720), (640, 360)]
+        assert all(v.codecs and v.codecs[0].startswith("avc1.") and "mp4a.40.2" in v.codecs for v in variants)
+        assert all(v.frame_rate == pytest.approx(30) for v in variants)
+        base = live.rsplit("/", 1)[0]
+        for variant in variants:
+            live_playlist = httpx.get(f"{base}/{variant.uri}")
+            assert live_playlist.headers["cache-control"] == "public, max-age=1"
+            parsed = parse_media_playlist(live_playlist.text)
+            assert all(segment.program_date_time is not None for segment in parsed.segments)
+        finish(publisher)
+    finally:
+        publisher.kill()
+
+    vod = wait_for(lambda: vods_of(api, channel.username), 30, "the VOD")[0]
+    assert channel_state(api, channel.username)["live"] is False
+    assert vod["duration_seconds"] == pytest.approx(15, abs=1)
+    vod_master = httpx.get(vod["playback_url"])
+    assert vod_master.status_code == 200
+    vod_base = vod["playback_url"].rsplit("/", 1)[0]
+    for variant in parse_master_playlist(vod_master.text):
+        playlist = parse_media_playlist(httpx.get(f"{vod_base}/{variant.uri}").text)
+        assert playlist.ended
+        assert playlist.duration == pytest.approx(15, abs=1)
+        for segment in playlist.segments:
+            assert segment.duration <= SEGMENT_TARGET + 0.5
+            url = f"{vod_base}/{segment.uri}"
+            head = httpx.head(url)
+            assert head.headers["cache-control"] == "public, max-age=31536000, immutable"
+            assert ffprobe_ok(url), url
+    assert vod["thumbnail_url"]
+    assert httpx.get(vod["thumbnail_url"]).content[:2] == b"\xff\xd8"  # a JPEG
+
+    def all_three() -> bool:
+        mine = [e["detail-type"] for e in events() if e["detail"].get("username") == channel.username]
+        return sorted(mine) == ["StreamEnded", "StreamStarted", "VodReady"]
+
+    wait_for(all_three, 15, "StreamStarted, StreamEnded and VodReady, once each, on the bus")
+
+
+def test_a_720p_source_gets_no_1080p_rung_and_two_broadcasts_run_at_once(
+    platform: LocalPlatform, api: httpx.Client, sources: dict[str, Path]
+) -> None:
+    first, second = new_channel(api), new_channel(api)
+    publishers = [publish(sources["720p"], f"{platform.rtmp_url}/{c.key}") for c in (first, second)]
+    try:
+        for channel in (first, second):
+            master = fetch(playback_url(api, channel.username))
+            assert [v.resolution for v in parse_master_playlist(master.text)] == [(1280, 720), (640, 360)]
+        for publisher in publishers:
+            finish(publisher)
+    finally:
+        for publisher in publishers:
+            publisher.kill()
+    for channel in (first, second):
+        name = channel.username
+        vod = wait_for(lambda name=name: vods_of(api, name), 30, "both VODs")[0]  # type: ignore[misc]
+        assert vod["duration_seconds"] == pytest.approx(8, abs=1)
+
+
+def test_a_wrong_key_is_refused_and_writes_nothing(
+    platform: LocalPlatform, api: httpx.Client, sources: dict[str, Path]
+) -> None:
+    channel = new_channel(api)
+    objects = media_objects(platform)
+    publisher = publish(sources["720p_short"], f"{platform.rtmp_url}/live_{'x' * 32}")
+    publisher.communicate(timeout=30)
+    assert publisher.returncode != 0
+    assert media_objects(platform) == objects
+    assert channel_state(api, channel.username)["live"] is False
+    assert vods_of(api, channel.username) == []
+
+
+def test_a_reconnect_within_the_grace_period_continues_the_broadcast(
+    platform: LocalPlatform, api: httpx.Client, sources: dict[str, Path]
+) -> None:
+    channel = new_channel(api)
+    url = f"{platform.rtmp_url}/{channel.key}"
+    dropped = publish(sources["720p"], url)
+    first = playback_url(api, channel.username)
+    fetch(first)
+    dropped.send_signal(signal.SIGKILL)  # a network drop: no FCUnpublish, no deleteStream
+    dropped.wait()
+    resumed = publish(sources["720p_short"], url)
+    try:
+        finish(resumed)
+    finally:
+        resumed.kill()
+    (vod,) = wait_for(lambda: vods_of(api, channel.username), 30, "the VOD")
+    assert vod["playback_url"].split("/")[-2] == first.split("/")[-2]  # the same broadcast id
+    vod_base = vod["playback_url"].rsplit("/", 1)[0]
+    variant = parse_master_playlist(httpx.get(vod["playback_url"]).text)[0]
+    playlist = parse_media_playlist(httpx.get(f"{vod_base}/{variant.uri}").text)
+    assert sum(segment.discontinuity for segment in playlist.segments) == 1
+    assert playlist.ended

@@ -1,0 +1,116 @@
+"""One FFmpeg process per broadcast part: FLV in on stdin, the HLS ladder out to a directory.
+
+The process is fed from the RTMP session; `-progress pipe:1` reports its speed on stdout, which
+becomes the transcode speed the streamer's health page shows.
+"""
+
+import asyncio
+import contextlib
+import logging
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+logger = logging.getLogger(__name__)
+
+
+class TranscoderFailed(RuntimeError):
+    """FFmpeg exited or stopped reading its input."""
+
+
+@dataclass
+class TranscodeProgress:
+    """The last `-progress` block FFmpeg printed."""
+
+    speed: float | None = None
+    fps: float | None = None
+    out_time_seconds: float | None = None
+    updated_at: float = field(default_factory=time.monotonic)
+
+
+def parse_progress_line(line: str, progress: TranscodeProgress) -> None:
+    key, _, value = line.strip().partition("=")
+    with contextlib.suppress(ValueError):
+        if key == "speed" and value.endswith("x"):
+            progress.speed = float(value[:-1])
+        elif key == "fps":
+            progress.fps = float(value)
+        elif key == "out_time_us":
+            progress.out_time_seconds = int(value) / 1_000_000
+        elif key == "progress":
+            progress.updated_at = time.monotonic()
+
+
+class Transcoder:
+    def __init__(self, args: list[str], output_dir: Path, stderr_lines: int = 20) -> None:
+        # Progress to stdout once a second; the HLS goes to files, so stdout is free.
+        self.args = [args[0], "-progress", "pipe:1", "-stats_period", "1", *args[1:]]
+        self.output_dir = output_dir
+        self.progress = TranscodeProgress()
+        self._process: asyncio.subprocess.Process | None = None
+        self._readers: list[asyncio.Task[None]] = []
+        self._stderr_tail: list[str] = []
+        self._stderr_lines = stderr_lines
+
+    @property
+    def running(self) -> bool:
+        return self._process is not None and self._process.returncode is None
+
+    @property
+    def stderr_tail(self) -> str:
+        return "\n".join(self._stderr_tail)
+
+    async def start(self) -> None:
+        self.output_dir.mkdir(parents=True, exist_ok=True)
+        self._process = await asyncio.create_subprocess_exec(
+            *self.args,
+            stdin=asyncio.subprocess.PIPE,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+        )
+        assert self._process.stdout is not None
+        assert self._process.stderr is not None
+        self._readers = [
+            asyncio.create_task(self._read_progress(self._process.stdout)),
+            asyncio.create_task(self._read_stderr(self._process.stderr)),
+        ]
+
+    async def _read_progress(self, stream: asyncio.StreamReader) -> None:
+        async for raw in stream:
+            parse_progress_line(raw.decode(errors="replace"), self.progress)
+
+    async def _read_stderr(self, stream: asyncio.StreamReader) -> None:
+        async for raw in stream:
+            line = raw.decode(errors="replace").rstrip()
+            if line:
+                self._stderr_tail = [*self._stderr_tail[-(self._stderr_lines - 1) :], line]
+
+    async def write(self, data: bytes) -> None:
+        """Feed FFmpeg; waits while its pipe is full (backpressure reaches the RTMP socket)."""
+        if self._process is None or self._process.stdin is None or self._process.returncode is not None:
+            raise TranscoderFailed(f"ffmpeg is not running: {self.stderr_tail}")
+        try:
+            self._process.stdin.write(data)
+            await self._process.stdin.drain()
+        except (BrokenPipeError, ConnectionResetError) as exc:
+            raise TranscoderFailed(f"ffmpeg stopped reading: {self.stderr_tail}") from exc
+
+    async def finish(self, grace_seconds: float = 30.0) -> int:
+        """End of input: let FFmpeg flush the last segments and exit; killed after the grace."""
+        process = self._process
+        if process is None:
+            return 0
+        if process.stdin is not None and not process.stdin.is_closing():
+            process.stdin.close()
+            with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+                await process.stdin.wait_closed()
+        try:
+            code = await asyncio.wait_for(process.wait(), grace_seconds)
+        except TimeoutError:
+            logger.warning("ffmpeg did not exit in %.0fs; killing it", grace_seconds)
+            process.kill()
+            code = await process.wait()
+        await asyncio.gather(*self._readers, return_exceptions=True)
+        if code != 0:
+            logger.warning("ffmpeg exited with %s: %s", code, self.stderr_tail)
+        return code

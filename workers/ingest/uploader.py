@@ -1,0 +1,237 @@
+"""Mirrors one broadcast's HLS output into the media store, in an order players can rely on.
+
+Per sync pass and rung: every complete segment FFmpeg has listed is uploaded (immutable for a
+year), and only then the live playlist that names it (`max-age=1`), so a player never fetches a
+playlist naming a segment the origin lacks. The master playlist follows once every rung has a
+segment. Segments are deleted locally only once stored: when S3 is unreachable they wait on
+disk and go up on a later pass (FFmpeg's own playlist is re-read every pass, so every segment
+is seen even if uploads lag far behind its window).
+
+Segments of every part of the broadcast (OBS reconnects start a new FFmpeg part) are kept in
+order with a discontinuity at each part boundary; `finalize()` writes the VOD from them.
+"""
+
+import asyncio
+import logging
+import random
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+from letslive.constants import MEDIA_PREFIX
+from letslive.errors import DependencyUnavailable, InvalidInput
+from letslive.media.ladder import PlannedRung
+from letslive.media.playlists import Segment, live_playlist, master_playlist, parse_media_playlist, vod_playlist
+from letslive.models.streams import BROADCASTS_MEDIA_DIR
+from letslive.storage import MediaStorage
+
+logger = logging.getLogger(__name__)
+
+SEGMENT_CACHE = "public, max-age=31536000, immutable"
+LIVE_PLAYLIST_CACHE = "public, max-age=1"
+MASTER_CACHE = "public, max-age=60"
+VOD_PLAYLIST_CACHE = "public, max-age=300"
+THUMBNAIL_CACHE = "public, max-age=15"
+PLAYLIST_TYPE = "application/vnd.apple.mpegurl"
+SEGMENT_TYPE = "video/mp2t"
+LIVE_MASTER = "master.m3u8"
+VOD_MASTER = "vod.m3u8"
+THUMBNAIL = "thumbnail.jpg"
+
+Thumbnailer = Callable[[Path], Awaitable[bytes | None]]
+
+
+def broadcast_prefix(broadcast_id: str) -> str:
+    """Bucket key prefix of a broadcast; CloudFront serves it as `/hls/broadcasts/<id>/`."""
+    return f"{MEDIA_PREFIX}/{BROADCASTS_MEDIA_DIR}/{broadcast_id}"
+
+
+@dataclass
+class Rendition:
+    rung: PlannedRung
+    stored: list[Segment] = field(default_factory=list)  # every uploaded segment, all parts
+    seen: dict[int, Segment] = field(default_factory=dict)  # this part, listed by FFmpeg
+    part_start: int = 0  # index into `stored` where the current part begins
+
+    @property
+    def name(self) -> str:
+        return self.rung.name
+
+
+@dataclass(frozen=True)
+class VodOutput:
+    playback_key: str
+    duration_seconds: float
+    thumbnail_key: str | None
+    rungs: list[PlannedRung]
+
+
+@dataclass
+class RetryPolicy:
+    attempts: int = 4
+    base_seconds: float = 0.25
+    max_seconds: float = 4.0
+
+
+class HlsUploader:
+    def __init__(
+        self,
+        storage: MediaStorage,
+        broadcast_id: str,
+        plan: Sequence[PlannedRung],
+        *,
+        window_segments: int = 6,
+        thumbnailer: Thumbnailer | None = None,
+        thumbnail_seconds: float = 15.0,
+        retry: RetryPolicy | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.storage = storage
+        self.prefix = broadcast_prefix(broadcast_id)
+        self.plan = list(plan)
+        self.renditions = [Rendition(rung) for rung in plan]
+        self.window = window_segments
+        self.retry = retry or RetryPolicy()
+        self._thumbnailer = thumbnailer
+        self._thumbnail_seconds = thumbnail_seconds
+        self._last_thumbnail: float | None = None
+        self._clock = clock
+        self._output_dir: Path | None = None
+        self._master_stored = False
+        self.thumbnail_key: str | None = None
+        self.last_segment_at: float | None = None
+        self.failures = 0
+
+    # --- parts ---------------------------------------------------------------------------------
+    def start_part(self, output_dir: Path) -> int:
+        """A new FFmpeg run writes into `output_dir`; returns the sequence number it must start at
+        so segment names never repeat within the broadcast."""
+        self._output_dir = output_dir
+        for rendition in self.renditions:
+            rendition.seen.clear()
+            rendition.part_start = len(rendition.stored)
+        return self.next_sequence
+
+    @property
+    def next_sequence(self) -> int:
+        used = [int(segment.uri.rsplit("_", 1)[1].split(".")[0]) for r in self.renditions for segment in r.stored]
+        return max(used, default=-1) + 1
+
+    # --- syncing -------------------------------------------------------------------------------
+    async def sync(self) -> int:
+        """One pass; returns how many segments were stored. Storage errors are logged and left
+        for the next pass (nothing local is deleted until it is stored)."""
+        if self._output_dir is None:
+            return 0
+        stored = 0
+        try:
+            for rendition in self.renditions:
+                stored += await self._sync_rendition(rendition, self._output_dir)
+            if not self._master_stored and all(r.stored for r in self.renditions):
+                text = master_playlist(self.plan, uri=lambda rung: f"{rung.name}.m3u8")
+                await self._put(LIVE_MASTER, text.encode(), PLAYLIST_TYPE, MASTER_CACHE)
+                self._master_stored = True
+        except DependencyUnavailable as exc:
+            self.failures += 1
+            logger.warning("upload pass failed, will retry: %s", exc)
+        return stored
+
+    async def _sync_rendition(self, rendition: Rendition, directory: Path) -> int:
+        playlist_file = directory / f"{rendition.name}.m3u8"
+        try:
+            playlist = parse_media_playlist(playlist_file.read_text())
+        except (FileNotFoundError, InvalidInput):
+            return 0  # not written yet, or caught mid-rename: the next pass reads it
+        for segment in playlist.segments:
+            rendition.seen.setdefault(segment.sequence, segment)
+        uploaded = {segment.uri for segment in rendition.stored[rendition.part_start :]}
+        new = [s for seq, s in sorted(rendition.seen.items()) if s.uri not in uploaded]
+        count = 0
+        for segment in new:
+            local = directory / segment.uri
+            data = await asyncio.to_thread(local.read_bytes)
+            await self._put(segment.uri, data, SEGMENT_TYPE, SEGMENT_CACHE)
+            first_of_part = len(rendition.stored) == rendition.part_start and rendition.part_start > 0
+            rendition.stored.append(replace(segment, discontinuity=first_of_part))
+            count += 1
+            self.last_segment_at = time.time()
+            if rendition is self.renditions[0]:
+                await self._maybe_thumbnail(local)
+            local.unlink(missing_ok=True)
+        if count:
+            text = live_playlist(rendition.stored, self.window)
+            await self._put(f"{rendition.name}.m3u8", text.encode(), PLAYLIST_TYPE, LIVE_PLAYLIST_CACHE)
+        return count
+
+    async def _maybe_thumbnail(self, segment_file: Path) -> None:
+        now = self._clock()
+        if self._thumbnailer is None:
+            return
+        if self._last_thumbnail is not None and now - self._last_thumbnail < self._thumbnail_seconds:
+            return
+        self._last_thumbnail = now
+        image = await self._thumbnailer(segment_file)
+        if image:
+            await self._put(THUMBNAIL, image, "image/jpeg", THUMBNAIL_CACHE)
+            self.thumbnail_key = f"{self.prefix}/{THUMBNAIL}"
+
+    async def _put(self, name: str, body: bytes, content_type: str, cache_control: str) -> None:
+        key = f"{self.prefix}/{name}"
+        for attempt in range(1, self.retry.attempts + 1):
+            try:
+                await asyncio.to_thread(self.storage.put, key, body, content_type, cache_control)
+                return
+            except DependencyUnavailable:
+                if attempt == self.retry.attempts:
+                    raise
+                delay = min(self.retry.max_seconds, self.retry.base_seconds * 2 ** (attempt - 1))
+                await asyncio.sleep(delay * random.uniform(0.5, 1.0))  # noqa: S311 - jitter, not crypto
+
+    # --- the end --------------------------------------------------------------------------------
+    @property
+    def duration_seconds(self) -> float:
+        return sum(segment.duration for segment in self.renditions[0].stored)
+
+    async def finalize(self) -> VodOutput | None:
+        """The VOD: every stored segment per rung with ENDLIST, and a VOD master. None when the
+        broadcast never produced a segment. Raises `DependencyUnavailable` if storage stays down."""
+        await self.sync()
+        # A last pass may have failed: the segments are still on disk, so keep trying a while.
+        for _ in range(self.retry.attempts):
+            if self.failures == 0 or await self._pending() == 0:
+                break
+            self.failures = 0
+            await self.sync()
+        if not all(r.stored for r in self.renditions):
+            return None
+        for rendition in self.renditions:
+            text = vod_playlist(rendition.stored)
+            await self._put(f"vod_{rendition.name}.m3u8", text.encode(), PLAYLIST_TYPE, VOD_PLAYLIST_CACHE)
+        master = master_playlist(self.plan, uri=lambda rung: f"vod_{rung.name}.m3u8")
+        await self._put(VOD_MASTER, master.encode(), PLAYLIST_TYPE, VOD_PLAYLIST_CACHE)
+        return VodOutput(f"{self.prefix}/{VOD_MASTER}", self.duration_seconds, self.thumbnail_key, self.plan)
+
+    async def _pending(self) -> int:
+        if self._output_dir is None:
+            return 0
+        return len(list(self._output_dir.glob("*.ts")))
+
+
+async def jpeg_thumbnail(segment_file: Path, height: int = 360, ffmpeg: str = "ffmpeg") -> bytes | None:
+    """The segment's first frame as a JPEG (it starts on a keyframe, so it decodes alone)."""
+    process = await asyncio.create_subprocess_exec(
+        ffmpeg, "-hide_banner", "-loglevel", "error", "-i", str(segment_file), "-frames:v", "1",
+        "-vf", f"scale=-2:{height}", "-q:v", "5", "-f", "mjpeg", "pipe:1",
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    try:
+        stdout, stderr = await asyncio.wait_for(process.communicate(), 20)
+    except TimeoutError:
+        process.kill()
+        await process.wait()
+        return None
+    if process.returncode != 0 or not stdout:
+        logger.warning("thumbnail failed: %s", stderr.decode(errors="replace")[-300:])
+        return None
+    return stdout
