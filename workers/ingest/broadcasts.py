@@ -45,6 +45,7 @@ FLV_AUDIO_AAC = 10
 _PROFILE_NAMES = {idc: name for name, idc in AVC_PROFILE_IDC.items() if name != "constrained baseline"}
 # Media buffered while waiting for the sequence headers that tell us what the source is.
 MAX_PENDING_BYTES = 16 * 1024 * 1024
+INPUT_PROBE_OPTIONS = ("-probesize", "65536", "-analyzeduration", "250000")
 # A publisher whose audio header has not come by this much video is taken as video-only.
 AUDIO_WAIT_MS = 2000
 
@@ -151,6 +152,10 @@ class LiveBroadcast:
             segment_seconds=settings.segment_seconds,
             window_segments=settings.window_segments,
             input_format="flv",
+            # The FLV is ours: header, metadata and both sequence headers come first, so FFmpeg
+            # need not read seconds of input to learn the streams (its default analyzeduration
+            # is 5 s, all of it latency at the start of a broadcast).
+            input_options=INPUT_PROBE_OPTIONS,
             start_number=start_number,
         )
         transcoder = Transcoder(args, part_dir)
