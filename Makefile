@@ -80,6 +80,8 @@ openapi: python
 bench: deps
 	$(PY) bench/coldstart.py
 	$(PY) bench/accounts.py
+	$(PY) -m bench.ingest_latency
+	$(PY) bench/ladder.py
 
 synth: python node
 	node_modules/.bin/cdk synth --quiet
