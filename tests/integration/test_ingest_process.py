@@ -7,6 +7,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.error
 import urllib.request
@@ -20,8 +21,11 @@ from moto import mock_aws
 
 from letslive.constants import (
     ENV_AWS_ENDPOINT_URL,
+    ENV_EVENT_BUS,
     ENV_INGEST_HEALTH_HOST,
     ENV_INGEST_HEALTH_PORT,
+    ENV_INGEST_RTMP_PORT,
+    ENV_INGEST_WORK_DIR,
     ENV_MEDIA_BUCKET,
     ENV_PREFIX,
     Table,
@@ -46,14 +50,26 @@ def free_port() -> int:
 
 
 def worker_env(**overrides: str) -> dict[str, str]:
-    """The test's environment without any Let's Live setting: no table, no bucket, no endpoint."""
+    """A complete configuration whose AWS endpoint is a closed loopback port: the worker starts,
+    and every dependency check fails fast (degraded, not down)."""
     env = {name: value for name, value in os.environ.items() if not name.startswith(ENV_PREFIX)}
     env.pop("AWS_ENDPOINT_URL", None)
-    env["PYTHONPATH"] = str(REPO_ROOT)
+    env.update(
+        {
+            "PYTHONPATH": str(REPO_ROOT),
+            "AWS_ACCESS_KEY_ID": "test",
+            "AWS_SECRET_ACCESS_KEY": "test",
+            "AWS_DEFAULT_REGION": "us-east-1",
+            ENV_AWS_ENDPOINT_URL: f"http://127.0.0.1:{free_port()}",
+            table_env_var(Table.STREAMS): "no-such-streams-table",
+            table_env_var(Table.VODS): "no-such-vods-table",
+            ENV_MEDIA_BUCKET: "no-such-bucket",
+            ENV_EVENT_BUS: "no-such-bus",
+            ENV_INGEST_RTMP_PORT: "0",
+            ENV_INGEST_WORK_DIR: str(Path(tempfile.mkdtemp(prefix="ingest-test-"))),
+        }
+    )
     env.update(overrides)
-    assert table_env_var(Table.STREAMS) not in env
-    assert ENV_MEDIA_BUCKET not in env
-    assert ENV_AWS_ENDPOINT_URL not in env
     return env
 
 
@@ -193,3 +209,10 @@ def test_default_probes_see_the_streams_table_and_media_bucket(monkeypatch: pyte
         "bucket:media": False,
     }
     assert after["status"] == "ok", after
+
+
+def test_a_worker_without_its_tables_exits_with_a_configuration_error(tmp_path: Path) -> None:
+    env = worker_env(**{ENV_INGEST_HEALTH_PORT: str(free_port())})
+    del env[table_env_var(Table.STREAMS)]
+    process = spawn(env, tmp_path / "worker.log")
+    assert process.wait(timeout=30) == 2

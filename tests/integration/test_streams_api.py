@@ -6,6 +6,7 @@ The HTTP side goes through `TestClient(create_app())`; the worker side calls `St
 on the real repository (still moto) with an injected clock, as the ingest worker does.
 """
 
+import asyncio
 import hashlib
 import json
 import uuid
@@ -375,7 +376,9 @@ def test_a_key_rotated_between_authorize_and_start_cannot_start(api: Api, worker
 # --- the worker: a whole broadcast ------------------------------------------------------------
 
 
-def test_a_broadcast_from_start_to_end(api: Api, worker: Worker, event_bus: EventBus) -> None:
+def test_a_broadcast_from_start_to_end(
+    api: Api, worker: Worker, event_bus: EventBus, dynamodb: "DynamoDBClient"
+) -> None:
     key = api.new_key("alice")
     api.client.patch("/streams/me", headers=api.auth("alice"), json={"title": "Live now", "category": "Chess"})
     assert api.live_names() == []
@@ -454,6 +457,8 @@ def test_a_broadcast_from_start_to_end(api: Api, worker: Worker, event_bus: Even
     )
     assert state["title"] == "Live now"  # settings outlive the broadcast
     assert api.live_names() == []
+    # Out of the sparse index itself, not just filtered from the answer.
+    assert [item for item in stream_items(dynamodb) if "gsi1pk" in item or "gsi1sk" in item] == []
     assert_problem(api.client.get("/streams/me/health", headers=me), 404, "not-live")
     assert worker.service.heartbeat(broadcast.broadcast_id, grant.key_hash, health()) is False
 
@@ -683,7 +688,18 @@ def test_a_bad_limit_is_a_422(api: Api, limit: str) -> None:
     assert_problem(api.client.get("/streams/live", params={"limit": limit}), 422, "validation")
 
 
-def test_the_lambda_handler_serves_the_directory(api: Api, worker: Worker) -> None:
+@pytest.fixture
+def event_loop_for_mangum() -> Iterator[None]:
+    """Mangum runs each event with `asyncio.get_event_loop()`, as on Lambda's main thread; a test
+    that ran `asyncio.run` earlier in this process leaves no current loop, so give it one."""
+    loop = asyncio.new_event_loop()
+    asyncio.set_event_loop(loop)
+    yield
+    asyncio.set_event_loop(None)
+    loop.close()
+
+
+def test_the_lambda_handler_serves_the_directory(api: Api, worker: Worker, event_loop_for_mangum: None) -> None:
     from functions.streams.handler import handler
 
     worker.go_live(api.new_key("alice"))

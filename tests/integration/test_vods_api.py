@@ -5,6 +5,7 @@ The HTTP side goes through `TestClient(create_app())` (real clock); VODs are rec
 `VodService` on the real repository with an injected clock, as the ingest worker does.
 """
 
+import asyncio
 import json
 import uuid
 from collections.abc import Iterator
@@ -272,7 +273,18 @@ def test_only_the_owner_deletes_a_vod(client: TestClient, accounts: SigningKey) 
     assert VodRepository().get(vod_id) is None
 
 
-def test_the_lambda_handler_lists_vods(client: TestClient) -> None:
+@pytest.fixture
+def event_loop_for_mangum() -> Iterator[None]:
+    """Mangum runs each event with `asyncio.get_event_loop()`, as on Lambda's main thread; a test
+    that ran `asyncio.run` earlier in this process leaves no current loop, so give it one."""
+    loop = asyncio.new_event_loop()
+    asyncio.set_event_loop(loop)
+    yield
+    asyncio.set_event_loop(None)
+    loop.close()
+
+
+def test_the_lambda_handler_lists_vods(client: TestClient, event_loop_for_mangum: None) -> None:
     from functions.vods.handler import handler
 
     vod_id = record(recorder(), broadcast("alice", START))

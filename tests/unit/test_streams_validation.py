@@ -1,14 +1,17 @@
 """Channel settings, worker health reports, VOD rungs and media paths: what is accepted, what is refused."""
 
+import os
 from typing import Any
 
 import pytest
 from pydantic import ValidationError
 
+from letslive.constants import ENV_INGEST_URL, ENV_MEDIA_BASE_URL, ENV_PREFIX
 from letslive.errors import ChannelNotFound, InvalidInput
 from letslive.models.streams import ChannelPatch, StreamHealth, live_playlist_path
 from letslive.models.vods import VodRung
 from letslive.services.streams import media_path, media_url, normalize_channel
+from letslive.settings import Settings
 
 
 def patch(**fields: Any) -> ChannelPatch:
@@ -144,3 +147,45 @@ def test_channel_names_follow_the_handle_rule() -> None:
     for bad in ("ab", "a" * 26, "al-ice", "al ice", "\u212aevin", "alice\x00", ""):
         with pytest.raises(ChannelNotFound):
             normalize_channel(bad)
+
+
+# --- settings --------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in list(os.environ):
+        if name.startswith(ENV_PREFIX):
+            monkeypatch.delenv(name)
+
+
+def test_stream_settings_defaults(clean_env: None) -> None:
+    settings = Settings()
+    assert settings.media_base_url is None
+    assert settings.ingest_url == "rtmp://127.0.0.1:1935/live"
+    assert settings.reconnect_grace_seconds == 10
+    assert settings.live_stale_seconds == 60
+    assert settings.vod_retention_days == 30
+
+
+def test_stream_settings_from_the_environment(clean_env: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(ENV_MEDIA_BASE_URL, "https://d123.cloudfront.net/hls")
+    monkeypatch.setenv(ENV_INGEST_URL, "rtmp://ingest.example.net/live")
+    monkeypatch.setenv(f"{ENV_PREFIX}RECONNECT_GRACE_SECONDS", "15")
+    monkeypatch.setenv(f"{ENV_PREFIX}VOD_RETENTION_DAYS", "7")
+    settings = Settings()
+    assert settings.media_base_url == "https://d123.cloudfront.net/hls"
+    assert settings.ingest_url == "rtmp://ingest.example.net/live"
+    assert settings.reconnect_grace_seconds == 15
+    assert settings.vod_retention_days == 7
+
+
+@pytest.mark.parametrize(
+    ("name", "value"), [("VOD_RETENTION_DAYS", "0"), ("RECONNECT_GRACE_SECONDS", "-1"), ("LIVE_STALE_SECONDS", "1")]
+)
+def test_invalid_stream_settings_are_refused(
+    clean_env: None, monkeypatch: pytest.MonkeyPatch, name: str, value: str
+) -> None:
+    monkeypatch.setenv(f"{ENV_PREFIX}{name}", value)
+    with pytest.raises(ValidationError):
+        Settings()

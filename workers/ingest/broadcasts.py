@@ -17,6 +17,7 @@ import logging
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 
 from letslive.errors import LetsLiveError
@@ -201,9 +202,10 @@ class LiveBroadcast:
 
     async def _finalize_after_grace(self) -> None:
         await asyncio.sleep(self.manager.reconnect_grace_seconds)
-        await self.finalize()
+        # The publisher may have resumed the broadcast on another worker meanwhile.
+        await self.finalize(only_if_disconnected=True)
 
-    async def finalize(self) -> None:
+    async def finalize(self, *, only_if_disconnected: bool = False) -> None:
         """VOD playlists, VOD record, live state cleared; then the broadcast leaves the worker."""
         if self.finished.is_set():
             return
@@ -227,7 +229,11 @@ class LiveBroadcast:
         except LetsLiveError as exc:
             logger.error("could not write the VOD", extra={**self._log(), "error": exc.detail})
         finally:
-            await self.manager.call(self.manager.streams.end_broadcast, self.broadcast_id, _now())
+            await self.manager.call(
+                partial(self.manager.streams.end_broadcast, only_if_disconnected=only_if_disconnected),
+                self.broadcast_id,
+                _now(),
+            )
             self.manager.forget(self)
             self.finished.set()
             logger.info("broadcast ended", extra=self._log())

@@ -51,6 +51,10 @@ def main() -> int:
     worker = IngestWorker(settings, authorizer_factory=broadcast_manager_factory(settings))
     try:
         asyncio.run(worker.run(handle_signals=True))
+    except ConfigurationError as exc:
+        # Raised while wiring the broadcast services (a table or the bus not configured).
+        logger.error("invalid configuration", extra={"detail": exc.detail})
+        return EXIT_BAD_CONFIGURATION
     except OSError as exc:
         where = {"host": settings.health_host, "port": settings.health_port}
         logger.error("cannot listen", extra={**where, "error": str(exc)})
