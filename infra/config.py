@@ -5,7 +5,14 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from infra.constants import CTX_INGEST_URL, CTX_LAMBDA_PYTHON, CTX_LOCAL, CTX_MEDIA_BASE_URL, CTX_STAGE
+from infra.constants import (
+    CTX_INGEST_URL,
+    CTX_LAMBDA_PYTHON,
+    CTX_LOCAL,
+    CTX_MEDIA_BASE_URL,
+    CTX_STAGE,
+    CTX_VOD_RETENTION_DAYS,
+)
 
 # The Lambda runtime on AWS; wheels for the layer are fetched for this version.
 AWS_LAMBDA_PYTHON = "3.12"
@@ -26,6 +33,9 @@ class InfraConfig(BaseModel):
     # ingest stacks provide them.
     media_base_url: str | None = Field(default=None, pattern=r"^https?://\S+[^/]$")
     ingest_url: str | None = Field(default=None, pattern=r"^rtmps?://\S+$")
+    # Broadcast media (live segments and VODs share objects) expire this long after upload;
+    # the VOD records' TTL uses the same number (`LETSLIVE_VOD_RETENTION_DAYS`).
+    vod_retention_days: int = Field(default=30, ge=1, le=3650)
 
     @classmethod
     def from_context(cls, get: Any) -> "InfraConfig":
@@ -38,4 +48,5 @@ class InfraConfig(BaseModel):
             lambda_python=get(CTX_LAMBDA_PYTHON) or default_python,
             media_base_url=get(CTX_MEDIA_BASE_URL) or None,
             ingest_url=get(CTX_INGEST_URL) or None,
+            vod_retention_days=int(get(CTX_VOD_RETENTION_DAYS) or 30),
         )

@@ -16,6 +16,7 @@ CTX_STAGE: Final = "stage"
 CTX_LAMBDA_PYTHON: Final = "lambdaPython"
 CTX_MEDIA_BASE_URL: Final = "mediaBaseUrl"
 CTX_INGEST_URL: Final = "ingestUrl"
+CTX_VOD_RETENTION_DAYS: Final = "vodRetentionDays"
 
 # Stack outputs.
 OUTPUT_HTTP_API_ID: Final = "HttpApiId"

@@ -1,10 +1,11 @@
-from aws_cdk import RemovalPolicy
+from aws_cdk import Duration, RemovalPolicy
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
 from infra.config import InfraConfig
 from letslive.constants import (
+    MEDIA_PREFIX,
     TABLE_GSI,
     TABLE_GSI_PARTITION_KEY,
     TABLE_GSI_SORT_KEY,
@@ -13,6 +14,7 @@ from letslive.constants import (
     TABLE_TTL_ATTRIBUTE,
     Table,
 )
+from letslive.models.streams import BROADCASTS_MEDIA_DIR
 
 
 class DataConstruct(Construct):
@@ -52,4 +54,12 @@ class DataConstruct(Construct):
             block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
             enforce_ssl=not config.local,  # the emulator is plain HTTP on loopback
             removal_policy=removal,
+            lifecycle_rules=[
+                s3.LifecycleRule(
+                    id="broadcast-media-retention",
+                    prefix=f"{MEDIA_PREFIX}/{BROADCASTS_MEDIA_DIR}/",
+                    expiration=Duration.days(config.vod_retention_days),
+                    abort_incomplete_multipart_upload_after=Duration.days(1),
+                )
+            ],
         )

@@ -15,6 +15,7 @@ from letslive.constants import (
     ENV_INGEST_URL,
     ENV_MEDIA_BASE_URL,
     ENV_STAGE,
+    ENV_VOD_RETENTION_DAYS,
     POWERTOOLS_NAMESPACE,
     SERVICE_TABLES,
     Service,
@@ -57,9 +58,11 @@ class HttpServicesConstruct(Construct):
             # `/<service>` itself (e.g. `GET /vods?channel=`) and everything below it.
             for path in (f"/{service.value}", f"/{service.value}/{{proxy+}}"):
                 self.api.add_routes(path=path, methods=[apigwv2.HttpMethod.ANY], integration=integration)
-            for name, value in ((ENV_MEDIA_BASE_URL, config.media_base_url), (ENV_INGEST_URL, config.ingest_url)):
-                if value and service in (Service.STREAMS, Service.VODS):
-                    fn.add_environment(name, value)
+            if service in (Service.STREAMS, Service.VODS):
+                fn.add_environment(ENV_VOD_RETENTION_DAYS, str(config.vod_retention_days))
+                for name, value in ((ENV_MEDIA_BASE_URL, config.media_base_url), (ENV_INGEST_URL, config.ingest_url)):
+                    if value:
+                        fn.add_environment(name, value)
             self.functions[service] = fn
         CfnOutput(self, OUTPUT_HTTP_API_ID, key=OUTPUT_HTTP_API_ID, value=self.api.api_id)
         CfnOutput(self, OUTPUT_HTTP_API_URL, key=OUTPUT_HTTP_API_URL, value=self.api.api_endpoint)

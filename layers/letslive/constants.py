@@ -55,6 +55,7 @@ ENV_SIGNING_KEY_SECRET: Final = f"{ENV_PREFIX}SIGNING_KEY_SECRET"
 ENV_EVENT_BUS: Final = f"{ENV_PREFIX}EVENT_BUS"
 ENV_MEDIA_BASE_URL: Final = f"{ENV_PREFIX}MEDIA_BASE_URL"
 ENV_INGEST_URL: Final = f"{ENV_PREFIX}INGEST_URL"
+ENV_VOD_RETENTION_DAYS: Final = f"{ENV_PREFIX}VOD_RETENTION_DAYS"
 # Media objects live under this key prefix, so CloudFront's `/hls/*` maps onto the bucket as is.
 MEDIA_PREFIX: Final = "hls"
 

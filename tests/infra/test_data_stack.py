@@ -77,3 +77,16 @@ def test_media_bucket_is_private_encrypted_and_tls_only(aws_app: Synthesized) ->
 def test_outputs_name_every_table_and_the_bucket(aws_app: Synthesized) -> None:
     outputs = aws_app.template("Data").find_outputs("*")
     assert {"MediaBucketName", *(f"{t.value.capitalize()}TableName" for t in Table)} <= set(outputs)
+
+
+def test_broadcast_media_expires_with_the_vod_retention(aws_app: Synthesized) -> None:
+    aws_app.template("Data").has_resource_properties(
+        "AWS::S3::Bucket",
+        {
+            "LifecycleConfiguration": {
+                "Rules": Match.array_with(
+                    [Match.object_like({"Prefix": "hls/broadcasts/", "ExpirationInDays": 30, "Status": "Enabled"})]
+                )
+            }
+        },
+    )
