@@ -285,6 +285,9 @@ class PublisherSession:
     async def on_end(self, reason: str) -> None:
         if self._transcoder is not None:
             await self._transcoder.finish()
+            if self.live.uploader is not None:
+                # The part's last segments, before a reconnect's new part resets what is listed.
+                await self.live.uploader.sync()
         await self.live.part_ended(reason)
 
     # --- feeding FFmpeg ----------------------------------------------------------------------

@@ -124,6 +124,10 @@ class HlsUploader:
         for the next pass (nothing local is deleted until it is stored)."""
         if self._output_dir is None:
             return 0
+        # Every rung's playlist is read before anything is uploaded: a pass cut short by a storage
+        # error must still have seen what FFmpeg lists, or segments leaving its window are lost.
+        for rendition in self.renditions:
+            self._read_playlist(rendition, self._output_dir)
         stored = 0
         try:
             for rendition in self.renditions:
@@ -137,14 +141,17 @@ class HlsUploader:
             logger.warning("upload pass failed, will retry: %s", exc)
         return stored
 
-    async def _sync_rendition(self, rendition: Rendition, directory: Path) -> int:
+    @staticmethod
+    def _read_playlist(rendition: Rendition, directory: Path) -> None:
         playlist_file = directory / f"{rendition.name}.m3u8"
         try:
             playlist = parse_media_playlist(playlist_file.read_text())
         except (FileNotFoundError, InvalidInput):
-            return 0  # not written yet, or caught mid-rename: the next pass reads it
+            return  # not written yet, or caught mid-rename: the next pass reads it
         for segment in playlist.segments:
             rendition.seen.setdefault(segment.sequence, segment)
+
+    async def _sync_rendition(self, rendition: Rendition, directory: Path) -> int:
         uploaded = {segment.uri for segment in rendition.stored[rendition.part_start :]}
         new = [s for seq, s in sorted(rendition.seen.items()) if s.uri not in uploaded]
         count = 0

@@ -1,0 +1,337 @@
+"""HlsUploader: mirrors FFmpeg's HLS output into the media store, in order, losing nothing."""
+
+import asyncio
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from letslive.errors import DependencyUnavailable
+from letslive.media.ladder import Ladder, PlannedRung
+from letslive.media.playlists import MediaPlaylist, parse_master_playlist, parse_media_playlist
+from letslive.media.source import SourceInfo
+from workers.ingest.uploader import (
+    LIVE_PLAYLIST_CACHE,
+    MASTER_CACHE,
+    PLAYLIST_TYPE,
+    SEGMENT_CACHE,
+    SEGMENT_TYPE,
+    THUMBNAIL_CACHE,
+    VOD_PLAYLIST_CACHE,
+    HlsUploader,
+    RetryPolicy,
+    broadcast_prefix,
+)
+
+BROADCAST = "b-123"
+PREFIX = broadcast_prefix(BROADCAST)
+SOURCE = SourceInfo(
+    width=1280, height=720, fps=30, video_codec="h264", audio_codec="aac", video_profile="High", video_level=31
+)
+PLAN: list[PlannedRung] = Ladder.parse("720,360").plan(SOURCE)
+RUNGS = [rung.name for rung in PLAN]  # ["720p", "360p"], the top rung first
+TOP, LOW = RUNGS
+NO_WAIT = RetryPolicy(attempts=2, base_seconds=0, max_seconds=0)
+START = datetime(2026, 11, 25, 6, 57, 0, tzinfo=UTC)
+JPEG = b"\xff\xd8jpeg"
+
+
+@dataclass(frozen=True)
+class Put:
+    key: str
+    body: bytes
+    content_type: str
+    cache_control: str
+    order: int
+
+
+class FakeStorage:
+    """An in-memory `MediaStorage` that records every stored object and can be taken down."""
+
+    def __init__(self) -> None:
+        self.puts: list[Put] = []
+        self.down = False
+        self.fail_next = 0  # transient failures before the next put succeeds
+        self.attempts = 0
+
+    def put(self, key: str, body: bytes, content_type: str, cache_control: str) -> None:
+        self.attempts += 1
+        if self.down or self.fail_next > 0:
+            self.fail_next = max(0, self.fail_next - 1)
+            raise DependencyUnavailable("s3: connection refused")
+        self.puts.append(Put(key, body, content_type, cache_control, len(self.puts)))
+
+    def get(self, key: str) -> bytes:
+        for put in reversed(self.puts):
+            if put.key == key:
+                return put.body
+        raise KeyError(key)
+
+    def ping(self) -> None:
+        if self.down:
+            raise DependencyUnavailable("s3: connection refused")
+
+    # --- views for the assertions ---
+    def keys(self) -> list[str]:
+        return [put.key for put in self.puts]
+
+    def named(self, name: str) -> list[Put]:
+        return [put for put in self.puts if put.key == f"{PREFIX}/{name}"]
+
+    def segment_names(self, rung: str) -> list[str]:
+        return [
+            put.key.removeprefix(PREFIX + "/")
+            for put in self.puts
+            if put.key.startswith(f"{PREFIX}/{rung}_") and put.key.endswith(".ts")
+        ]
+
+    def playlist(self, name: str) -> MediaPlaylist:
+        return parse_media_playlist(self.get(f"{PREFIX}/{name}").decode())
+
+
+def segment_name(rung: str, sequence: int) -> str:
+    return f"{rung}_{sequence:06d}.ts"
+
+
+class FakeFfmpeg:
+    """What FFmpeg's HLS muxer leaves in a part's directory: per rung, each `.ts` segment (written
+    once, before any playlist names it) and a live media playlist over its window."""
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+        self.written: set[str] = set()
+        directory.mkdir(parents=True, exist_ok=True)
+
+    def write(self, first: int, count: int, *, rungs: list[str] = RUNGS, durations: list[float] | None = None) -> None:
+        """The playlists now list `count` segments from media sequence `first`."""
+        for rung in rungs:
+            lines = [
+                "#EXTM3U",
+                "#EXT-X-VERSION:6",
+                "#EXT-X-TARGETDURATION:1",
+                f"#EXT-X-MEDIA-SEQUENCE:{first}",
+                "#EXT-X-INDEPENDENT-SEGMENTS",
+            ]
+            for index, sequence in enumerate(range(first, first + count)):
+                duration = 1.0 if durations is None else durations[index]
+                pdt = (START + timedelta(seconds=sequence)).strftime("%Y-%m-%dT%H:%M:%S.000%z")
+                name = segment_name(rung, sequence)
+                lines += [f"#EXTINF:{duration:.6f},", f"#EXT-X-PROGRAM-DATE-TIME:{pdt}", name]
+                if name not in self.written:
+                    (self.directory / name).write_bytes(b"G" + f"{rung}:{sequence}".encode())
+                    self.written.add(name)
+            (self.directory / f"{rung}.m3u8").write_text("\n".join(lines) + "\n")
+
+
+def make_uploader(storage: FakeStorage, **kwargs: object) -> HlsUploader:
+    return HlsUploader(storage, BROADCAST, PLAN, retry=NO_WAIT, **kwargs)  # type: ignore[arg-type]
+
+
+# --- (1) order, headers, master, local clean-up ------------------------------------------------
+def test_segments_are_stored_before_the_playlist_that_names_them(tmp_path: Path) -> None:
+    storage = FakeStorage()
+    uploader = make_uploader(storage)
+    part = tmp_path / "part-1"
+    ffmpeg = FakeFfmpeg(part)
+    assert uploader.start_part(part) == 0
+    ffmpeg.write(0, 3)
+
+    assert asyncio.run(uploader.sync()) == 6
+
+    for rung in RUNGS:
+        segments = [storage.named(segment_name(rung, n))[0] for n in range(3)]
+        [live] = storage.named(f"{rung}.m3u8")
+        assert [s.order for s in segments] == sorted(s.order for s in segments)
+        assert max(s.order for s in segments) < live.order
+        for segment in segments:
+            assert (segment.content_type, segment.cache_control) == (SEGMENT_TYPE, SEGMENT_CACHE)
+            assert "immutable" in segment.cache_control
+        assert (live.content_type, live.cache_control) == (PLAYLIST_TYPE, LIVE_PLAYLIST_CACHE)
+        assert "max-age=1" in live.cache_control.split(", ")
+        named = [s.uri for s in storage.playlist(f"{rung}.m3u8").segments]
+        assert named == [segment_name(rung, n) for n in range(3)]
+        assert storage.get(f"{PREFIX}/{segment_name(rung, 1)}") == f"G{rung}:1".encode()
+        assert not list(part.glob(f"{rung}_*.ts")), "stored segments are deleted locally"
+
+
+def test_master_is_stored_once_every_rung_has_a_segment(tmp_path: Path) -> None:
+    storage = FakeStorage()
+    uploader = make_uploader(storage)
+    part = tmp_path / "part-1"
+    ffmpeg = FakeFfmpeg(part)
+    uploader.start_part(part)
+
+    ffmpeg.write(0, 1, rungs=[TOP])
+    asyncio.run(uploader.sync())
+    assert storage.named(segment_name(TOP, 0))
+    assert not storage.named("master.m3u8"), "no master while a rung has no segment"
+
+    ffmpeg.write(0, 2)
+    asyncio.run(uploader.sync())
+    [master] = storage.named("master.m3u8")
+    assert (master.content_type, master.cache_control) == (PLAYLIST_TYPE, MASTER_CACHE)
+    assert master.order > max(p.order for p in storage.puts if p.key.endswith(".ts"))
+    variants = parse_master_playlist(master.body.decode())
+    assert [v.uri for v in variants] == [f"{TOP}.m3u8", f"{LOW}.m3u8"]
+    assert [v.resolution for v in variants] == [(1280, 720), (640, 360)]
+
+    ffmpeg.write(0, 3)
+    asyncio.run(uploader.sync())
+    assert storage.named(segment_name(LOW, 2))
+    assert len(storage.named("master.m3u8")) == 1, "the master is stored once"
+
+
+def test_a_transient_failure_is_retried_within_the_pass(tmp_path: Path) -> None:
+    storage = FakeStorage()
+    uploader = make_uploader(storage)
+    part = tmp_path / "part-1"
+    ffmpeg = FakeFfmpeg(part)
+    uploader.start_part(part)
+    ffmpeg.write(0, 1)
+    storage.fail_next = 1
+
+    assert asyncio.run(uploader.sync()) == 2
+    assert uploader.failures == 0
+    assert storage.segment_names(TOP) == [segment_name(TOP, 0)]
+
+
+# --- (2) storage down: nothing lost ------------------------------------------------------------
+def test_storage_outage_loses_no_segment_even_beyond_ffmpegs_window(tmp_path: Path) -> None:
+    storage = FakeStorage()
+    uploader = make_uploader(storage)
+    part = tmp_path / "part-1"
+    ffmpeg = FakeFfmpeg(part)
+    uploader.start_part(part)
+    ffmpeg.write(0, 3)
+    storage.down = True
+
+    assert asyncio.run(uploader.sync()) == 0  # raises nothing
+    assert storage.puts == []
+    assert storage.attempts > 0
+    assert uploader.failures == 1
+    for rung in RUNGS:
+        assert sorted(p.name for p in part.glob(f"{rung}_*.ts")) == [segment_name(rung, n) for n in range(3)]
+
+    # FFmpeg rolls on: 0-2 leave its 3-segment window, 3-5 arrive.
+    ffmpeg.write(3, 3)
+    assert asyncio.run(uploader.sync()) == 0
+    assert storage.puts == []
+
+    storage.down = False
+    assert asyncio.run(uploader.sync()) == 12
+
+    for rung in RUNGS:
+        assert storage.segment_names(rung) == [segment_name(rung, n) for n in range(6)], rung
+        [live] = storage.named(f"{rung}.m3u8")
+        assert live.order > max(storage.named(segment_name(rung, n))[0].order for n in range(6))
+        assert [s.sequence for s in storage.playlist(f"{rung}.m3u8").segments] == list(range(6))
+        assert not list(part.glob(f"{rung}_*.ts"))
+    assert len(storage.named("master.m3u8")) == 1
+
+
+# --- (3) reconnects -----------------------------------------------------------------------------
+def test_a_reconnect_continues_the_sequence_with_a_discontinuity(tmp_path: Path) -> None:
+    storage = FakeStorage()
+    uploader = make_uploader(storage)
+    assert uploader.start_part(tmp_path / "part-1") == 0
+    FakeFfmpeg(tmp_path / "part-1").write(0, 3)
+    asyncio.run(uploader.sync())
+
+    part2 = tmp_path / "part-2"
+    assert uploader.start_part(part2) == 3
+    FakeFfmpeg(part2).write(3, 2)  # FFmpeg started with -start_number 3
+    assert asyncio.run(uploader.sync()) == 4
+
+    for rung in RUNGS:
+        assert storage.segment_names(rung) == [segment_name(rung, n) for n in range(5)], "none uploaded twice"
+        live = storage.playlist(f"{rung}.m3u8")
+        assert [(s.uri, s.discontinuity) for s in live.segments] == [(segment_name(rung, n), n == 3) for n in range(5)]
+        assert "#EXT-X-DISCONTINUITY\n" in storage.get(f"{PREFIX}/{rung}.m3u8").decode()
+
+    vod = asyncio.run(uploader.finalize())
+    assert vod is not None
+    for rung in RUNGS:
+        playlist = storage.playlist(f"vod_{rung}.m3u8")
+        assert [(s.uri, s.discontinuity) for s in playlist.segments] == [
+            (segment_name(rung, n), n == 3) for n in range(5)
+        ]
+
+
+# --- (4) the VOD ----------------------------------------------------------------------------------
+def test_finalize_writes_the_vod_from_every_segment(tmp_path: Path) -> None:
+    storage = FakeStorage()
+    uploader = make_uploader(storage, window_segments=2)
+    part = tmp_path / "part-1"
+    ffmpeg = FakeFfmpeg(part)
+    uploader.start_part(part)
+    ffmpeg.write(0, 3, rungs=[TOP], durations=[1.0, 1.033333, 0.966667])
+    ffmpeg.write(0, 3, rungs=[LOW])  # lower rungs' durations differ a little: the top rung's count
+    asyncio.run(uploader.sync())
+    ffmpeg.write(2, 3, rungs=[TOP], durations=[0.966667, 1.0, 0.5])  # the last segment is short
+    ffmpeg.write(2, 3, rungs=[LOW])
+
+    vod = asyncio.run(uploader.finalize())
+
+    assert vod is not None
+    assert vod.playback_key == f"{PREFIX}/vod.m3u8"
+    assert vod.duration_seconds == pytest.approx(1.0 + 1.033333 + 0.966667 + 1.0 + 0.5)
+    assert vod.rungs == PLAN
+    for rung in RUNGS:
+        [put] = storage.named(f"vod_{rung}.m3u8")
+        assert (put.content_type, put.cache_control) == (PLAYLIST_TYPE, VOD_PLAYLIST_CACHE)
+        playlist = parse_media_playlist(put.body.decode())
+        assert playlist.ended
+        assert playlist.playlist_type == "VOD"
+        assert [s.uri for s in playlist.segments] == [segment_name(rung, n) for n in range(5)]
+        # the live window (2) is not the VOD
+        assert len(storage.playlist(f"{rung}.m3u8").segments) == 2
+    [master] = storage.named("vod.m3u8")
+    assert master.order > max(p.order for p in storage.named(f"vod_{TOP}.m3u8") + storage.named(f"vod_{LOW}.m3u8"))
+    assert [v.uri for v in parse_master_playlist(master.body.decode())] == [f"vod_{TOP}.m3u8", f"vod_{LOW}.m3u8"]
+
+
+def test_finalize_without_any_segment_returns_none(tmp_path: Path) -> None:
+    storage = FakeStorage()
+    uploader = make_uploader(storage)
+    uploader.start_part(tmp_path / "part-1")  # FFmpeg never wrote anything
+
+    assert asyncio.run(uploader.finalize()) is None
+    assert storage.puts == []
+
+
+# --- (5) thumbnails -------------------------------------------------------------------------------
+def test_thumbnails_follow_the_top_rung_at_most_every_thumbnail_seconds(tmp_path: Path) -> None:
+    storage = FakeStorage()
+    now = [100.0]
+    grabbed: list[str] = []
+
+    async def thumbnailer(segment: Path) -> bytes | None:
+        grabbed.append(segment.name)
+        assert await asyncio.to_thread(segment.exists), "the thumbnail is taken before the segment is deleted"
+        return JPEG
+
+    uploader = make_uploader(storage, thumbnailer=thumbnailer, thumbnail_seconds=15.0, clock=lambda: now[0])
+    part = tmp_path / "part-1"
+    ffmpeg = FakeFfmpeg(part)
+    uploader.start_part(part)
+    assert uploader.thumbnail_key is None
+
+    ffmpeg.write(0, 2)
+    asyncio.run(uploader.sync())
+    assert grabbed == [segment_name(TOP, 0)]
+    [thumbnail] = storage.named("thumbnail.jpg")
+    assert (thumbnail.body, thumbnail.content_type, thumbnail.cache_control) == (JPEG, "image/jpeg", THUMBNAIL_CACHE)
+    assert uploader.thumbnail_key == f"{PREFIX}/thumbnail.jpg"
+
+    now[0] += 14.9
+    ffmpeg.write(0, 4)
+    asyncio.run(uploader.sync())
+    assert grabbed == [segment_name(TOP, 0)]
+    assert len(storage.named("thumbnail.jpg")) == 1
+
+    now[0] += 0.1  # 15 s since the last one
+    ffmpeg.write(0, 5)
+    asyncio.run(uploader.sync())
+    assert grabbed == [segment_name(TOP, 0), segment_name(TOP, 4)]
+    assert len(storage.named("thumbnail.jpg")) == 2
