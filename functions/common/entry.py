@@ -4,6 +4,7 @@ Import cost is the cold-start budget, so FastAPI, Mangum and the app are importe
 the first event, not when the handler module is loaded.
 """
 
+import asyncio
 import importlib
 from typing import TYPE_CHECKING, Any
 
@@ -41,5 +42,15 @@ class HttpEntry:
     def _handle(self, event: dict[str, Any], context: Any) -> dict[str, Any]:
         if self._asgi is None:
             self._asgi = self._build()
+        _ensure_event_loop()
         response: dict[str, Any] = self._asgi(event, context)
         return response
+
+
+def _ensure_event_loop() -> None:
+    """Mangum runs the app with `asyncio.get_event_loop()`, which raises once a finished
+    `asyncio.run` has cleared the thread's loop (and on Python 3.14 whenever none is set)."""
+    try:
+        asyncio.get_event_loop()
+    except RuntimeError:
+        asyncio.set_event_loop(asyncio.new_event_loop())
