@@ -10,6 +10,7 @@ from letslive.media.playlists import (
     PlaylistError,
     Segment,
     join_parts,
+    live_playlist,
     master_playlist,
     merge_segments,
     parse_master_playlist,
@@ -207,3 +208,24 @@ def test_merge_segments_accumulates_live_revisions() -> None:
 
     assert [segment.sequence for segment in known] == [14, 15, 16, 17]
     assert merge_segments(known, first) == known
+
+
+def test_live_playlist_is_the_last_window_numbered_from_the_broadcast_start() -> None:
+    later = START + timedelta(minutes=5)
+    broadcast = join_parts([segments("720p", 3), segments("720p", 4, first=3, start=later)])
+
+    playlist = parse_media_playlist(live_playlist(broadcast, window=5))
+    assert (playlist.media_sequence, playlist.discontinuity_sequence) == (2, 0)
+    assert [segment.uri for segment in playlist.segments] == [f"720p_{i:06d}.ts" for i in range(2, 7)]
+    assert [segment.discontinuity for segment in playlist.segments] == [False, True, False, False, False]
+    assert not playlist.ended
+    assert all(segment.program_date_time is not None for segment in playlist.segments)
+
+    # Once the part boundary has left the window, the discontinuity sequence counts it.
+    moved_on = parse_media_playlist(live_playlist(broadcast, window=3))
+    assert (moved_on.media_sequence, moved_on.discontinuity_sequence) == (4, 1)
+    assert not any(segment.discontinuity for segment in moved_on.segments)
+    with pytest.raises(InvalidInput):
+        live_playlist([], window=3)
+    with pytest.raises(InvalidInput):
+        live_playlist(broadcast, window=0)
