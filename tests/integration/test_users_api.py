@@ -23,6 +23,7 @@ from functions.users.app import create_app
 from letslive.constants import Table, table_env_var
 from letslive.data.accounts import AccountRepository
 from letslive.data.follows import FollowRepository
+from letslive.data.tables import connection
 from letslive.errors import DependencyUnavailable
 from letslive.events import event_publisher
 from letslive.models.events import DomainEvent
@@ -717,7 +718,7 @@ def test_conflicting_transactions_are_retried_with_backoff(
     create_user("fan")
     pauses: list[float] = []
     repository = FollowRepository(sleep=pauses.append)
-    real = repository._connection.transact_write_items
+    real = connection().transact_write_items
     conflicts = iter([cancelled("None", "None", "None", "None", "TransactionConflict")] * 2)
 
     def flaky(*args: Any, **kwargs: Any) -> Any:
@@ -726,7 +727,7 @@ def test_conflicting_transactions_are_retried_with_backoff(
             raise error
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(repository._connection, "transact_write_items", flaky)
+    monkeypatch.setattr(connection(), "transact_write_items", flaky)
     assert repository.follow("fan", "star", START) is True
     assert len(pauses) == 2
     assert all(0 <= pause <= 1 for pause in pauses)
@@ -742,7 +743,7 @@ def test_endless_conflicts_give_up_with_a_503(accounts: SigningKey, monkeypatch:
     def always(*args: Any, **kwargs: Any) -> Any:
         raise cancelled("None", "None", "None", "TransactionConflict", "None")
 
-    monkeypatch.setattr(repository._connection, "transact_write_items", always)
+    monkeypatch.setattr(connection(), "transact_write_items", always)
     with pytest.raises(DependencyUnavailable):
         repository.follow("fan", "star", START)
     assert len(pauses) == 2  # no pause after the last attempt

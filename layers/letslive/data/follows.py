@@ -13,24 +13,20 @@ repeat is a no-op) and on both accounts (so no counter is created for a missing 
 counters equal the number of edges however many requests race.
 """
 
-import random
 import time
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
-from typing import Final, NoReturn, cast
+from typing import NoReturn, cast
 
 from pynamodb.attributes import UnicodeAttribute, UTCDateTimeAttribute
-from pynamodb.exceptions import DoesNotExist, PynamoDBException, TransactWriteError
+from pynamodb.exceptions import DoesNotExist, PynamoDBException
 from pynamodb.transactions import TransactWrite
 
 from letslive.constants import Table
 from letslive.data.accounts import AccountItem, account_key
-from letslive.data.tables import BaseItem, bind, connection
+from letslive.data.tables import CONDITION_FAILED, BaseItem, Transactions, bind
 from letslive.errors import DependencyUnavailable, UserNotFound
 from letslive.models.users import FollowEntry, FollowList, FollowPosition, FollowSlice
-
-CONDITION_FAILED: Final = "ConditionalCheckFailed"
-TRANSACTION_CONFLICT: Final = "TransactionConflict"
 
 
 class FollowEdgeItem(BaseItem):
@@ -70,10 +66,8 @@ class FollowRepository:
         self.edges = bind(FollowEdgeItem, Table.USERS)
         self.lists = bind(FollowListItem, Table.USERS)
         self.accounts = bind(AccountItem, Table.USERS)
-        self._connection = connection()
+        self._transactions = Transactions(max_attempts, sleep)
         self._max_attempts = max_attempts
-        self._sleep = sleep
-        self._random = random.SystemRandom()
 
     def is_following(self, follower: str, followee: str) -> bool:
         # Consistent: a client that just followed reloads the profile and must see it.
@@ -195,24 +189,4 @@ class FollowRepository:
         raise DependencyUnavailable(f"the follow transaction was cancelled: {reasons}")
 
     def _transact(self, write: Callable[[TransactWrite], None]) -> list[str | None] | None:
-        """Run the transaction; None on success, else the per-item cancellation codes.
-
-        Transactions on a hot item (a popular streamer's account) cancel each other with
-        `TransactionConflict`, which botocore does not retry: retry here, with full jitter.
-        """
-        for attempt in range(self._max_attempts):
-            try:
-                with TransactWrite(connection=self._connection) as tx:
-                    write(tx)
-                return None
-            except TransactWriteError as exc:
-                if exc.cause_response_code != "TransactionCanceledException":
-                    raise DependencyUnavailable(f"the follow transaction failed: {exc.msg}") from exc
-                codes = [reason.code if reason is not None else None for reason in exc.cancellation_reasons or []]
-                if CONDITION_FAILED in codes or TRANSACTION_CONFLICT not in codes:
-                    return codes
-            except PynamoDBException as exc:
-                raise DependencyUnavailable(f"the follow transaction failed: {exc.msg}") from exc
-            if attempt + 1 < self._max_attempts:
-                self._sleep(self._random.uniform(0, min(1.0, 0.025 * 2**attempt)))
-        raise DependencyUnavailable("the follow transaction kept conflicting; try again")
+        return self._transactions.run(write, "follow")

@@ -23,7 +23,6 @@ Every state change of a live channel is a conditional write, so two ingest worke
 start, resume or end the same broadcast.
 """
 
-import random
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import replace
@@ -38,14 +37,14 @@ from pynamodb.attributes import (
     UnicodeAttribute,
     UTCDateTimeAttribute,
 )
-from pynamodb.exceptions import DoesNotExist, PynamoDBException, TransactWriteError, UpdateError
+from pynamodb.exceptions import DoesNotExist, PynamoDBException, UpdateError
 from pynamodb.expressions.condition import Condition
 from pynamodb.expressions.update import Action
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
 from pynamodb.transactions import TransactWrite
 
 from letslive.constants import TABLE_GSI, TABLE_GSI_PARTITION_KEY, TABLE_GSI_SORT_KEY, Table
-from letslive.data.tables import BaseItem, bind, connection
+from letslive.data.tables import CONDITION_FAILED, BaseItem, Transactions, bind
 from letslive.errors import Conflict, DependencyUnavailable
 from letslive.models.streams import (
     Broadcast,
@@ -62,8 +61,6 @@ LIVE_PARTITION: Final = "LIVE"
 CHANNEL_SK: Final = "CHANNEL"
 KEY_SK: Final = "KEY"
 BROADCAST_SK: Final = "BROADCAST"
-CONDITION_FAILED: Final = "ConditionalCheckFailed"
-TRANSACTION_CONFLICT: Final = "TransactionConflict"
 
 
 class HealthMap(MapAttribute[str, Any]):
@@ -142,10 +139,6 @@ def live_sort_key(started_at: datetime, username: str) -> str:
     return f"{sort_timestamp(started_at)}#{username}"
 
 
-def _codes(exc: TransactWriteError) -> list[str | None]:
-    return [reason.code if reason is not None else None for reason in exc.cancellation_reasons or []]
-
-
 def _padded(codes: list[str | None], size: int) -> list[str | None]:
     """The per-item reasons of a `size`-item transaction: a malformed answer must not crash."""
     return (codes + [None] * size)[:size]
@@ -156,10 +149,8 @@ class StreamRepository:
         self.channels = bind(ChannelItem, Table.STREAMS)
         self.keys = bind(StreamKeyItem, Table.STREAMS)
         self.broadcasts = bind(BroadcastItem, Table.STREAMS)
-        self._connection = connection()
+        self._transactions = Transactions(max_attempts, sleep)
         self._max_attempts = max_attempts
-        self._sleep = sleep
-        self._random = random.SystemRandom()
 
     # --- channels and keys --------------------------------------------------------------------
 
@@ -492,27 +483,7 @@ class StreamRepository:
         return True
 
     def _transact(self, write: Callable[[TransactWrite], None], what: str) -> list[str | None] | None:
-        """Run the transaction; None on success, else the per-item cancellation codes.
-
-        `TransactionConflict` (two transactions on one item at once) is retried with full
-        jitter: botocore does not retry it.
-        """
-        for attempt in range(self._max_attempts):
-            try:
-                with TransactWrite(connection=self._connection) as tx:
-                    write(tx)
-                return None
-            except TransactWriteError as exc:
-                if exc.cause_response_code != "TransactionCanceledException":
-                    raise DependencyUnavailable(f"could not {what}: {exc.msg}") from exc
-                codes = _codes(exc)
-                if CONDITION_FAILED in codes or TRANSACTION_CONFLICT not in codes:
-                    return codes
-            except PynamoDBException as exc:
-                raise DependencyUnavailable(f"could not {what}: {exc.msg}") from exc
-            if attempt + 1 < self._max_attempts:
-                self._sleep(self._random.uniform(0, min(1.0, 0.025 * 2**attempt)))
-        raise DependencyUnavailable(f"could not {what}: the transaction kept conflicting; try again")
+        return self._transactions.run(write, what)
 
 
 def channel_from_item(item: ChannelItem) -> Channel:

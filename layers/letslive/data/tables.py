@@ -4,14 +4,18 @@ Every table shares one generic key schema (`pk`, `sk`, TTL `expires_at`), so ent
 subclass `BaseItem` and repositories bind them to a table with `bind`.
 """
 
+import random
+import time
+from collections.abc import Callable
 from functools import cache
-from typing import TypeVar
+from typing import Final, TypeVar
 
 from botocore.exceptions import BotoCoreError, ClientError
 from pynamodb.attributes import TTLAttribute, UnicodeAttribute
 from pynamodb.connection import Connection
-from pynamodb.exceptions import PynamoDBException
+from pynamodb.exceptions import PynamoDBException, TransactWriteError
 from pynamodb.models import Model
+from pynamodb.transactions import TransactWrite
 
 from letslive.constants import Table
 from letslive.errors import DependencyUnavailable
@@ -70,3 +74,40 @@ def ping_table(table: Table) -> None:
         raise DependencyUnavailable(f"table {table.value}: {exc}") from exc
     if status != "ACTIVE":
         raise DependencyUnavailable(f"table {table.value} is {status}")
+
+
+CONDITION_FAILED: Final = "ConditionalCheckFailed"
+TRANSACTION_CONFLICT: Final = "TransactionConflict"
+
+
+class Transactions:
+    """Runs DynamoDB transactions for a repository.
+
+    Transactions on one hot item (a popular streamer's account, a busy channel) cancel each
+    other with `TransactionConflict`, which botocore does not retry: retried here with full
+    jitter. A condition that failed is the caller's answer, not an error.
+    """
+
+    def __init__(self, max_attempts: int, sleep: Callable[[float], None] = time.sleep) -> None:
+        self._max_attempts = max_attempts
+        self._sleep = sleep
+        self._random = random.SystemRandom()
+
+    def run(self, write: Callable[[TransactWrite], None], what: str) -> list[str | None] | None:
+        """None on success, else the per-item cancellation codes."""
+        for attempt in range(self._max_attempts):
+            try:
+                with TransactWrite(connection=connection()) as tx:
+                    write(tx)
+                return None
+            except TransactWriteError as exc:
+                if exc.cause_response_code != "TransactionCanceledException":
+                    raise DependencyUnavailable(f"could not {what}: {exc.msg}") from exc
+                codes = [reason.code if reason is not None else None for reason in exc.cancellation_reasons or []]
+                if CONDITION_FAILED in codes or TRANSACTION_CONFLICT not in codes:
+                    return codes
+            except PynamoDBException as exc:
+                raise DependencyUnavailable(f"could not {what}: {exc.msg}") from exc
+            if attempt + 1 < self._max_attempts:
+                self._sleep(self._random.uniform(0, min(1.0, 0.025 * 2**attempt)))
+        raise DependencyUnavailable(f"could not {what}: the transaction kept conflicting; try again")
