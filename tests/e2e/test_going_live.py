@@ -24,6 +24,7 @@ from infra.constants import OUTPUT_EVENT_BUS
 from letslive.constants import EVENT_SOURCE
 from letslive.media.playlists import parse_master_playlist, parse_media_playlist
 from localstack.emulator import EMULATOR_CREDENTIALS
+from localstack.platform import free_port, start_ingest_worker
 from tests.e2e.conftest import LocalPlatform
 
 PASSWORD = "correct horse battery staple 42"
@@ -286,3 +287,28 @@ def test_a_reconnect_within_the_grace_period_continues_the_broadcast(
     playlist = parse_media_playlist(httpx.get(f"{vod_base}/{variant.uri}").text)
     assert sum(segment.discontinuity for segment in playlist.segments) == 1
     assert playlist.ended
+
+
+def test_sigterm_drains_the_worker_and_finalizes_its_broadcast(
+    platform: LocalPlatform, api: httpx.Client, sources: dict[str, Path], tmp_path: Path
+) -> None:
+    """ECS stops a task with SIGTERM: the worker stops taking publishes, finishes uploads,
+    finalizes the live broadcast as a VOD and exits 0. A worker of its own, so the shared one
+    keeps serving the other tests."""
+    rtmp_port = free_port()
+    worker = start_ingest_worker(platform.deployment, free_port(), rtmp_port, tmp_path / "ingest.log")
+    channel = new_channel(api)
+    publisher = publish(sources["1080p"], f"rtmp://127.0.0.1:{rtmp_port}/live/{channel.key}")
+    try:
+        fetch(playback_url(api, channel.username))
+        worker.send_signal(signal.SIGTERM)
+        assert worker.wait(timeout=60) == 0
+    finally:
+        publisher.kill()
+        worker.kill()
+    (vod,) = wait_for(lambda: vods_of(api, channel.username), 30, "the VOD of the drained broadcast")
+    assert channel_state(api, channel.username)["live"] is False
+    variant = parse_master_playlist(httpx.get(vod["playback_url"]).text)[0]
+    playlist = parse_media_playlist(httpx.get(vod["playback_url"].rsplit("/", 1)[0] + f"/{variant.uri}").text)
+    assert playlist.ended
+    assert playlist.segments
