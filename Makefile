@@ -12,7 +12,10 @@ export CDK_DISABLE_VERSION_CHECK := 1
 # pip prints a warning for every package an absent extra index lacks; keep the output readable.
 PIP_INSTALL = $(1)/bin/pip install --quiet --disable-pip-version-check
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
-APT_PACKAGES := ffmpeg
+# command:packages (comma-separated) installed from apt when the command is missing.
+# GStreamer is the second real RTMP publisher the tests use (rtmp2sink, x264enc).
+APT_TOOLS := ffmpeg:ffmpeg \
+  gst-launch-1.0:gstreamer1.0-tools,gstreamer1.0-plugins-good,gstreamer1.0-plugins-bad,gstreamer1.0-plugins-ugly
 
 .PHONY: help dev test deps python emulator node system lint typecheck unit integration infra e2e \
         openapi bench synth deploy-aws clean
@@ -51,7 +54,9 @@ node_modules/.stamp: package.json package-lock.json
 
 # System packages from apt, installed only when a command is missing.
 system:
-	@missing=""; for pkg in $(APT_PACKAGES); do command -v $$pkg >/dev/null || missing="$$missing $$pkg"; done; \
+	@missing=""; for pair in $(APT_TOOLS); do \
+	  command -v "$${pair%%:*}" >/dev/null || { pkgs="$${pair#*:}"; missing="$$missing $${pkgs//,/ }"; }; \
+	done; \
 	if [ -n "$$missing" ]; then \
 	  echo "installing:$$missing"; \
 	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $$missing; \
