@@ -37,13 +37,12 @@ from letslive.errors import (
     BroadcastNotFound,
     ChannelBusy,
     ChannelNotFound,
-    DependencyUnavailable,
     InvalidCursor,
     InvalidInput,
     InvalidStreamKey,
     NotLive,
 )
-from letslive.events import EventPublisher
+from letslive.events import EventPublisher, publish_after_commit
 from letslive.models.events import DomainEvent, StreamEnded, StreamStarted
 from letslive.models.streams import (
     Broadcast,
@@ -473,12 +472,7 @@ class StreamService:
         )
 
     def _publish(self, event: DomainEvent) -> None:
-        # The state change is committed by now; failing the caller would make it retry a change
-        # that happened (and then publish nothing). Log it for the operators instead.
-        try:
-            self.events.publish(event)
-        except DependencyUnavailable:
-            logger.exception("could not publish %s", event.detail_type)
+        publish_after_commit(self.events, event)
 
 
 def stream_service() -> StreamService:

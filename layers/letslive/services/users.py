@@ -13,8 +13,8 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Final, Protocol
 
-from letslive.errors import CannotFollowSelf, DependencyUnavailable, InvalidCursor, InvalidInput, UserNotFound
-from letslive.events import EventPublisher
+from letslive.errors import CannotFollowSelf, InvalidCursor, InvalidInput, UserNotFound
+from letslive.events import EventPublisher, publish_after_commit
 from letslive.models.events import UserFollowed
 from letslive.models.users import (
     USERNAME_RE,
@@ -200,12 +200,7 @@ class UserService:
         return profile.followers_count
 
     def _publish(self, event: UserFollowed) -> None:
-        # The follow is committed by now; failing the request would make the client retry a
-        # follow that exists (and then publish nothing). Log it for the operators instead.
-        try:
-            self.events.publish(event)
-        except DependencyUnavailable:
-            logger.exception("could not publish %s", event.detail_type)
+        publish_after_commit(self.events, event)
 
 
 def user_service() -> UserService:

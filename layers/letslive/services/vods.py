@@ -12,8 +12,8 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Final, Protocol
 
-from letslive.errors import DependencyUnavailable, Forbidden, InvalidInput, VodNotFound
-from letslive.events import EventPublisher
+from letslive.errors import Forbidden, InvalidInput, VodNotFound
+from letslive.events import EventPublisher, publish_after_commit
 from letslive.models.events import VodReady
 from letslive.models.streams import Broadcast, ListPosition
 from letslive.models.vods import VOD_ID_PATTERN, Vod, VodPage, VodRecord, VodRung, VodSlice
@@ -105,20 +105,18 @@ class VodService:
             if existing is None:  # pragma: no cover - deleted between two calls
                 raise VodNotFound("the VOD was deleted while it was recorded")
             return self._view(existing)
-        try:
-            self.events.publish(
-                VodReady(
-                    username=record.username,
-                    broadcast_id=broadcast.broadcast_id,
-                    vod_id=record.vod_id,
-                    started_at=record.started_at,
-                    recorded_at=record.recorded_at,
-                    duration_seconds=record.duration_seconds,
-                    playback_path=record.playback_path,
-                )
-            )
-        except DependencyUnavailable:
-            logger.exception("could not publish VodReady")
+        publish_after_commit(
+            self.events,
+            VodReady(
+                username=record.username,
+                broadcast_id=broadcast.broadcast_id,
+                vod_id=record.vod_id,
+                started_at=record.started_at,
+                recorded_at=record.recorded_at,
+                duration_seconds=record.duration_seconds,
+                playback_path=record.playback_path,
+            ),
+        )
         return self._view(record)
 
     # --- HTTP ---------------------------------------------------------------------------------
