@@ -256,3 +256,36 @@ def test_720p_flv_on_stdin_gets_no_1080p_rung(source_720p_flv: Path, media_dir: 
         assert len(playlist.segments) == 3
         first = decoded_video_frames(out / playlist.segments[-1].uri)[0]
         assert first["key_frame"] == 1
+
+
+def test_video_starting_after_audio_does_not_lengthen_the_encoded_rungs(
+    source_720p_flv: Path, media_dir: Path
+) -> None:
+    """OBS often sends audio before the first keyframe. FFmpeg's default for HLS (constant frame
+    rate) used to repeat the first frame back to the audio's start in every encoded rung only, so
+    their VOD was longer than the copied source's by the gap (16.03 s for a 15 s broadcast)."""
+    late = media_dir / "late-video.flv"
+    subprocess.run(
+        # Video shifted 0.9 s after audio; the FLV keeps no frame rate, as after a bare RTMP publish.
+        [
+            *("ffmpeg", "-hide_banner", "-loglevel", "error", "-nostdin", "-i", str(source_720p_flv)),
+            *("-itsoffset", "0.9", "-i", str(source_720p_flv), "-map", "1:v", "-map", "0:a", "-c", "copy", str(late)),
+        ],
+        check=True,
+        timeout=FFMPEG_TIMEOUT,
+    )
+    plan = Ladder.parse("720,360").plan(probe(source_720p_flv))
+    out = media_dir / "hls-late-video"
+    out.mkdir()
+    # The worker's small input probe, which cannot measure the frame rate of this input.
+    args = build_transcode_args(
+        plan, "pipe:0", out, input_format="flv", window_segments=10, input_options=("-analyzeduration", "250000")
+    )
+
+    output = run_ladder(plan, args, out, stdin=late)
+
+    copied, encoded = (output.playlists[rung.name] for rung in plan)
+    assert encoded.duration == pytest.approx(copied.duration, abs=0.05)
+    segment = out / encoded.segments[1].uri
+    video = ffprobe_json("-select_streams", "v", "-show_entries", "stream=r_frame_rate", str(segment))["streams"]
+    assert video[0]["r_frame_rate"] == "30/1"

@@ -215,6 +215,10 @@ def test_transcode_args_decode_once_copy_the_source_and_align_keyframes() -> Non
     # Copying the source: the encoded rungs take their keyframes where the source has them.
     assert option(args, "-force_key_frames:v:1") == "source"
     assert option(args, "-sc_threshold:v:2") == "0"
+    # Input timestamps kept (no frame repeated back to the audio's start), at the rung's rate.
+    assert option(args, "-fps_mode:v:1") == "vfr"
+    assert option(args, "-r:v:2") == "30"
+    assert "-fps_mode:v:0" not in args
     assert option(args, "-hls_time") == "2"
     assert option(args, "-hls_list_size") == "4"
     assert option(args, "-hls_flags") == "program_date_time+independent_segments+temp_file"

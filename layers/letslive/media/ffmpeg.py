@@ -216,6 +216,13 @@ def _video_codec_args(
             f"-keyint_min:v:{index}",
             str(gop),
         ]
+    # Each frame keeps its input timestamp (`vfr`: never duplicated to fill a gap) on the rung's
+    # own rate. The HLS muxer is not a variable-frame-rate format, so FFmpeg's default is `cfr`,
+    # which repeats the first frame back to the input's start: when audio starts before video
+    # (OBS, a late first keyframe) every encoded rung's first segment grew by that gap while the
+    # copied rung's did not, and a 15 s broadcast's encoded VOD summed to 16 s. `-r` also keeps
+    # the rate right when the probe could not measure it (FFmpeg would fall back to 25 fps).
+    timing_args = [f"-fps_mode:v:{index}", "vfr", f"-r:v:{index}", _rate(rung.fps)]
     x264_params = list(tuning.x264_params)
     if tuning.frame_threads is not None:
         x264_params += ["sliced-threads=0", f"threads={tuning.frame_threads}"]
@@ -234,6 +241,7 @@ def _video_codec_args(
         f"{rung.max_kbps}k",
         f"-bufsize:v:{index}",
         f"{rung.buffer_kbits}k",
+        *timing_args,
         *keyframe_args,
         f"-sc_threshold:v:{index}",
         "0",
