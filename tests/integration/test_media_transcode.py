@@ -258,9 +258,7 @@ def test_720p_flv_on_stdin_gets_no_1080p_rung(source_720p_flv: Path, media_dir: 
         assert first["key_frame"] == 1
 
 
-def test_video_starting_after_audio_does_not_lengthen_the_encoded_rungs(
-    source_720p_flv: Path, media_dir: Path
-) -> None:
+def test_video_starting_after_audio_does_not_lengthen_the_encoded_rungs(source_720p_flv: Path, media_dir: Path) -> None:
     """OBS often sends audio before the first keyframe. FFmpeg's default for HLS (constant frame
     rate) used to repeat the first frame back to the audio's start in every encoded rung only, so
     their VOD was longer than the copied source's by the gap (16.03 s for a 15 s broadcast)."""
