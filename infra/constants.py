@@ -23,6 +23,9 @@ OUTPUT_HTTP_API_ID: Final = "HttpApiId"
 OUTPUT_HTTP_API_URL: Final = "HttpApiUrl"
 OUTPUT_MEDIA_BUCKET: Final = "MediaBucketName"
 OUTPUT_EVENT_BUS: Final = "EventBusName"
+OUTPUT_WEBSOCKET_API_ID: Final = "WebSocketApiId"
+OUTPUT_WEBSOCKET_URL: Final = "WebSocketUrl"
+OUTPUT_WEBSOCKET_STAGE: Final = "WebSocketStage"
 
 
 def stack_name(stage: str, unit: str) -> str:

@@ -11,6 +11,8 @@ from infra.constants import (
     CTX_STAGE,
     OUTPUT_HTTP_API_ID,
     OUTPUT_MEDIA_BUCKET,
+    OUTPUT_WEBSOCKET_API_ID,
+    OUTPUT_WEBSOCKET_STAGE,
     table_output,
 )
 from letslive.constants import Table
@@ -43,6 +45,12 @@ class Deployment:
     def http_api_url(self) -> str:
         # Path-style execute-api URL: no wildcard DNS is needed on this machine.
         return f"{self.endpoint}/_aws/execute-api/{self.output(OUTPUT_HTTP_API_ID)}/$default"
+
+    @property
+    def websocket_url(self) -> str:
+        """The chat WebSocket API, path-style too (the emulator serves WebSockets there)."""
+        api_id, stage = self.output(OUTPUT_WEBSOCKET_API_ID), self.output(OUTPUT_WEBSOCKET_STAGE)
+        return f"{self.endpoint.replace('http', 'ws', 1)}/_aws/execute-api/{api_id}/{stage}"
 
     @property
     def media_bucket(self) -> str:

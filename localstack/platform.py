@@ -134,6 +134,7 @@ def platform_urls(deployment: Deployment, worker_health_port: int, edge_port: in
         "HLS origin (edge)": f"{edge}/{MEDIA_PREFIX}",
         "AWS emulator": deployment.endpoint,
         "HTTP API": deployment.http_api_url,
+        "chat WebSocket": deployment.websocket_url,
         **{f"{service.value} health": deployment.http_api_url + health_route(service) for service in Service},
         "ingest worker health": f"http://127.0.0.1:{worker_health_port}/health",
     }
@@ -185,7 +186,8 @@ def main(argv: list[str] | None = None) -> int:
         worker = start_ingest_worker(deployment, args.worker_port, args.rtmp_port, logs / "ingest.log")
         urls = platform_urls(deployment, args.worker_port, args.edge_port, args.rtmp_port)
         STATE_FILE.parent.mkdir(parents=True, exist_ok=True)
-        STATE_FILE.write_text(json.dumps({"urls": urls, "outputs": deployment.outputs}, indent=2))
+        state = {"urls": urls, "websocket_url": deployment.websocket_url, "outputs": deployment.outputs}
+        STATE_FILE.write_text(json.dumps(state, indent=2))
         width = max(map(len, urls))
         print(f"\n[dev] Let's Live is up ({time.monotonic() - started:.1f}s):")
         for name, url in urls.items():
@@ -219,6 +221,7 @@ class RunningPlatform:
     rtmp_url: str
     worker_health_url: str
     state_dir: Path
+    websocket_url: str
 
 
 @contextmanager
@@ -236,7 +239,12 @@ def local_platform(state_dir: Path, stage: str = "e2e") -> Iterator[RunningPlatf
         edge = start_edge(deployment, edge_port)
         worker = start_ingest_worker(deployment, worker_port, rtmp_port, state_dir / "ingest.log")
         yield RunningPlatform(
-            deployment, edge.url, rtmp_url(rtmp_port), f"http://127.0.0.1:{worker_port}/health", state_dir
+            deployment,
+            edge.url,
+            rtmp_url(rtmp_port),
+            f"http://127.0.0.1:{worker_port}/health",
+            state_dir,
+            websocket_url=deployment.websocket_url,
         )
     finally:
         if worker is not None:

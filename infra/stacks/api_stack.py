@@ -5,7 +5,10 @@ from aws_cdk import aws_events as events
 from constructs import Construct
 
 from infra.config import InfraConfig
+from infra.constructs.chat import ChatConstruct
+from infra.constructs.consumers import EventConsumer
 from infra.constructs.data import DataConstruct
+from infra.constructs.functions import grant_tables
 from infra.constructs.http_api import HttpServicesConstruct
 from infra.constructs.signing_key import SigningKeyConstruct
 from letslive.constants import ENV_EVENT_BUS, ENV_JWKS, ENV_SIGNING_KEY_SECRET, Service
@@ -27,14 +30,33 @@ class ApiStack(Stack):
     ) -> None:
         super().__init__(scope, construct_id, **kwargs)
         self.http = HttpServicesConstruct(self, "Http", config=config, tables=data.tables)
-        self.signing_key = SigningKeyConstruct(
-            self, "SigningKey", config=config, runtime=self.http.runtime, layer=self.http.layer
+        runtime, layer = self.http.runtime, self.http.layer
+        self.signing_key = SigningKeyConstruct(self, "SigningKey", config=config, runtime=runtime, layer=layer)
+        self.chat = ChatConstruct(
+            self, "Chat", config=config, runtime=runtime, layer=layer, tables=data.tables, bus=bus
         )
-        for fn in self.http.functions.values():
+        # The streams service keeps its channels' viewer counts, which the chat reports.
+        self.viewer_counts = EventConsumer(
+            self,
+            "ViewerCounts",
+            config=config,
+            runtime=runtime,
+            layer=layer,
+            bus=bus,
+            service=Service.STREAMS,
+            handler="functions.streams.events.handler",
+            detail_types=("ViewerCountChanged",),
+            description="Records the viewer counts that chat reports on live channels",
+        )
+        grant_tables(self.viewer_counts.function, Service.STREAMS, data.tables)
+
+        for fn in (*self.http.functions.values(), *self.chat.functions.values()):
             fn.add_environment(ENV_JWKS, self.signing_key.jwks)
         auth = self.http.functions[Service.AUTH]
         self.signing_key.secret.grant_read(auth)
         auth.add_environment(ENV_SIGNING_KEY_SECRET, self.signing_key.secret.secret_arn)
-        for service in EVENT_PUBLISHERS:
-            bus.grant_put_events_to(self.http.functions[service])
-            self.http.functions[service].add_environment(ENV_EVENT_BUS, bus.event_bus_name)
+        # Every chat function may change a room's connections (join, leave, a Gone connection
+        # pruned, a ban), so any of them may publish `ViewerCountChanged`.
+        for fn in (*(self.http.functions[s] for s in EVENT_PUBLISHERS), *self.chat.functions.values()):
+            bus.grant_put_events_to(fn)
+            fn.add_environment(ENV_EVENT_BUS, bus.event_bus_name)

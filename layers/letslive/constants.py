@@ -14,6 +14,7 @@ class Service(StrEnum):
     USERS = "users"
     STREAMS = "streams"
     VODS = "vods"
+    CHAT = "chat"
 
 
 class Table(StrEnum):
@@ -23,6 +24,11 @@ class Table(StrEnum):
     USERS = "users"
     STREAMS = "streams"
     VODS = "vods"
+    # Chat: who is connected to which channel (partition = channel, sort = connection id; the
+    # GSI `gsi1` is keyed by connection id), and the rooms: messages, settings, moderators,
+    # bans and timeouts, rate-limit and idempotency state.
+    CONNECTIONS = "connections"
+    CHAT = "chat"
 
 
 # Which tables each service may use (and reports on in its health check). Auth and users are
@@ -32,6 +38,12 @@ SERVICE_TABLES: Final[dict[Service, tuple[Table, ...]]] = {
     Service.USERS: (Table.USERS,),
     Service.STREAMS: (Table.STREAMS,),
     Service.VODS: (Table.VODS,),
+    Service.CHAT: (Table.CONNECTIONS, Table.CHAT),
+}
+# Tables a service may read but never write. Chat reads the accounts' users table at connect
+# time, to refuse unknown channels and show a chatter's current display name.
+SERVICE_READ_TABLES: Final[dict[Service, tuple[Table, ...]]] = {
+    Service.CHAT: (Table.USERS,),
 }
 
 # Every table has the same generic key schema so that one item layout serves many entities.
@@ -56,6 +68,36 @@ ENV_EVENT_BUS: Final = f"{ENV_PREFIX}EVENT_BUS"
 ENV_MEDIA_BASE_URL: Final = f"{ENV_PREFIX}MEDIA_BASE_URL"
 ENV_INGEST_URL: Final = f"{ENV_PREFIX}INGEST_URL"
 ENV_VOD_RETENTION_DAYS: Final = f"{ENV_PREFIX}VOD_RETENTION_DAYS"
+# Chat (the API Gateway WebSocket API): where handlers post to connections (the stage's
+# `@connections` callback URL), the SQS queue of fan-out batches for big rooms, and the room size
+# above which a message fans out through that queue.
+ENV_CHAT_CALLBACK_URL: Final = f"{ENV_PREFIX}CHAT_CALLBACK_URL"
+ENV_CHAT_FANOUT_QUEUE_URL: Final = f"{ENV_PREFIX}CHAT_FANOUT_QUEUE_URL"
+ENV_CHAT_FANOUT_THRESHOLD: Final = f"{ENV_PREFIX}CHAT_FANOUT_THRESHOLD"
+# API Gateway closes a WebSocket connection after 2 h; its connection item expires with it.
+CHAT_CONNECTION_TTL_SECONDS: Final = 2 * 60 * 60
+# The WebSocket API picks a route by the `action` field of each JSON frame.
+CHAT_ROUTE_SELECTION: Final = "$request.body.action"
+
+
+class ChatAction(StrEnum):
+    """Client → server routes of the chat WebSocket API (besides `$connect`, `$disconnect` and
+    `$default`, which answers an unknown action)."""
+
+    SEND = "send"
+    DELETE = "delete"
+    TIMEOUT = "timeout"
+    BAN = "ban"
+    UNBAN = "unban"
+    SLOW = "slow"
+    MOD = "mod"
+    UNMOD = "unmod"
+    PING = "ping"
+    # API Gateway cannot post to a connection while `$connect` runs, so a client asks for the
+    # room's history (and its own role) right after it opens.
+    HISTORY = "history"
+
+
 # Media objects live under this key prefix, so CloudFront's `/hls/*` maps onto the bucket as is.
 MEDIA_PREFIX: Final = "hls"
 

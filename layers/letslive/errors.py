@@ -125,3 +125,59 @@ class VodNotFound(NotFound):
     """No such VOD: never recorded, deleted, or past its retention."""
 
     code = "vod-not-found"
+
+
+# --- chat ------------------------------------------------------------------------------------
+
+
+class ChatRefused(LetsLiveError):
+    """An action the chat refuses; `notice` is the code of the notice the sender gets."""
+
+    code = "chat-refused"
+    notice = "invalid"
+
+    def __init__(self, detail: str, retry_after_seconds: int | None = None) -> None:
+        super().__init__(detail)
+        self.retry_after_seconds = retry_after_seconds
+
+
+class AnonymousChatter(ChatRefused):
+    notice = "anonymous"
+
+
+class Banned(ChatRefused):
+    notice = "banned"
+
+
+class TimedOut(ChatRefused):
+    notice = "timed-out"
+
+
+class ChatRateLimited(ChatRefused):
+    notice = "rate-limited"
+
+
+class SlowMode(ChatRefused):
+    notice = "slow-mode"
+
+
+class EmptyMessage(ChatRefused):
+    notice = "empty"
+
+
+class MessageTooLong(ChatRefused):
+    notice = "too-long"
+
+
+class NotModerator(ChatRefused):
+    notice = "forbidden"
+
+
+class ChatTargetNotFound(ChatRefused):
+    notice = "not-found"
+
+
+class UnknownConnection(ChatRefused):
+    """A route event for a connection the room does not know (closed, or not yet recorded)."""
+
+    notice = "unavailable"

@@ -32,6 +32,8 @@ class Settings(BaseSettings):
     users_table: str | None = Field(default=None, validation_alias=table_env_var(Table.USERS))
     streams_table: str | None = Field(default=None, validation_alias=table_env_var(Table.STREAMS))
     vods_table: str | None = Field(default=None, validation_alias=table_env_var(Table.VODS))
+    connections_table: str | None = Field(default=None, validation_alias=table_env_var(Table.CONNECTIONS))
+    chat_table: str | None = Field(default=None, validation_alias=table_env_var(Table.CHAT))
     media_bucket: str | None = None
     # Access tokens: every service verifies with the public keys in `jwks` (a JWKS document);
     # only the auth service reads the private key, from the Secrets Manager secret.
@@ -57,6 +59,13 @@ class Settings(BaseSettings):
     live_stale_seconds: float = Field(default=60, ge=5, le=3600)
     # VODs expire (TTL) this many days after they are recorded.
     vod_retention_days: int = Field(default=30, ge=1, le=3650)
+
+    # --- chat ---
+    # The WebSocket stage's management endpoint, `https://<api>.execute-api.<region>.<suffix>/<stage>`.
+    chat_callback_url: str | None = None
+    chat_fanout_queue_url: str | None = None
+    # Rooms with more connections than this fan out through the SQS queue in batches.
+    chat_fanout_threshold: int = Field(default=1000, ge=1, le=1_000_000)
 
     def table_name(self, table: Table) -> str:
         name: str | None = getattr(self, f"{table.value}_table")

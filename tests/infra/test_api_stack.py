@@ -7,15 +7,19 @@ from aws_cdk.assertions import Match
 
 from infra.config import AWS_LAMBDA_PYTHON
 from infra.constants import OUTPUT_HTTP_API_ID, OUTPUT_HTTP_API_URL
-from letslive.constants import SERVICE_TABLES, Service, Table, table_env_var
+from letslive.constants import SERVICE_READ_TABLES, SERVICE_TABLES, Service, Table, table_env_var
 from tests.infra.conftest import Synthesized
 
 
 def _functions(app: Synthesized) -> dict[str, Mapping[str, Any]]:
-    """Lambda functions of the API stack by service, from their handler path."""
+    """The HTTP services' Lambda functions of the API stack by service, from their handler path."""
     found = app.template("Api").find_resources("AWS::Lambda::Function")
-    by_package = {res["Properties"]["Handler"].split(".")[1]: res for res in found.values()}
-    return {service.value: by_package[service.value] for service in Service}
+    by_handler = {res["Properties"]["Handler"]: res for res in found.values()}
+    return {service.value: by_handler[f"functions.{service.value}.handler.handler"] for service in Service}
+
+
+def _tables(service: str) -> tuple[Table, ...]:
+    return (*SERVICE_TABLES[Service(service)], *SERVICE_READ_TABLES.get(Service(service), ()))
 
 
 def test_one_function_per_http_service(aws_app: Synthesized) -> None:
@@ -32,7 +36,7 @@ def test_one_function_per_http_service(aws_app: Synthesized) -> None:
 def test_each_function_is_told_only_its_own_tables(aws_app: Synthesized) -> None:
     for service, fn in _functions(aws_app).items():
         variables = fn["Properties"]["Environment"]["Variables"]
-        owned = {table_env_var(t) for t in SERVICE_TABLES[Service(service)]}
+        owned = {table_env_var(t) for t in _tables(service)}
         table_vars = {name for name in variables if name.endswith("_TABLE")}
         assert table_vars == owned
 
@@ -50,16 +54,15 @@ def test_each_function_may_touch_only_its_own_tables(aws_app: Synthesized) -> No
         text = json.dumps(policy["Properties"]["PolicyDocument"])
         for table in Table:
             imported = f"Data{table.value.capitalize()}Table"
-            assert (imported in text) == (table in SERVICE_TABLES[Service(service)]), (service, table)
+            assert (imported in text) == (table in _tables(service)), (service, table)
         checked.add(service)
     assert checked == {s.value for s in Service}
 
 
 def test_http_api_routes_each_service_prefix_to_its_function(aws_app: Synthesized) -> None:
     template = aws_app.template("Api")
-    template.resource_count_is("AWS::ApiGatewayV2::Api", 1)
-    template.has_resource_properties("AWS::ApiGatewayV2::Api", {"ProtocolType": "HTTP"})
-    routes = template.find_resources("AWS::ApiGatewayV2::Route")
+    (http_api,) = template.find_resources("AWS::ApiGatewayV2::Api", {"Properties": {"ProtocolType": "HTTP"}})
+    routes = template.find_resources("AWS::ApiGatewayV2::Route", {"Properties": {"ApiId": {"Ref": http_api}}})
     assert {r["Properties"]["RouteKey"] for r in routes.values()} == {
         key for s in Service for key in (f"ANY /{s.value}", f"ANY /{s.value}/{{proxy+}}")
     }
@@ -71,8 +74,17 @@ def test_http_api_routes_each_service_prefix_to_its_function(aws_app: Synthesize
 
 def test_functions_log_to_groups_with_retention(aws_app: Synthesized) -> None:
     template = aws_app.template("Api")
-    template.resource_count_is("AWS::Logs::LogGroup", len(Service))
+    groups = template.find_resources("AWS::Logs::LogGroup")
     template.all_resources_properties("AWS::Logs::LogGroup", {"RetentionInDays": Match.any_value()})
+    # Every entry point but the deploy-time signing key provider has its own group.
+    functions = template.find_resources("AWS::Lambda::Function")
+    logged = {
+        fn["Properties"]["LoggingConfig"]["LogGroup"]["Ref"]
+        for fn in functions.values()
+        if fn["Properties"]["Handler"] != "functions.keys.handler.handler"
+    }
+    assert logged == set(groups)
+    assert len(logged) == len(functions) - 1
 
 
 def test_local_flag_matches_the_emulator_interpreter_and_disables_tracing(local_app: Synthesized) -> None:

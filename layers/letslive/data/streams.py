@@ -4,8 +4,9 @@ Item layout (keys `pk` / `sk`):
 - `CHANNEL#<username>` / `CHANNEL`: `ChannelItem`, one per streamer, created on first use (a
   key or a settings change): `title` (default "<username>'s stream"), `category`, `tags`,
   `key_hash` (SHA-256 hex of the current stream key; absent until one is made), and the live
-  state: `live`, `broadcast_id`, `started_at`, `thumbnail_key`, `viewer_count` (0 for now;
-  chat fills it later), `heartbeat_at` (last sign of life from the ingest worker) and `health`
+  state: `live`, `broadcast_id`, `started_at`, `thumbnail_key`, `viewer_count` (the chat's
+  count of the room's connections, `viewers_counted_at` its time), `heartbeat_at` (last sign
+  of life from the ingest worker) and `health`
   (a map: input_bitrate_kbps, fps, width, height, transcode_speed, last_segment_at,
   updated_at). While live it also carries `gsi1pk = "LIVE"`, `gsi1sk = <started_at>#<username>`,
   so the live directory is one query on the sparse index `gsi1`, newest first; ending the
@@ -95,6 +96,7 @@ class ChannelItem(BaseItem):
     started_at = UTCDateTimeAttribute(null=True)
     thumbnail_key = UnicodeAttribute(null=True)
     viewer_count = NumberAttribute(null=True)
+    viewers_counted_at = UTCDateTimeAttribute(null=True)
     heartbeat_at = UTCDateTimeAttribute(null=True)
     health = HealthMap(null=True)  # type: ignore[no-untyped-call]
     gsi1pk = UnicodeAttribute(null=True, attr_name=TABLE_GSI_PARTITION_KEY)
@@ -348,6 +350,19 @@ class StreamRepository:
         item = channels(*channel_key(broadcast.username))
         return self._conditional_update(
             item, [channels.health.set(health_map), channels.heartbeat_at.set(at)], condition, "store the health"
+        )
+
+    def set_viewer_count(self, username: str, viewers: int, counted_at: datetime) -> bool:
+        """Store a live channel's viewer count unless a later count is stored already (events
+        arrive out of order); False when it was not stored."""
+        channels = self.channels
+        at = counted_at.astimezone(UTC)
+        newer = channels.viewers_counted_at.does_not_exist() | (channels.viewers_counted_at < at)
+        return self._conditional_update(
+            channels(*channel_key(username)),
+            [channels.viewer_count.set(viewers), channels.viewers_counted_at.set(at)],
+            (channels.live == True) & newer,  # noqa: E712
+            "store the viewer count",
         )
 
     def set_thumbnail(self, broadcast_id: str, key: str) -> bool:

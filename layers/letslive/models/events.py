@@ -45,3 +45,12 @@ class VodReady(DomainEvent):
     recorded_at: datetime
     duration_seconds: float
     playback_path: str
+
+
+class ViewerCountChanged(DomainEvent):
+    """The number of open chat connections (viewers) of a channel, counted at `counted_at`."""
+
+    detail_type: ClassVar[str] = "ViewerCountChanged"
+    username: str
+    viewers: int
+    counted_at: datetime

@@ -43,7 +43,7 @@ from letslive.errors import (
     NotLive,
 )
 from letslive.events import EventPublisher, publish_after_commit
-from letslive.models.events import DomainEvent, StreamEnded, StreamStarted
+from letslive.models.events import DomainEvent, StreamEnded, StreamStarted, ViewerCountChanged
 from letslive.models.streams import (
     Broadcast,
     Channel,
@@ -204,6 +204,8 @@ class StreamStore(Protocol):
     def heartbeat(self, broadcast_id: str, key_hash: str, health: StreamHealth, now: datetime) -> bool: ...
 
     def set_thumbnail(self, broadcast_id: str, key: str) -> bool: ...
+
+    def set_viewer_count(self, username: str, viewers: int, counted_at: datetime) -> bool: ...
 
     def disconnect(self, broadcast_id: str, now: datetime) -> Broadcast | None: ...
 
@@ -380,6 +382,12 @@ class StreamService:
         if not _BROADCAST_ID_RE.fullmatch(broadcast_id):
             return False
         return self.streams.heartbeat(broadcast_id, key_hash, health, self._clock())
+
+    def record_viewers(self, event: ViewerCountChanged) -> bool:
+        """The chat's count of a channel's viewers (`ViewerCountChanged`), kept while it is live;
+        False when the channel is offline or a later count is already stored."""
+        name = normalize_channel(event.username)
+        return self.streams.set_viewer_count(name, max(0, event.viewers), _aware(event.counted_at))
 
     def set_thumbnail(self, broadcast_id: str, key: str) -> bool:
         """The latest thumbnail of a broadcast (path under the media prefix, or its bucket key);

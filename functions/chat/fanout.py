@@ -1,0 +1,49 @@
+"""Lambda entry point of the chat fan-out workers: SQS batches of a big room's fan-out, and
+delayed viewer recounts. A record that fails is reported back to SQS (partial batch response)
+and retried, then dead-lettered; a record that does not parse is dropped with a log line."""
+
+from functools import cache
+from typing import Any
+
+from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+from pydantic import ValidationError
+
+from letslive.constants import POWERTOOLS_NAMESPACE, Service
+from letslive.data.fanout_queue import parse_task
+from letslive.models.chat import FanoutBatch
+from letslive.services.chat import ChatService, chat_service
+
+logger = Logger(service=Service.CHAT.value)
+tracer = Tracer(service=Service.CHAT.value)
+metrics = Metrics(namespace=POWERTOOLS_NAMESPACE, service=Service.CHAT.value)
+processor = BatchProcessor(event_type=EventType.SQS)
+
+
+@cache
+def _chat() -> ChatService:
+    return chat_service()
+
+
+def _record(record: SQSRecord) -> None:
+    try:
+        task = parse_task(record.body)
+    except ValidationError:
+        logger.error("dropping a fan-out message that does not parse", extra={"message_id": record.message_id})
+        return
+    chat = _chat()
+    if isinstance(task, FanoutBatch):
+        report = chat.fanout.deliver_batch(task)
+        metrics.add_metric(name="ChatFanoutDelivered", unit=MetricUnit.Count, value=report.delivered)
+        metrics.add_metric(name="ChatFanoutGone", unit=MetricUnit.Count, value=len(report.gone))
+    else:
+        chat.count_viewers(task.channel, force=True)
+
+
+@logger.inject_lambda_context
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    return dict(process_partial_response(event=event, record_handler=_record, processor=processor, context=context))

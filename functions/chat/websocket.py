@@ -1,0 +1,89 @@
+"""Lambda entry points of the chat WebSocket API: `$connect`, `$disconnect`, and every client
+action (`send`, moderation, `ping`, `history`, and `$default` for anything else).
+
+Thin: each parses the API Gateway event, calls the chat service, and maps domain errors to a
+status (`$connect`: 401/404 refuse the handshake) or to a `notice` to the sender. A client
+frame can never fail the function: whatever it sends, the answer is 200 and a notice.
+"""
+
+from functools import cache
+from typing import Any
+
+from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools.metrics import MetricUnit
+
+from letslive.constants import POWERTOOLS_NAMESPACE, Service
+from letslive.errors import ChannelNotFound, ChatRefused, DependencyUnavailable, Unauthorized
+from letslive.models.chat import Notice
+from letslive.services.chat import ChatService, chat_service, notice_for
+
+logger = Logger(service=Service.CHAT.value)
+tracer = Tracer(service=Service.CHAT.value)
+metrics = Metrics(namespace=POWERTOOLS_NAMESPACE, service=Service.CHAT.value)
+
+# API Gateway's request id of the route invocation.
+CORRELATION_ID_PATH = "requestContext.requestId"
+
+OK = {"statusCode": 200}
+
+
+@cache
+def _chat() -> ChatService:
+    return chat_service()
+
+
+def _status(code: int) -> dict[str, int]:
+    return {"statusCode": code}
+
+
+@logger.inject_lambda_context(correlation_id_path=CORRELATION_ID_PATH)
+@tracer.capture_lambda_handler
+@metrics.log_metrics(capture_cold_start_metric=True)
+def connect(event: dict[str, Any], context: Any) -> dict[str, int]:
+    connection_id = event["requestContext"]["connectionId"]
+    query = event.get("queryStringParameters") or {}
+    try:
+        connection = _chat().connect(connection_id, query.get("channel"), query.get("token"))
+    except ChannelNotFound:
+        return _status(404)
+    except Unauthorized:
+        # A bad or expired token is refused rather than downgraded to read-only, so the client
+        # knows to refresh it; without a token the viewer joins read-only.
+        return _status(401)
+    except DependencyUnavailable:
+        logger.exception("could not join the room")
+        return _status(503)
+    metrics.add_metric(name="ChatConnections", unit=MetricUnit.Count, value=1)
+    logger.info("joined", extra={"channel": connection.channel, "chatter": connection.user is not None})
+    return OK
+
+
+@logger.inject_lambda_context(correlation_id_path=CORRELATION_ID_PATH)
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+def disconnect(event: dict[str, Any], context: Any) -> dict[str, int]:
+    try:
+        _chat().disconnect(event["requestContext"]["connectionId"])
+    except DependencyUnavailable:
+        # The connection item still expires by TTL, and a fan-out drops it when it answers Gone.
+        logger.exception("could not leave the room")
+    return OK
+
+
+@logger.inject_lambda_context(correlation_id_path=CORRELATION_ID_PATH)
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+def message(event: dict[str, Any], context: Any) -> dict[str, int]:
+    connection_id = event["requestContext"]["connectionId"]
+    body = event.get("body")
+    frame = body if isinstance(body, str) else ""
+    chat = _chat()
+    try:
+        chat.handle(connection_id, frame)
+    except ChatRefused as exc:
+        metrics.add_metric(name="ChatRefused", unit=MetricUnit.Count, value=1)
+        chat.tell(connection_id, notice_for(exc))
+    except DependencyUnavailable:
+        logger.exception("chat action failed")
+        chat.tell(connection_id, Notice(code="unavailable", text="chat is unavailable right now; try again"))
+    return OK

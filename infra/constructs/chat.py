@@ -1,0 +1,150 @@
+from collections.abc import Mapping
+
+from aws_cdk import CfnOutput, Duration
+from aws_cdk import aws_apigatewayv2 as apigwv2
+from aws_cdk import aws_apigatewayv2_integrations as integrations
+from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_events as events
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_lambda_event_sources as event_sources
+from aws_cdk import aws_sqs as sqs
+from constructs import Construct
+
+from infra.config import InfraConfig
+from infra.constants import OUTPUT_WEBSOCKET_API_ID, OUTPUT_WEBSOCKET_STAGE, OUTPUT_WEBSOCKET_URL
+from infra.constructs.consumers import EventConsumer, dead_letter_queue, encrypted_queue
+from infra.constructs.functions import grant_tables, python_function
+from letslive.constants import (
+    CHAT_ROUTE_SELECTION,
+    ENV_CHAT_CALLBACK_URL,
+    ENV_CHAT_FANOUT_QUEUE_URL,
+    ChatAction,
+    Service,
+    Table,
+)
+
+# A WebSocket route's integration times out after 29 s; a route handler should be far quicker.
+ROUTE_TIMEOUT_SECONDS = 10
+# One fan-out batch posts to a slice of a big room's connections.
+FANOUT_TIMEOUT_SECONDS = 60
+FANOUT_BATCH_SIZE = 5
+# A batch that fails this often is parked in the dead-letter queue rather than retried forever.
+FANOUT_MAX_RECEIVES = 3
+
+
+class ChatConstruct(Construct):
+    """Live chat: the API Gateway WebSocket API, its route Lambdas and the fan-out behind them.
+
+    No authorizer: `$connect` verifies the `?token=` access token itself, so that anonymous
+    viewers may connect read-only. A message to a room above the fan-out threshold is split into
+    batches on an SQS queue, which a fan-out Lambda posts to the connections. Rooms hear about
+    their channel going live or offline through the bus.
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        config: InfraConfig,
+        runtime: lambda_.Runtime,
+        layer: lambda_.ILayerVersion,
+        tables: Mapping[Table, dynamodb.ITable],
+        bus: events.IEventBus,
+    ) -> None:
+        super().__init__(scope, construct_id)
+
+        def chat_function(name: str, handler: str, timeout_seconds: int = ROUTE_TIMEOUT_SECONDS) -> lambda_.Function:
+            return python_function(
+                self,
+                name,
+                config=config,
+                runtime=runtime,
+                layer=layer,
+                service=Service.CHAT,
+                handler=handler,
+                timeout_seconds=timeout_seconds,
+            )
+
+        connect = chat_function("Connect", "functions.chat.websocket.connect")
+        disconnect = chat_function("Disconnect", "functions.chat.websocket.disconnect")
+        message = chat_function("Message", "functions.chat.websocket.message")
+        fanout = chat_function("Fanout", "functions.chat.fanout.handler", FANOUT_TIMEOUT_SECONDS)
+        self.events = EventConsumer(
+            self,
+            "Events",
+            config=config,
+            runtime=runtime,
+            layer=layer,
+            bus=bus,
+            service=Service.CHAT,
+            handler="functions.chat.events.handler",
+            detail_types=("StreamStarted", "StreamEnded"),
+            description="Tells chat rooms that their channel went live or offline",
+        )
+        self.functions: dict[str, lambda_.Function] = {
+            "connect": connect,
+            "disconnect": disconnect,
+            "message": message,
+            "fanout": fanout,
+            "events": self.events.function,
+        }
+
+        self.fanout_dead_letter_queue = dead_letter_queue(self, "FanoutDeadLetterQueue", config=config)
+        self.fanout_queue = encrypted_queue(
+            self,
+            "FanoutQueue",
+            config=config,
+            # AWS's advice for a Lambda event source: six times the function's timeout, so a batch
+            # retried after throttling is not handed to a second invocation meanwhile.
+            visibility_timeout=Duration.seconds(6 * FANOUT_TIMEOUT_SECONDS),
+            dead_letter=sqs.DeadLetterQueue(queue=self.fanout_dead_letter_queue, max_receive_count=FANOUT_MAX_RECEIVES),
+        )
+        # Partial batch responses: only the batches that failed come back.
+        fanout.add_event_source(
+            event_sources.SqsEventSource(
+                self.fanout_queue, batch_size=FANOUT_BATCH_SIZE, report_batch_item_failures=True
+            )
+        )
+
+        message_integration = integrations.WebSocketLambdaIntegration("MessageIntegration", message)
+        self.api = apigwv2.WebSocketApi(
+            self,
+            "WebSocketApi",
+            api_name=f"letslive-{config.stage}-chat",
+            description="Let's Live chat",
+            route_selection_expression=CHAT_ROUTE_SELECTION,
+            connect_route_options=apigwv2.WebSocketRouteOptions(
+                integration=integrations.WebSocketLambdaIntegration("ConnectIntegration", connect)
+            ),
+            disconnect_route_options=apigwv2.WebSocketRouteOptions(
+                integration=integrations.WebSocketLambdaIntegration("DisconnectIntegration", disconnect)
+            ),
+            # An unknown action reaches the message handler too, which answers it with an error.
+            default_route_options=apigwv2.WebSocketRouteOptions(integration=message_integration),
+        )
+        for action in ChatAction:
+            self.api.add_route(action.value, integration=message_integration)
+        self.stage = apigwv2.WebSocketStage(
+            self,
+            "Stage",
+            web_socket_api=self.api,
+            stage_name=config.stage,
+            auto_deploy=True,
+            # Per-route limits across all clients; the per-user rate limit is the handler's.
+            throttle=apigwv2.ThrottleSettings(rate_limit=1000, burst_limit=500),
+        )
+
+        for fn in self.functions.values():
+            grant_tables(fn, Service.CHAT, tables)
+            fn.add_environment(ENV_CHAT_CALLBACK_URL, self.stage.callback_url)
+            fn.add_environment(ENV_CHAT_FANOUT_QUEUE_URL, self.fanout_queue.queue_url)
+        # Whoever posts to connections (or drops them): the disconnect handler only cleans up.
+        for fn in (connect, message, fanout, self.events.function):
+            self.stage.grant_management_api_access(fn)
+        for fn in (message, self.events.function):
+            self.fanout_queue.grant_send_messages(fn)
+
+        CfnOutput(self, OUTPUT_WEBSOCKET_API_ID, key=OUTPUT_WEBSOCKET_API_ID, value=self.api.api_id)
+        CfnOutput(self, OUTPUT_WEBSOCKET_URL, key=OUTPUT_WEBSOCKET_URL, value=self.stage.url)
+        CfnOutput(self, OUTPUT_WEBSOCKET_STAGE, key=OUTPUT_WEBSOCKET_STAGE, value=self.stage.stage_name)

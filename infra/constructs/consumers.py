@@ -1,0 +1,103 @@
+"""Lambdas fed by rules on the event bus, and the encrypted SQS queues (work, dead letters) the stacks use."""
+
+from collections.abc import Sequence
+
+from aws_cdk import Duration
+from aws_cdk import aws_events as events
+from aws_cdk import aws_events_targets as targets
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_lambda_destinations as destinations
+from aws_cdk import aws_sqs as sqs
+from constructs import Construct
+
+from infra.config import InfraConfig
+from infra.constructs.functions import python_function
+from letslive.constants import EVENT_SOURCE, Service
+
+# How often a failed delivery or invocation is retried before it goes to the dead-letter queue.
+EVENT_RETRY_ATTEMPTS = 2
+
+
+def encrypted_queue(
+    scope: Construct,
+    construct_id: str,
+    *,
+    config: InfraConfig,
+    retention: Duration | None = None,
+    visibility_timeout: Duration | None = None,
+    dead_letter: sqs.DeadLetterQueue | None = None,
+) -> sqs.Queue:
+    """An SQS queue encrypted at rest (SQS-managed keys, so EventBridge may send to it) and,
+    in AWS, refusing plain HTTP (the emulator is plain HTTP on loopback)."""
+    return sqs.Queue(
+        scope,
+        construct_id,
+        encryption=sqs.QueueEncryption.SQS_MANAGED,
+        enforce_ssl=not config.local,
+        retention_period=retention,
+        visibility_timeout=visibility_timeout,
+        dead_letter_queue=dead_letter,
+    )
+
+
+def dead_letter_queue(scope: Construct, construct_id: str, *, config: InfraConfig) -> sqs.Queue:
+    """Kept for SQS's longest retention: time enough to look at what failed and redrive it."""
+    return encrypted_queue(scope, construct_id, config=config, retention=Duration.days(14))
+
+
+class EventConsumer(Construct):
+    """A Lambda fed by one rule on the bus: events from `letslive` of the given detail types.
+
+    EventBridge invokes it asynchronously: a delivery that fails is retried by EventBridge, an
+    invocation that fails is retried by Lambda, and what still fails lands in the dead-letter
+    queue instead of vanishing.
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        config: InfraConfig,
+        runtime: lambda_.Runtime,
+        layer: lambda_.ILayerVersion,
+        bus: events.IEventBus,
+        service: Service,
+        handler: str,
+        detail_types: Sequence[str],
+        timeout_seconds: int = 30,
+        description: str | None = None,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        self.dead_letter_queue = dead_letter_queue(self, "DeadLetterQueue", config=config)
+        self.function = python_function(
+            self,
+            "",
+            config=config,
+            runtime=runtime,
+            layer=layer,
+            service=service,
+            handler=handler,
+            timeout_seconds=timeout_seconds,
+            description=description,
+        )
+        self.function.configure_async_invoke(
+            retry_attempts=EVENT_RETRY_ATTEMPTS,
+            max_event_age=Duration.hours(1),
+            on_failure=destinations.SqsDestination(self.dead_letter_queue),
+        )
+        self.rule = events.Rule(
+            self,
+            "Rule",
+            event_bus=bus,
+            event_pattern=events.EventPattern(source=[EVENT_SOURCE], detail_type=list(detail_types)),
+            description=description,
+        )
+        self.rule.add_target(
+            targets.LambdaFunction(
+                self.function,
+                dead_letter_queue=self.dead_letter_queue,
+                retry_attempts=EVENT_RETRY_ATTEMPTS,
+                max_event_age=Duration.hours(1),
+            )
+        )
