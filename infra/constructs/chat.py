@@ -27,7 +27,9 @@ from letslive.constants import (
 ROUTE_TIMEOUT_SECONDS = 10
 # One fan-out batch posts to a slice of a big room's connections.
 FANOUT_TIMEOUT_SECONDS = 60
-FANOUT_BATCH_SIZE = 5
+# One queued batch per invocation: a big room's batches then run in parallel Lambdas instead of
+# one after another inside one.
+FANOUT_BATCH_SIZE = 1
 # A batch that fails this often is parked in the dead-letter queue rather than retried forever.
 FANOUT_MAX_RECEIVES = 3
 
@@ -139,11 +141,12 @@ class ChatConstruct(Construct):
             grant_tables(fn, Service.CHAT, tables)
             fn.add_environment(ENV_CHAT_CALLBACK_URL, self.stage.callback_url)
             fn.add_environment(ENV_CHAT_FANOUT_QUEUE_URL, self.fanout_queue.queue_url)
+            # Every chat function queues work: a big room's batches (message, events), posts
+            # that failed (fanout) and delayed viewer recounts (connect, disconnect, ping).
+            self.fanout_queue.grant_send_messages(fn)
         # Whoever posts to connections (or drops them): the disconnect handler only cleans up.
         for fn in (connect, message, fanout, self.events.function):
             self.stage.grant_management_api_access(fn)
-        for fn in (message, self.events.function):
-            self.fanout_queue.grant_send_messages(fn)
 
         CfnOutput(self, OUTPUT_WEBSOCKET_API_ID, key=OUTPUT_WEBSOCKET_API_ID, value=self.api.api_id)
         CfnOutput(self, OUTPUT_WEBSOCKET_URL, key=OUTPUT_WEBSOCKET_URL, value=self.stage.url)

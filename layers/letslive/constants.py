@@ -106,7 +106,9 @@ EVENT_SOURCE: Final = "letslive"
 
 # The refresh cookie: HttpOnly, Secure, SameSite=Strict, scoped to the auth routes.
 REFRESH_COOKIE: Final = "letslive_refresh"
-REFRESH_COOKIE_PATH: Final = "/auth"
+# Browsers reach the auth routes through the one web origin, under `/api` (CloudFront's `/api/*`
+# behaviour, the local edge), so that is the path the cookie must be scoped to.
+REFRESH_COOKIE_PATH: Final = "/api/auth"
 
 # The ingest worker's own settings (`workers/ingest/config.py` reads exactly these names).
 ENV_INGEST_PREFIX: Final = f"{ENV_PREFIX}INGEST_"

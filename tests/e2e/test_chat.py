@@ -9,6 +9,7 @@ import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
@@ -18,6 +19,7 @@ from websockets.exceptions import InvalidStatus
 from websockets.sync.client import ClientConnection, connect
 
 from tests.e2e.conftest import LocalPlatform
+from tests.e2e.media import make_source, publish, wait_for
 
 PASSWORD = "correct horse battery staple 42"
 RECEIVE_TIMEOUT = 20.0
@@ -182,3 +184,30 @@ def test_a_closed_client_leaves_the_room(platform: LocalPlatform, people: dict[s
         while viewers() != before:
             assert time.monotonic() < deadline, "the closed connection is still in the room"
             time.sleep(0.2)
+
+
+def test_a_live_channel_tells_its_room_and_counts_its_viewers(
+    platform: LocalPlatform, people: dict[str, str], tmp_path: Path
+) -> None:
+    """`StreamStarted`/`StreamEnded` reach the room as `system` lines (bus → chat events Lambda),
+    and the room's connections become the directory's viewer count (bus → streams Lambda)."""
+    host = next(iter(people))
+    bearer = {"authorization": f"Bearer {people[host]}"}
+    source = make_source(tmp_path, 360, 12)
+    with httpx.Client(base_url=platform.deployment.http_api_url, timeout=30) as api, _join(platform, host) as viewer:
+        _joined(viewer)
+        key = api.post("/streams/me/key", headers=bearer)
+        assert key.status_code in (200, 201), key.text
+        publisher = publish(source, f"{platform.rtmp_url}/{key.json()['stream_key']}")
+        try:
+            _next(viewer, "system", kind="stream-started")
+
+            def counted() -> bool:
+                live = api.get("/streams/live").json()["items"]
+                return any(item["username"] == host and item["viewer_count"] >= 1 for item in live)
+
+            wait_for(counted, RECEIVE_TIMEOUT, "the viewer count in the live directory")
+            assert publisher.wait(timeout=60) == 0
+            _next(viewer, "system", kind="stream-ended")
+        finally:
+            publisher.kill()

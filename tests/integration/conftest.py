@@ -4,14 +4,17 @@ Opt-in fixtures, from the bottom up:
 - `aws_env`: fake credentials and region, no endpoint override, no Let's Live variable from the
   outer environment, Powertools tracing off (all through `monkeypatch`, undone after the test);
 - `aws`: `aws_env` plus `mock_aws()` active for the test;
-- `tables`: the four tables (generic `pk`/`sk` key schema, TTL on `expires_at`) created in moto,
+- `tables`: every table (generic `pk`/`sk` key schema, TTL on `expires_at`) created in moto,
   their names exported through `table_env_var`;
 - `media_bucket`: the media bucket created in moto, its name in `LETSLIVE_MEDIA_BUCKET`;
 - `signing_key`: a fresh ES256 key stored in a moto secret, `LETSLIVE_SIGNING_KEY_SECRET` and
   `LETSLIVE_JWKS` set as CDK sets them;
 - `event_bus`: an EventBridge bus in moto, its name in `LETSLIVE_EVENT_BUS`, and a queue that a
   rule copies every event into (`event_bus.received()` reads them back);
-- `accounts`: `tables` + `signing_key` + `event_bus`, everything the account services need.
+- `accounts`: `tables` + `signing_key` + `event_bus`, everything the account services need;
+- `chat_env`: the chat Lambdas' environment (its tables and the users table only, the JWKS, the
+  bus, the WebSocket stage's callback URL, the fan-out queue) and an account per `CHAT_USERS`;
+- `chat`: `chat_env` + the chat handlers wired to one `ChatService` whose clock the test moves.
 
 The only autouse fixture forgets the process-wide caches (parsed settings, boto3 clients,
 bound PynamoDB models) before and after every test, so nothing built against one test's
@@ -21,8 +24,10 @@ spawn subprocesses with their own environment are unaffected.
 
 import json
 import os
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 import boto3
@@ -31,18 +36,23 @@ from moto import mock_aws
 
 from letslive.constants import (
     ENV_AWS_ENDPOINT_URL,
+    ENV_CHAT_CALLBACK_URL,
+    ENV_CHAT_FANOUT_QUEUE_URL,
     ENV_EVENT_BUS,
     ENV_JWKS,
     ENV_MEDIA_BUCKET,
     ENV_PREFIX,
     ENV_SIGNING_KEY_SECRET,
     EVENT_SOURCE,
+    SERVICE_READ_TABLES,
+    SERVICE_TABLES,
     TABLE_GSI,
     TABLE_GSI_PARTITION_KEY,
     TABLE_GSI_SORT_KEY,
     TABLE_PARTITION_KEY,
     TABLE_SORT_KEY,
     TABLE_TTL_ATTRIBUTE,
+    Service,
     Table,
     table_env_var,
 )
@@ -55,6 +65,8 @@ from letslive.settings import reset_settings
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
     from mypy_boto3_s3 import S3Client
+
+    from tests.integration.chat_support import ChatRoom, FanoutQueue
 
 REGION = "us-east-1"
 MEDIA_BUCKET = "letslive-test-media"
@@ -224,3 +236,52 @@ def event_bus(aws: None, monkeypatch: pytest.MonkeyPatch) -> EventBus:
 def accounts(tables: dict[Table, str], signing_key: SigningKey, event_bus: EventBus) -> SigningKey:
     """Everything the auth and users services need; returns the signing key."""
     return signing_key
+
+
+# --- chat ---------------------------------------------------------------------------------------
+
+# Accounts the chat tests use: `alice` owns the channel the tests chat in. Display names keep the
+# case the handle was signed up with.
+CHAT_USERS = ("Alice", "Bob", "Carol", "Dave", "Erin")
+
+
+@dataclass
+class ChatEnv:
+    keys: SigningKey
+    queue: "FanoutQueue"
+    bus: EventBus
+
+
+@pytest.fixture
+def chat_env(
+    tables: dict[Table, str], signing_key: SigningKey, event_bus: EventBus, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[ChatEnv]:
+    """What CDK gives the chat functions, and accounts for `CHAT_USERS`."""
+    from letslive.data.accounts import AccountRepository
+    from tests.integration.chat_support import CALLBACK_URL, FANOUT_QUEUE, FanoutQueue, forget_chat_caches
+
+    repository = AccountRepository()
+    for name in CHAT_USERS:
+        repository.create(uuid.uuid4().hex, name, f"{name.lower()}@example.com", "not-a-password-hash")
+    queue_url = boto3.client("sqs", region_name=REGION).create_queue(QueueName=FANOUT_QUEUE)["QueueUrl"]
+    monkeypatch.setenv(ENV_CHAT_CALLBACK_URL, CALLBACK_URL)
+    monkeypatch.setenv(ENV_CHAT_FANOUT_QUEUE_URL, queue_url)
+    # Only the tables the chat may use: a read of another one fails the test.
+    allowed = {*SERVICE_TABLES[Service.CHAT], *SERVICE_READ_TABLES[Service.CHAT]}
+    for table in Table:
+        if table not in allowed:
+            monkeypatch.delenv(table_env_var(table))
+    monkeypatch.delenv(ENV_SIGNING_KEY_SECRET)  # the chat verifies tokens, it never signs one
+    forget_cached_aws()
+    caches = forget_chat_caches()
+    next(caches)
+    yield ChatEnv(signing_key, FanoutQueue(queue_url), event_bus)
+    next(caches, None)
+
+
+@pytest.fixture
+def chat(chat_env: ChatEnv, monkeypatch: pytest.MonkeyPatch) -> "ChatRoom":
+    from tests.integration.chat_support import ChatRoom, Clock
+
+    clock = Clock(datetime.now(UTC).replace(microsecond=0))
+    return ChatRoom(chat_env.keys, clock, monkeypatch, chat_env.queue)

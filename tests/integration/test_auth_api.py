@@ -15,7 +15,7 @@ from httpx import Response
 from functions.auth import routes
 from functions.auth.app import create_app
 from functions.common.problems import PROBLEM_CONTENT_TYPE
-from letslive.constants import REFRESH_COOKIE, Service, Table
+from letslive.constants import REFRESH_COOKIE, REFRESH_COOKIE_PATH, Service, Table
 from letslive.data.accounts import AccountRepository
 from letslive.data.secrets import load_signing_key
 from letslive.data.sessions import SessionRepository, ThrottleRepository
@@ -243,7 +243,7 @@ def test_login_sets_a_strict_http_only_refresh_cookie(client: TestClient) -> Non
     assert morsel["httponly"] is True
     assert morsel["secure"] is True
     assert morsel["samesite"].lower() == "strict"
-    assert morsel["path"] == "/auth"
+    assert morsel["path"] == REFRESH_COOKIE_PATH
     assert morsel["max-age"] == str(REFRESH_TTL)
     assert not morsel["domain"]
 
@@ -372,16 +372,22 @@ def test_reuse_revokes_only_that_family(client: TestClient) -> None:
     tokens(client.post("/auth/refresh", json={"refresh_token": phone}))
 
 
+def browser_cookie(client: TestClient) -> dict[str, str]:
+    """The cookie a browser sends: it is scoped to `/api/auth` (the web origin's path to these
+    routes), which this client, talking to the app's own `/auth` paths, would not match."""
+    return {"cookie": f"{REFRESH_COOKIE}={client.cookies[REFRESH_COOKIE]}"}
+
+
 def test_refresh_by_cookie_rotates_the_cookie(client: TestClient) -> None:
     signup(client)
     login(client)  # the client's cookie jar keeps the refresh cookie
     first = client.cookies[REFRESH_COOKIE]
 
-    response = client.post("/auth/refresh")
+    response = client.post("/auth/refresh", headers=browser_cookie(client))
     body = tokens(response)
     assert refresh_cookie(response)[REFRESH_COOKIE].value == body["refresh_token"]
     assert client.cookies[REFRESH_COOKIE] == body["refresh_token"] != first
-    tokens(client.post("/auth/refresh"))  # the rotated cookie works in turn
+    tokens(client.post("/auth/refresh", headers=browser_cookie(client)))  # the rotated cookie works in turn
 
 
 def test_the_body_token_wins_over_the_cookie(app: FastAPI) -> None:
@@ -493,7 +499,7 @@ def test_logout_revokes_the_session_and_clears_the_cookie(client: TestClient) ->
     morsel = refresh_cookie(response)[REFRESH_COOKIE]
     assert morsel.value == ""
     assert morsel["max-age"] == "0"
-    assert morsel["path"] == "/auth"
+    assert morsel["path"] == REFRESH_COOKIE_PATH
     assert_problem(client.post("/auth/refresh", json={"refresh_token": second}), 401, "invalid-refresh-token")
     # Idempotent, and quiet about tokens it does not know.
     assert client.post("/auth/logout", json={"refresh_token": second}).status_code == 204
@@ -505,7 +511,7 @@ def test_logout_by_cookie(client: TestClient) -> None:
     signup(client)
     refresh_token = tokens(login(client))["refresh_token"]
 
-    assert client.post("/auth/logout").status_code == 204
+    assert client.post("/auth/logout", headers=browser_cookie(client)).status_code == 204
 
     assert REFRESH_COOKIE not in client.cookies
     assert_problem(client.post("/auth/refresh", json={"refresh_token": refresh_token}), 401, "invalid-refresh-token")

@@ -2,7 +2,15 @@
 
 import pytest
 
-from letslive.constants import ENV_PREFIX, SERVICE_TABLES, Service, Table, health_route, table_env_var
+from letslive.constants import (
+    ENV_PREFIX,
+    SERVICE_READ_TABLES,
+    SERVICE_TABLES,
+    Service,
+    Table,
+    health_route,
+    table_env_var,
+)
 
 
 def test_every_service_owns_at_least_one_known_table() -> None:
@@ -12,11 +20,27 @@ def test_every_service_owns_at_least_one_known_table() -> None:
         assert all(isinstance(table, Table) for table in tables)
 
 
+def owners(table: Table) -> list[Service]:
+    """The services a table belongs to: the one that lists it first, else every one listing it
+    (auth lists the accounts' users table second; chat owns both of its tables)."""
+    first = [service for service, tables in SERVICE_TABLES.items() if tables[0] == table]
+    return first or [service for service, tables in SERVICE_TABLES.items() if table in tables]
+
+
 def test_every_table_is_the_own_table_of_exactly_one_service() -> None:
-    owners = [tables[0] for tables in SERVICE_TABLES.values()]
-    assert sorted(owners) == sorted(Table)
+    for table in Table:
+        assert len(owners(table)) == 1, table
     used = {table for tables in SERVICE_TABLES.values() for table in tables}
     assert used == set(Table)
+
+
+def test_a_service_reads_only_tables_other_services_own() -> None:
+    assert set(SERVICE_READ_TABLES) <= set(Service)
+    for service, tables in SERVICE_READ_TABLES.items():
+        assert tables, service
+        for table in tables:
+            assert table not in SERVICE_TABLES[service], (service, table)
+            assert owners(table) != [service], (service, table)
 
 
 @pytest.mark.parametrize(
@@ -26,6 +50,8 @@ def test_every_table_is_the_own_table_of_exactly_one_service() -> None:
         (Table.USERS, "LETSLIVE_USERS_TABLE"),
         (Table.STREAMS, "LETSLIVE_STREAMS_TABLE"),
         (Table.VODS, "LETSLIVE_VODS_TABLE"),
+        (Table.CONNECTIONS, "LETSLIVE_CONNECTIONS_TABLE"),
+        (Table.CHAT, "LETSLIVE_CHAT_TABLE"),
     ],
 )
 def test_table_env_var_names(table: Table, expected: str) -> None:

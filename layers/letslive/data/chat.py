@@ -327,6 +327,15 @@ class ChatRepository:
                 raise DependencyUnavailable(f"could not read the nonce: {exc.msg}") from exc
         raise DependencyUnavailable(f"the message transaction was cancelled: {codes}")
 
+    def nonce_message(self, channel: str, user: str, nonce: str) -> str | None:
+        """The id of the message `user`'s `nonce` produced in `channel`; None when it is new."""
+        try:
+            return str(self.nonces.get(room_pk(channel), f"NONCE#{user}#{nonce}", consistent_read=True).message_id)
+        except DoesNotExist:
+            return None
+        except PynamoDBException as exc:
+            raise DependencyUnavailable(f"could not read the nonce: {exc.msg}") from exc
+
     def message(self, channel: str, message_id: str) -> ChatMessage | None:
         try:
             return _message(self.messages.get(room_pk(channel), f"MSG#{message_id}"))

@@ -16,7 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, field_validator
 from letslive.constants import ChatAction
 
 TEXT_MAX: Final = 500
-NONCE_PATTERN: Final = r"[A-Za-z0-9_-]{1,64}"
+NONCE_PATTERN: Final = r"^[A-Za-z0-9_-]{1,64}$"
 # A timeout lasts at most two weeks (Twitch's bound); a longer one is a ban.
 TIMEOUT_MAX_SECONDS: Final = 14 * 24 * 60 * 60
 SLOW_MAX_SECONDS: Final = 120
@@ -42,13 +42,21 @@ def clean_text(raw: str) -> str:
     return _SPACES.sub(" ", unicodedata.normalize("NFC", kept)).strip()
 
 
+def shows_anything(text: str) -> bool:
+    """False for text of only invisible characters: zero-width and other format characters,
+    combining marks with nothing to combine with, whitespace."""
+    return any(not ch.isspace() and unicodedata.category(ch) not in ("Cf", "Mn", "Me") for ch in text)
+
+
 # --- client → server -------------------------------------------------------------------------
 
-_USER_PATTERN: Final = r"[A-Za-z0-9_]{3,25}"
+# Anchored: pydantic matches a `pattern` anywhere in the string, not the whole of it.
+_USER_PATTERN: Final = r"^[A-Za-z0-9_]{3,25}$"
 
 
 class _Action(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
+    # Strict: `"seconds": true` or `"30"` is a wrong type, not 1 or 30.
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True, str_strip_whitespace=True)
 
 
 class _TargetsUser(_Action):
@@ -69,7 +77,7 @@ class SendAction(_Action):
 
 class DeleteAction(_Action):
     action: Literal[ChatAction.DELETE]
-    message_id: str = Field(pattern=r"[0-9a-z]{20,40}")
+    message_id: str = Field(pattern=r"^[0-9a-z]{20,40}$")
 
 
 class TimeoutAction(_TargetsUser):

@@ -68,7 +68,14 @@ class Fanout:
             ]
             self.queue.enqueue(batches)
             return FanoutReport(queued=len(ids))
-        return self.deliver(channel, ids, payload)
+        report = self.deliver(channel, ids, payload)
+        if not report.failed:
+            return report
+        # Once more, to what failed only: a connection that got the event never gets it twice.
+        retry = self.deliver(channel, report.failed, payload)
+        return FanoutReport(
+            delivered=report.delivered + retry.delivered, gone=report.gone + retry.gone, failed=retry.failed
+        )
 
     def deliver(self, channel: str, connection_ids: Sequence[str], payload: bytes) -> FanoutReport:
         """Post to every id concurrently; Gone ids are removed from the room."""

@@ -18,7 +18,6 @@ queues a delayed recount, so the last change is always published.
 import logging
 import math
 import secrets
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -73,6 +72,7 @@ from letslive.models.chat import (
     ViewerRecount,
     You,
     clean_text,
+    shows_anything,
 )
 from letslive.models.events import StreamEnded, StreamStarted, ViewerCountChanged
 from letslive.services.chat.fanout import Fanout
@@ -115,6 +115,8 @@ class RoomStore(Protocol):
     def claim_turn(self, channel: str, turn: Turn, now: float, every_seconds: float) -> bool: ...
 
     def save_message(self, channel: str, message: ChatMessage, nonce: str | None) -> str | None: ...
+
+    def nonce_message(self, channel: str, user: str, nonce: str) -> str | None: ...
 
     def message(self, channel: str, message_id: str) -> ChatMessage | None: ...
 
@@ -247,24 +249,31 @@ class ChatService:
     def _send(self, connection: Connection, action: SendAction) -> None:
         user = self._chatter(connection)
         text = clean_text(action.text)
-        if not text:
+        if not shows_anything(text):
             raise EmptyMessage("the message is empty")
         if len(text) > TEXT_MAX:
             raise MessageTooLong(f"a message may be at most {TEXT_MAX} characters")
         now = self._clock()
         state = self.rooms.chatter_state(connection.channel, user, now)
         self._not_banned(state, now)
+        if action.nonce is not None:
+            # A resend is answered before the throttles: it is not a second message.
+            earlier = self.rooms.nonce_message(connection.channel, user, action.nonce)
+            if earlier is not None:
+                self._resend(connection, earlier)
+                return
         owner = user == connection.channel
         if not (owner or state.moderator):
+            # Slow mode first: its refusals (the usual ones while it is on) cost no rate token.
+            if state.room.slow_seconds:
+                left = self.rooms.claim_slow_slot(connection.channel, user, now.timestamp(), state.room.slow_seconds)
+                if left is not None:
+                    raise SlowMode(f"slow mode: wait {_seconds(left)} s", _seconds(left))
             wait = self.rooms.take_rate_token(
                 user, now.timestamp(), self.limits.rate_interval_seconds, self.limits.rate_burst
             )
             if wait is not None:
                 raise ChatRateLimited("you are sending messages too fast", _seconds(wait))
-            if state.room.slow_seconds:
-                left = self.rooms.claim_slow_slot(connection.channel, user, now.timestamp(), state.room.slow_seconds)
-                if left is not None:
-                    raise SlowMode(f"slow mode: wait {_seconds(left)} s", _seconds(left))
         badges: list[Badge] = ["broadcaster"] if owner else (["moderator"] if state.moderator else [])
         message = ChatMessage(
             id=new_message_id(now),
@@ -276,15 +285,23 @@ class ChatService:
         )
         earlier = self.rooms.save_message(connection.channel, message, action.nonce)
         if earlier is not None:
-            # A resend of a message that was stored: the sender gets it again, nobody else.
-            original = self.rooms.message(connection.channel, earlier)
-            if original is not None:
-                self.fanout.tell(connection.connection_id, original.to_json())
+            self._resend(connection, earlier)
             return
         self.fanout.broadcast(connection.channel, message.to_json())
 
+    def _resend(self, connection: Connection, message_id: str) -> None:
+        """A resend of a message that was stored: the sender gets it again, nobody else."""
+        original = self.rooms.message(connection.channel, message_id)
+        if original is not None:
+            self.fanout.tell(connection.connection_id, original.to_json())
+
     def _delete(self, connection: Connection, action: DeleteAction) -> None:
-        self._moderator(connection)
+        actor = self._moderator(connection)
+        message = self.rooms.message(connection.channel, action.message_id)
+        if message is None:
+            raise ChatTargetNotFound("there is no such message")
+        if message.user != actor:  # anyone may take back their own words
+            self._may_act_on(connection, actor, message.user)
         if not self.rooms.delete_message(connection.channel, action.message_id):
             raise ChatTargetNotFound("there is no such message")
         self.fanout.broadcast(connection.channel, MessageDeleted(id=action.message_id).to_json())
@@ -390,7 +407,7 @@ class ChatService:
 
     def count_viewers(self, channel: str, *, force: bool = False) -> None:
         """Publish the room's viewer count if its turn has come (never fails the caller)."""
-        now = time.time()
+        now = self._clock().timestamp()
         every = self.limits.viewer_count_seconds
         try:
             if force or self.rooms.claim_turn(channel, "publish", now, every):
@@ -430,6 +447,9 @@ def parse_action(frame: str) -> ClientAction:
         errors = exc.errors(include_url=False, include_input=False)
         if not errors:
             raise ChatRefused(_REJECTED_DETAIL) from None
+        if errors[0]["type"] == "string_too_long" and errors[0]["loc"][-1:] == ("text",):
+            # Far over the limit: refused unparsed, but it is still a message that is too long.
+            raise MessageTooLong(f"a message may be at most {TEXT_MAX} characters") from None
         where = ".".join(str(part) for part in errors[0]["loc"])
         detail = f"{_REJECTED_DETAIL}: {where + ': ' if where else ''}{errors[0]['msg']}"
         raise ChatRefused(detail[:200]) from None
