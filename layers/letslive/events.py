@@ -15,14 +15,20 @@ class EventPublisher(Protocol):
 
 
 class EventBridgePublisher:
-    def __init__(self, bus_name: str) -> None:
+    """`bus_name` None: the configured bus, read at the first publish, so that a function which
+    never publishes (e.g. an event consumer that only stores) needs no bus configured."""
+
+    def __init__(self, bus_name: str | None = None) -> None:
         self.bus_name = bus_name
 
     def publish(self, event: DomainEvent) -> None:
         from botocore.exceptions import BotoCoreError, ClientError
 
         from letslive.data.aws import client
+        from letslive.settings import get_settings
 
+        if self.bus_name is None:
+            self.bus_name = get_settings().required("event_bus")
         entry = {
             "Source": EVENT_SOURCE,
             "DetailType": event.detail_type,
@@ -38,9 +44,7 @@ class EventBridgePublisher:
 
 
 def event_publisher() -> EventPublisher:
-    from letslive.settings import get_settings
-
-    return EventBridgePublisher(get_settings().required("event_bus"))
+    return EventBridgePublisher()
 
 
 def publish_after_commit(publisher: EventPublisher, event: DomainEvent) -> None:

@@ -354,6 +354,26 @@ def test_joins_publish_the_viewer_count_at_most_every_5_seconds_and_a_recount_fo
     assert left["detail"]["viewers"] == 2
 
 
+def test_the_viewer_count_consumer_needs_no_event_bus(
+    accounts: SigningKey, event_bus: EventBus, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """CDK gives the streams events function the streams table only: storing a count publishes
+    nothing, so it must not need the bus configured."""
+    streams = StreamService(StreamRepository(), event_publisher())
+    grant = streams.authorize_publish(streams.create_key("alice").stream_key)
+    assert grant is not None
+    started = datetime.now(UTC)
+    streams.start_broadcast(grant, started)
+    monkeypatch.delenv(ENV_EVENT_BUS)
+    reset_settings()
+    functions.streams.events._streams.cache_clear()
+    detail = {"username": "alice", "viewers": 4, "counted_at": (started + timedelta(seconds=1)).isoformat()}
+
+    functions.streams.events.handler({"detail-type": "ViewerCountChanged", "detail": detail}, context("counts"))
+
+    assert StreamRepository().channel("alice").viewer_count == 4  # type: ignore[union-attr]
+
+
 def test_viewer_counts_reach_the_streams_directory_only_while_live_and_newer(
     accounts: SigningKey, event_bus: EventBus
 ) -> None:
