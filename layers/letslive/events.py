@@ -44,7 +44,9 @@ class EventBridgePublisher:
 
 
 def event_publisher() -> EventPublisher:
-    return EventBridgePublisher()
+    from letslive.settings import get_settings
+
+    return EventBridgePublisher(get_settings().event_bus)
 
 
 def publish_after_commit(publisher: EventPublisher, event: DomainEvent) -> None:

@@ -58,6 +58,19 @@ def _conflict(exc: PynamoDBException) -> bool:
     return exc.cause_response_code == f"{CONDITION_FAILED}Exception"
 
 
+def _conditionally(write: Callable[[], object], what: str) -> bool:
+    """Run a conditional update or delete: False when its condition did not hold."""
+    try:
+        write()
+    except (UpdateError, DeleteError) as exc:
+        if _conflict(exc):
+            return False
+        raise DependencyUnavailable(f"could not {what}: {exc.msg}") from exc
+    except PynamoDBException as exc:
+        raise DependencyUnavailable(f"could not {what}: {exc.msg}") from exc
+    return True
+
+
 class ConnectionIndex(GlobalSecondaryIndex["ConnectionItem"]):  # type: ignore[no-untyped-call]
     class Meta:
         index_name = TABLE_GSI
@@ -279,15 +292,7 @@ class ChatRepository:
         attribute = self.rooms.viewers_published_at if turn == "publish" else self.rooms.recount_queued_at
         item = self.rooms(room_pk(channel), ROOM_SK)
         condition = attribute.does_not_exist() | (attribute <= now - every_seconds)
-        try:
-            item.update(actions=[attribute.set(now)], condition=condition)
-        except UpdateError as exc:
-            if _conflict(exc):
-                return False
-            raise DependencyUnavailable(f"could not update the room: {exc.msg}") from exc
-        except PynamoDBException as exc:
-            raise DependencyUnavailable(f"could not update the room: {exc.msg}") from exc
-        return True
+        return _conditionally(lambda: item.update(actions=[attribute.set(now)], condition=condition), "update the room")
 
     # --- messages -----------------------------------------------------------------------------
 
@@ -347,15 +352,7 @@ class ChatRepository:
     def delete_message(self, channel: str, message_id: str) -> bool:
         """False when there was no such message."""
         item = self.messages(room_pk(channel), f"MSG#{message_id}")
-        try:
-            item.delete(condition=self.messages.pk.exists())
-        except DeleteError as exc:
-            if _conflict(exc):
-                return False
-            raise DependencyUnavailable(f"could not delete the message: {exc.msg}") from exc
-        except PynamoDBException as exc:
-            raise DependencyUnavailable(f"could not delete the message: {exc.msg}") from exc
-        return True
+        return _conditionally(lambda: item.delete(condition=self.messages.pk.exists()), "delete the message")
 
     def history(self, channel: str, limit: int) -> list[ChatMessage]:
         """The newest `limit` messages, oldest first."""
@@ -382,26 +379,16 @@ class ChatRepository:
         tat = self.throttles.tat
         ttl = datetime.fromtimestamp(now + burst * interval + 60, UTC)
         idle = tat.does_not_exist() | (tat < now)
-        try:
-            item.update(actions=[tat.set(now + interval), self.throttles.expires_at.set(ttl)], condition=idle)
+        expires = self.throttles.expires_at.set(ttl)
+        if _conditionally(
+            lambda: item.update(actions=[tat.set(now + interval), expires], condition=idle), "rate-limit"
+        ):
             return None
-        except UpdateError as exc:
-            if not _conflict(exc):
-                raise DependencyUnavailable(f"could not rate-limit: {exc.msg}") from exc
-        except PynamoDBException as exc:
-            raise DependencyUnavailable(f"could not rate-limit: {exc.msg}") from exc
         tolerance = (burst - 1) * interval
-        try:
-            item.update(
-                actions=[tat.add(interval), self.throttles.expires_at.set(ttl)],
-                condition=tat <= now + tolerance,
-            )
+        if _conditionally(
+            lambda: item.update(actions=[tat.add(interval), expires], condition=tat <= now + tolerance), "rate-limit"
+        ):
             return None
-        except UpdateError as exc:
-            if not _conflict(exc):
-                raise DependencyUnavailable(f"could not rate-limit: {exc.msg}") from exc
-        except PynamoDBException as exc:
-            raise DependencyUnavailable(f"could not rate-limit: {exc.msg}") from exc
         try:
             current = float(self.throttles.get(f"USER#{user}", RATE_SK, consistent_read=True).tat or now)
         except (DoesNotExist, PynamoDBException):
@@ -413,17 +400,10 @@ class ChatRepository:
         item = self.throttles(room_pk(channel), f"LAST#{user}")
         at = self.throttles.at
         ttl = datetime.fromtimestamp(now + slow_seconds + 60, UTC)
-        try:
-            item.update(
-                actions=[at.set(now), self.throttles.expires_at.set(ttl)],
-                condition=at.does_not_exist() | (at <= now - slow_seconds),
-            )
+        actions = [at.set(now), self.throttles.expires_at.set(ttl)]
+        condition = at.does_not_exist() | (at <= now - slow_seconds)
+        if _conditionally(lambda: item.update(actions=actions, condition=condition), "apply slow mode"):
             return None
-        except UpdateError as exc:
-            if not _conflict(exc):
-                raise DependencyUnavailable(f"could not apply slow mode: {exc.msg}") from exc
-        except PynamoDBException as exc:
-            raise DependencyUnavailable(f"could not apply slow mode: {exc.msg}") from exc
         try:
             last = float(self.throttles.get(room_pk(channel), f"LAST#{user}", consistent_read=True).at or now)
         except (DoesNotExist, PynamoDBException):
