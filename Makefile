@@ -13,11 +13,18 @@ export CDK_DISABLE_VERSION_CHECK := 1
 PIP_INSTALL = $(1)/bin/pip install --quiet --disable-pip-version-check
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 # command:packages (comma-separated) installed from apt when the command is missing.
-# GStreamer is the second real RTMP publisher the tests use (rtmp2sink, x264enc).
+# GStreamer is the second real RTMP publisher the tests use (rtmp2sink, x264enc); Chromium is
+# the browser of the web app's end-to-end test (Playwright drives it; it downloads no browser).
 APT_TOOLS := ffmpeg:ffmpeg \
-  gst-launch-1.0:gstreamer1.0-tools,gstreamer1.0-plugins-good,gstreamer1.0-plugins-bad,gstreamer1.0-plugins-ugly
+  gst-launch-1.0:gstreamer1.0-tools,gstreamer1.0-plugins-good,gstreamer1.0-plugins-bad,gstreamer1.0-plugins-ugly \
+  chromium:chromium
+# The web app (web/): its sources (and their folders, so a deleted file counts too), whose
+# change triggers a rebuild of the static export.
+WEB_SOURCES := $(shell find web/src web/public 2>/dev/null) \
+  web/next.config.ts web/tsconfig.json web/eslint.config.mjs
+export NEXT_TELEMETRY_DISABLED := 1
 
-.PHONY: help dev test deps python emulator node system lint typecheck unit integration infra e2e \
+.PHONY: help dev test deps python emulator node system web web-check lint typecheck unit integration infra e2e \
         openapi bench synth deploy-aws clean
 
 help:
@@ -25,10 +32,10 @@ help:
 	@echo "make test   install what is missing, then ruff, mypy and every pytest suite"
 	@echo "make bench  run the benchmarks under bench/"
 
-dev: deps
+dev: deps web
 	$(PY) -m localstack.platform
 
-test: deps lint typecheck
+test: deps web lint typecheck web-check
 	$(PY) -m pytest tests
 
 deps: python emulator node system
@@ -51,6 +58,20 @@ node_modules/.stamp: package.json package-lock.json
 	command -v npm >/dev/null || { $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq nodejs npm; }
 	npm ci --no-audit --no-fund --loglevel=error
 	touch $@
+
+# The web app: `npm ci` when its lockfile changes, the static export (web/out) when a source does.
+web: web/.build.stamp
+web/node_modules/.stamp: web/package.json web/package-lock.json
+	command -v npm >/dev/null || { $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq nodejs npm; }
+	cd web && npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+web/.build.stamp: web/node_modules/.stamp $(WEB_SOURCES)
+	cd web && npm run --silent build
+	touch $@
+
+# TypeScript (strict) and ESLint over the web app.
+web-check: web/node_modules/.stamp
+	cd web && npm run --silent typecheck && npm run --silent lint
 
 # System packages from apt, installed only when a command is missing.
 system:
@@ -75,17 +96,19 @@ integration: python
 	$(PY) -m pytest tests/integration
 infra: python node
 	$(PY) -m pytest tests/infra
-e2e: deps
+e2e: deps web
 	$(PY) -m pytest tests/e2e
 
 # The OpenAPI document of every HTTP service; a unit test fails when it is stale.
 openapi: python
 	$(PY) -m functions.openapi
 
-bench: deps
+bench: deps web
 	$(PY) bench/coldstart.py
 	$(PY) bench/accounts.py
 	$(PY) -m bench.ingest_latency
+	$(PY) -m bench.latency_browser
+	$(PY) -m bench.chat_fanout
 	$(PY) bench/ladder.py
 
 synth: python node
@@ -96,4 +119,4 @@ deploy-aws: python node
 	node_modules/.bin/cdk deploy --all --require-approval never
 
 clean:
-	rm -rf cdk.out .build .local .mypy_cache .ruff_cache .pytest_cache
+	rm -rf cdk.out .build .local .mypy_cache .ruff_cache .pytest_cache web/.next web/out web/.build.stamp

@@ -6,13 +6,21 @@
   cache and response-headers policies do.
 - `/api/<path>` → the HTTP API's `/<path>`: method, body, headers and cookies pass through, no
   caching, as the `/api/*` behaviour does.
-- anything else → the statically exported web app (`web/out`), when it has been built.
+- `/config.json` → the web app's runtime config (the chat WebSocket URL, the RTMP ingest URL),
+  never cached; in AWS the deployment writes the same file into the web bucket.
+- anything else → the statically exported web app (`web/out`), when it has been built: a
+  directory's `index.html` (`/channel/?u=x` → `channel/index.html`; `/channel` redirects to
+  `/channel/`), the export's `404.html` for what is missing, hashed assets (`/_next/static/`)
+  cached for a year as immutable, everything else revalidated (`no-cache`).
 """
 
+import json
 import mimetypes
 import shutil
+import sys
 import threading
 import urllib.error
+import urllib.parse
 import urllib.request
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -31,6 +39,32 @@ CORS_HEADERS = {
 # Hop-by-hop headers (RFC 9110 §7.6.1) and what the proxy sets itself.
 _NOT_FORWARDED = {"connection", "keep-alive", "transfer-encoding", "te", "upgrade", "host", "content-length"}
 _MAX_API_BODY = 1024 * 1024
+CONFIG_PATH = "/config.json"
+IMMUTABLE = "public, max-age=31536000, immutable"
+REVALIDATE = "no-cache"
+# Content types by suffix, independent of the host's mime.types (which may lack some or differ).
+CONTENT_TYPES = {
+    ".html": "text/html; charset=utf-8",
+    ".js": "text/javascript; charset=utf-8",
+    ".mjs": "text/javascript; charset=utf-8",
+    ".css": "text/css; charset=utf-8",
+    ".json": "application/json",
+    ".txt": "text/plain; charset=utf-8",
+    ".map": "application/json",
+    ".svg": "image/svg+xml",
+    ".png": "image/png",
+    ".jpg": "image/jpeg",
+    ".jpeg": "image/jpeg",
+    ".gif": "image/gif",
+    ".webp": "image/webp",
+    ".avif": "image/avif",
+    ".ico": "image/x-icon",
+    ".woff": "font/woff",
+    ".woff2": "font/woff2",
+    ".ttf": "font/ttf",
+    ".webmanifest": "application/manifest+json",
+    ".xml": "application/xml",
+}
 
 
 class EdgeHandler(BaseHTTPRequestHandler):
@@ -78,8 +112,18 @@ class EdgeHandler(BaseHTTPRequestHandler):
             self._media(path.removeprefix("/"), head)
         elif path.startswith("/api/"):
             self._proxy()
+        elif path == CONFIG_PATH and self.server.config is not None:
+            self._config(head)
         else:
             self._static(path, head)
+
+    # --- /config.json ------------------------------------------------------------------------
+    def _config(self, head: bool) -> None:
+        data = json.dumps(self.server.config).encode()
+        headers = {"Content-Type": "application/json", "Content-Length": str(len(data)), "Cache-Control": "no-store"}
+        self._reply(HTTPStatus.OK, headers)
+        if not head:
+            self.wfile.write(data)
 
     # --- /hls/* from S3 --------------------------------------------------------------------
     def _media(self, key: str, head: bool) -> None:
@@ -162,19 +206,50 @@ class EdgeHandler(BaseHTTPRequestHandler):
         if root is None or not root.is_dir():
             self._text(HTTPStatus.NOT_FOUND, "the web app is not built")
             return
-        candidate = (root / path.lstrip("/")).resolve()
-        if not candidate.is_relative_to(root.resolve()):
-            self._text(HTTPStatus.NOT_FOUND, "not found")
+        base = root.resolve()
+        relative = urllib.parse.unquote(path).lstrip("/")
+        try:
+            candidate = (base / relative).resolve()
+        except (ValueError, OSError):  # e.g. an encoded NUL byte
+            self._not_found(base, head)
             return
-        for option in (candidate, candidate / "index.html", candidate.with_suffix(".html")):
+        # Nothing outside the export, and no dotfiles (build stamps and the like).
+        if not candidate.is_relative_to(base) or any(part.startswith(".") for part in Path(relative).parts):
+            self._not_found(base, head)
+            return
+        if candidate.is_dir() and not path.endswith("/") and (candidate / "index.html").is_file():
+            # `trailingSlash: true`: the page's canonical address ends with a slash.
+            query = self.path.partition("?")[2]
+            location = path + "/" + (f"?{query}" if query else "")
+            self._reply(HTTPStatus.MOVED_PERMANENTLY, {"Location": location, "Content-Length": "0"})
+            return
+        for option in (candidate / "index.html", candidate, candidate.with_name(candidate.name + ".html")):
             if option.is_file():
-                data = option.read_bytes()
-                content_type = mimetypes.guess_type(option.name)[0] or "application/octet-stream"
-                self._reply(HTTPStatus.OK, {"Content-Type": content_type, "Content-Length": str(len(data))})
-                if not head:
-                    self.wfile.write(data)
+                self._file(option, HTTPStatus.OK, head, immutable=path.startswith("/_next/static/"))
                 return
-        self._text(HTTPStatus.NOT_FOUND, "not found")
+        self._not_found(base, head)
+
+    def _not_found(self, base: Path, head: bool) -> None:
+        page = base / "404.html"
+        if page.is_file():
+            self._file(page, HTTPStatus.NOT_FOUND, head, immutable=False)
+        else:
+            self._text(HTTPStatus.NOT_FOUND, "not found")
+
+    def _file(self, file: Path, status: HTTPStatus, head: bool, immutable: bool) -> None:
+        data = file.read_bytes()
+        content_type = (
+            CONTENT_TYPES.get(file.suffix.lower()) or mimetypes.guess_type(file.name)[0] or "application/octet-stream"
+        )
+        headers = {
+            "Content-Type": content_type,
+            "Content-Length": str(len(data)),
+            "Cache-Control": IMMUTABLE if immutable and status == HTTPStatus.OK else REVALIDATE,
+            "X-Content-Type-Options": "nosniff",
+        }
+        self._reply(status, headers)
+        if not head:
+            self.wfile.write(data)
 
     # --- responses -----------------------------------------------------------------------------
     def _reply(self, status: HTTPStatus, headers: dict[str, str]) -> None:
@@ -192,18 +267,34 @@ class EdgeHandler(BaseHTTPRequestHandler):
 
 
 class Edge(ThreadingHTTPServer):
-    """`Edge(("127.0.0.1", 8088), s3_client, bucket, api_url, web_root)`; `serve_in_thread()`."""
+    """`Edge(("127.0.0.1", 8088), s3_client, bucket, api_url, web_root, config)`; `serve_in_thread()`.
+
+    `config` is served as `/config.json` (the web app's runtime config), when given."""
 
     daemon_threads = True
 
     def __init__(
-        self, address: tuple[str, int], s3: Any, bucket: str, api_url: str, web_root: Path | None = None
+        self,
+        address: tuple[str, int],
+        s3: Any,
+        bucket: str,
+        api_url: str,
+        web_root: Path | None = None,
+        config: dict[str, Any] | None = None,
     ) -> None:
         super().__init__(address, EdgeHandler)
         self.s3 = s3
         self.bucket = bucket
         self.api_url = api_url.rstrip("/")
         self.web_root = web_root
+        self.config = config
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        # A client that left mid-response (a player cancelling a segment, a page navigating
+        # away) is not an error worth a traceback.
+        if isinstance(sys.exc_info()[1], ConnectionError):
+            return
+        super().handle_error(request, client_address)
 
     @property
     def url(self) -> str:

@@ -42,6 +42,7 @@ from localstack.edge import Edge
 from localstack.emulator import EMULATOR_CREDENTIALS, REPO_ROOT, Emulator
 
 STATE_FILE = REPO_ROOT / ".local" / "platform.json"
+WEB_ROOT = REPO_ROOT / "web" / "out"
 
 
 def worker_env(deployment: Deployment, health_port: int, rtmp_port: int, work_dir: Path) -> dict[str, str]:
@@ -107,8 +108,13 @@ def deploy_context(edge_port: int, rtmp_port: int) -> dict[str, str]:
     return {CTX_MEDIA_BASE_URL: f"{edge_url(edge_port)}/{MEDIA_PREFIX}", CTX_INGEST_URL: rtmp_url(rtmp_port)}
 
 
-def start_edge(deployment: Deployment, port: int) -> Edge:
-    """The CloudFront stand-in, serving the deployed media bucket and HTTP API."""
+def web_config(deployment: Deployment, rtmp_port: int) -> dict[str, str]:
+    """The web app's runtime config, served as `/config.json` (the chat is not on the web origin)."""
+    return {"websocket_url": deployment.websocket_url, "ingest_url": rtmp_url(rtmp_port)}
+
+
+def start_edge(deployment: Deployment, port: int, config: dict[str, str] | None = None) -> Edge:
+    """The CloudFront stand-in, serving the web app, its config, the media bucket and the HTTP API."""
     import boto3
     from botocore.config import Config
 
@@ -120,7 +126,7 @@ def start_edge(deployment: Deployment, port: int) -> Edge:
         aws_secret_access_key=EMULATOR_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
         config=Config(s3={"addressing_style": "path"}),
     )
-    edge = Edge(("127.0.0.1", port), s3, deployment.media_bucket, deployment.http_api_url, REPO_ROOT / "web" / "out")
+    edge = Edge(("127.0.0.1", port), s3, deployment.media_bucket, deployment.http_api_url, WEB_ROOT, config=config)
     edge.serve_in_thread()
     return edge
 
@@ -182,7 +188,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"[dev] {origin} at {emulator.endpoint}", flush=True)
         print("[dev] deploying the CDK app (cdklocal)...", flush=True)
         deployment = deploy(emulator, stage=args.stage, context=deploy_context(args.edge_port, args.rtmp_port))
-        edge = start_edge(deployment, args.edge_port)
+        edge = start_edge(deployment, args.edge_port, web_config(deployment, args.rtmp_port))
         worker = start_ingest_worker(deployment, args.worker_port, args.rtmp_port, logs / "ingest.log")
         urls = platform_urls(deployment, args.worker_port, args.edge_port, args.rtmp_port)
         STATE_FILE.parent.mkdir(parents=True, exist_ok=True)
@@ -192,6 +198,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"\n[dev] Let's Live is up ({time.monotonic() - started:.1f}s):")
         for name, url in urls.items():
             print(f"  {name:<{width}}  {url}")
+        if not (WEB_ROOT / "index.html").is_file():
+            print(f"[dev] the web app is not built ({WEB_ROOT}): run `make web`", file=sys.stderr)
         print(f"\n[dev] logs in {logs} and {emulator.log_path}; Ctrl-C stops everything.", flush=True)
         while worker.poll() is None:
             time.sleep(0.5)
@@ -236,7 +244,7 @@ def local_platform(state_dir: Path, stage: str = "e2e") -> Iterator[RunningPlatf
         edge_port, rtmp_port, worker_port = free_port(), free_port(), free_port()
         context = deploy_context(edge_port, rtmp_port)
         deployment = deploy(emulator, stage=stage, outdir=state_dir / "cdk.out", context=context)
-        edge = start_edge(deployment, edge_port)
+        edge = start_edge(deployment, edge_port, web_config(deployment, rtmp_port))
         worker = start_ingest_worker(deployment, worker_port, rtmp_port, state_dir / "ingest.log")
         yield RunningPlatform(
             deployment,

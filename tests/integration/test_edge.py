@@ -19,6 +19,7 @@ if TYPE_CHECKING:
 
 SEGMENT = bytes(range(256)) * 40
 IMMUTABLE = "public, max-age=31536000, immutable"
+CONFIG = {"websocket_url": "ws://127.0.0.1:4566/_aws/execute-api/w/local", "ingest_url": "rtmp://127.0.0.1:1935/live"}
 
 
 class Upstream(BaseHTTPRequestHandler):
@@ -60,12 +61,25 @@ def edge(media_bucket: str, s3: "S3Client", tmp_path: Path) -> Iterator[Edge]:
     (web / "channel").mkdir(parents=True)
     (web / "index.html").write_text("<h1>home</h1>")
     (web / "channel.html").write_text("<h1>channel</h1>")
+    # What `next build` exports with `trailingSlash: true`.
+    (web / "vod").mkdir()
+    (web / "vod" / "index.html").write_text("<h1>vod</h1>")
+    (web / "vod" / "index.txt").write_text("rsc payload")
+    (web / "404.html").write_text("<h1>not here</h1>")
+    (web / ".build.stamp").write_text("")
+    (web / "_next" / "static" / "chunks").mkdir(parents=True)
+    (web / "_next" / "static" / "chunks" / "main-0a1b2c.js").write_text("console.log(1)")
+    (web / "_next" / "static" / "css").mkdir()
+    (web / "_next" / "static" / "css" / "0c9d.css").write_text("body{}")
+    (web / "_next" / "static" / "media").mkdir()
+    (web / "_next" / "static" / "media" / "font.woff2").write_bytes(b"wOF2")
     server = Edge(
         ("127.0.0.1", 0),
         boto3.client("s3", region_name=REGION),
         MEDIA_BUCKET,
         f"http://127.0.0.1:{upstream.server_address[1]}/_aws/execute-api/x/$default",
         web,
+        config=CONFIG,
     )
     server.serve_in_thread()
     yield server
@@ -132,3 +146,81 @@ def test_pages_come_from_the_exported_web_app_and_never_from_outside_it(edge: Ed
     assert httpx.get(f"{edge.url}/../../etc/passwd").status_code == 404
     assert httpx.get(f"{edge.url}/%2e%2e/%2e%2e/etc/passwd").status_code == 404
     assert httpx.post(f"{edge.url}/hls/b1/720p/live.m3u8").status_code == 405
+
+
+def test_config_json_is_the_runtime_config_and_never_cached(edge: Edge) -> None:
+    response = httpx.get(f"{edge.url}/config.json")
+    assert response.status_code == 200
+    assert response.json() == CONFIG
+    assert response.headers["content-type"] == "application/json"
+    assert response.headers["cache-control"] == "no-store"
+    head = httpx.head(f"{edge.url}/config.json?x=1")
+    assert head.status_code == 200
+    assert head.content == b""
+    assert head.headers["content-length"] == response.headers["content-length"]
+    assert httpx.post(f"{edge.url}/config.json").status_code == 405
+
+
+def test_without_a_config_there_is_no_config_json(tmp_path: Path) -> None:
+    server = Edge(("127.0.0.1", 0), None, "bucket", "http://127.0.0.1:9", tmp_path)
+    server.serve_in_thread()
+    try:
+        assert httpx.get(f"{server.url}/config.json").status_code == 404
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_exported_pages_are_directory_indexes_revalidated_and_slash_terminated(edge: Edge) -> None:
+    page = httpx.get(f"{edge.url}/vod/?id=abc")
+    assert page.status_code == 200
+    assert page.text == "<h1>vod</h1>"
+    assert page.headers["content-type"] == "text/html; charset=utf-8"
+    assert page.headers["cache-control"] == "no-cache"
+    redirect = httpx.get(f"{edge.url}/vod?id=abc")
+    assert redirect.status_code == 301
+    assert redirect.headers["location"] == "/vod/?id=abc"
+    assert httpx.get(f"{edge.url}/vod", follow_redirects=True).text == "<h1>vod</h1>"
+    payload = httpx.get(f"{edge.url}/vod/index.txt")
+    assert payload.headers["content-type"] == "text/plain; charset=utf-8"
+    head = httpx.head(f"{edge.url}/vod/")
+    assert head.status_code == 200
+    assert head.headers["content-length"] == str(len("<h1>vod</h1>"))
+    assert head.content == b""
+
+
+def test_hashed_assets_are_immutable_with_their_content_types(edge: Edge) -> None:
+    script = httpx.get(f"{edge.url}/_next/static/chunks/main-0a1b2c.js")
+    assert script.status_code == 200
+    assert script.headers["content-type"] == "text/javascript; charset=utf-8"
+    assert script.headers["cache-control"] == IMMUTABLE
+    assert script.headers["x-content-type-options"] == "nosniff"
+    style = httpx.get(f"{edge.url}/_next/static/css/0c9d.css")
+    assert style.headers["content-type"] == "text/css; charset=utf-8"
+    assert style.headers["cache-control"] == IMMUTABLE
+    font = httpx.get(f"{edge.url}/_next/static/media/font.woff2")
+    assert font.headers["content-type"] == "font/woff2"
+
+
+def test_missing_pages_get_the_exported_404_page_and_dotfiles_are_not_served(edge: Edge) -> None:
+    missing = httpx.get(f"{edge.url}/nope/")
+    assert missing.status_code == 404
+    assert missing.text == "<h1>not here</h1>"
+    assert missing.headers["content-type"] == "text/html; charset=utf-8"
+    assert httpx.get(f"{edge.url}/_next/static/chunks/gone.js").status_code == 404
+    assert httpx.get(f"{edge.url}/.build.stamp").status_code == 404
+    assert httpx.get(f"{edge.url}/vod/%00").status_code == 404
+
+
+def test_a_client_that_leaves_mid_response_is_not_reported(edge: Edge, capsys: pytest.CaptureFixture[str]) -> None:
+    for error in (BrokenPipeError(), ConnectionResetError()):
+        try:
+            raise error
+        except ConnectionError:
+            edge.handle_error(None, ("127.0.0.1", 1))
+    assert capsys.readouterr().err == ""
+    try:
+        raise ValueError("a real fault")
+    except ValueError:
+        edge.handle_error(None, ("127.0.0.1", 1))
+    assert "a real fault" in capsys.readouterr().err

@@ -1,0 +1,226 @@
+"""The web app in a real browser, against the whole local platform.
+
+Chromium (Debian's package, driven by Playwright; no browser is downloaded) loads the static
+export from the edge, which also serves `/api/*`, `/hls/*` and `/config.json`; the chat goes to
+the emulator's WebSocket API. A streamer signs up and creates a key in the dashboard, a real
+ffmpeg publishes with it, a second signed-in viewer watches (hls.js: playback, quality switch,
+latency), chats, and when the stream ends sees it go offline and replays the VOD.
+Screenshots of the pages land in `.local/screenshots/` (printed at the end; `-s` shows it).
+"""
+
+import contextlib
+import json
+import re
+import shutil
+import subprocess
+import uuid
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from playwright.sync_api import Browser, expect, sync_playwright
+from websockets.sync.client import connect
+
+from letslive.constants import Service, health_route
+from localstack.emulator import REPO_ROOT
+from localstack.platform import WEB_ROOT
+from tests.e2e.conftest import LocalPlatform
+from tests.e2e.media import make_source, publish
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+SCREENSHOTS = REPO_ROOT / ".local" / "screenshots"
+PASSWORD = "correct horse battery staple 42"
+SOURCE_SECONDS = 45
+VIDEO = "[data-testid=player-video]"
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    if not (WEB_ROOT / "index.html").is_file():
+        pytest.fail(f"the web app is not built ({WEB_ROOT} is missing): run `make web`")
+    if not Path(CHROMIUM).is_file():
+        pytest.fail(f"{CHROMIUM} is missing: `make system` installs Debian's chromium")
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        yield launched
+        launched.close()
+
+
+@pytest.fixture(scope="module")
+def warm(platform: LocalPlatform) -> None:
+    """Warm Lambda workers before the browser comes: the emulator starts one worker per
+    concurrent invocation, and on a busy machine a cold start can exceed the functions' 10 s
+    timeout when a page calls five services at once. A few concurrent calls per HTTP service,
+    then one chat connection (connect, history, disconnect)."""
+    with httpx.Client(base_url=f"{platform.edge_url}/api", timeout=60) as api, ThreadPoolExecutor(3) as pool:
+        routes = [health_route(service) for service in Service for _ in range(3)]
+        for start in range(0, len(routes), 3):
+            list(pool.map(lambda route: api.get(route).status_code, routes[start : start + 3]))
+        name = f"warm_{uuid.uuid4().hex[:8]}"
+        api.post("/auth/signup", json={"username": name, "email": f"{name}@example.com", "password": PASSWORD})
+    with contextlib.suppress(Exception), connect(f"{platform.websocket_url}?channel={name}", open_timeout=60) as ws:
+        ws.send(json.dumps({"action": "history"}))
+        ws.recv(timeout=30)
+
+
+class Tab:
+    """One browser context (a fresh profile: its own cookies) with one page."""
+
+    def __init__(self, browser: Browser, platform: LocalPlatform, name: str) -> None:
+        self.context = browser.new_context(base_url=platform.edge_url, viewport={"width": 1400, "height": 900})
+        self.context.set_default_timeout(30_000)
+        self.page = self.context.new_page()
+        self.name = name
+        self.errors: list[str] = []
+        self.page.on("pageerror", lambda error: self.errors.append(str(error)))
+
+    def sign_up(self, username: str) -> None:
+        page = self.page
+        page.goto("/signup/")
+        page.get_by_test_id("signup-username").fill(username)
+        page.get_by_test_id("signup-email").fill(f"{username}@example.com")
+        page.get_by_test_id("signup-password").fill(PASSWORD)
+        page.get_by_test_id("signup-submit").click()
+        expect(page.get_by_test_id("nav-user")).to_have_text(username, timeout=60_000)
+
+    def screenshot(self, name: str) -> None:
+        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        self.page.screenshot(path=SCREENSHOTS / f"{name}.png", full_page=True)
+
+    def video(self, expression: str, arg: Any = None) -> Any:
+        return self.page.evaluate(
+            f"(arg) => {{ const v = document.querySelector('{VIDEO}'); return {expression}; }}", arg
+        )
+
+    def wait_video(self, condition: str, arg: Any = None, timeout: float = 30_000) -> None:
+        self.page.wait_for_function(
+            f"(arg) => {{ const v = document.querySelector('{VIDEO}'); return !!v && ({condition}); }}",
+            arg=arg,
+            timeout=timeout,
+        )
+
+    def close(self) -> None:
+        self.context.close()
+
+
+def plays(tab: Tab, seconds: float) -> None:
+    """The player says `playing` and the video's clock moves on by `seconds`."""
+    state = tab.page.get_by_test_id("player-state")
+    expect(state).to_have_text("playing", timeout=60_000)
+    start = tab.video("v.currentTime")
+    tab.wait_video("v.currentTime >= arg", start + seconds, timeout=(seconds + 30) * 1000)
+    expect(state).not_to_have_text("error")
+
+
+def switch_quality(tab: Tab) -> None:
+    """Pick another rung than the one playing; the player switches (`hls.currentLevel`) and
+    the video's frames take that height."""
+    select = tab.page.get_by_test_id("quality-select")
+    expect(select).not_to_have_attribute("data-level", "-1", timeout=30_000)
+    options: list[dict[str, str]] = select.locator("option").evaluate_all(
+        "options => options.map(o => ({value: o.value, label: o.textContent}))"
+    )
+    rungs = {option["label"]: option["value"] for option in options if option["value"] != "-1"}
+    assert {"720p", "360p"} <= set(rungs), rungs
+    playing = select.get_attribute("data-level")
+    label = "360p" if rungs["720p"] == playing else "720p"
+    select.select_option(rungs[label])
+    expect(select).to_have_attribute("data-level", rungs[label], timeout=30_000)
+    expect(select).to_have_attribute("data-height", label.removesuffix("p"))
+    tab.wait_video("v.videoHeight === arg", int(label.removesuffix("p")))
+
+
+def test_sign_up_go_live_watch_chat_and_replay_in_the_browser(
+    platform: LocalPlatform, browser: Browser, warm: None, tmp_path: Path, record_property: Any
+) -> None:
+    if shutil.which("ffmpeg") is None:
+        pytest.fail("ffmpeg is required (make installs it)")
+    suffix = uuid.uuid4().hex[:8]
+    streamer_name, viewer_name = f"web_{suffix}", f"fan_{suffix}"
+    source = make_source(tmp_path, 720, SOURCE_SECONDS)
+    streamer = Tab(browser, platform, "streamer")
+    viewer = Tab(browser, platform, "viewer")
+    publisher: subprocess.Popen[bytes] | None = None
+    try:
+        # 1. The streamer signs up, opens the dashboard and creates a stream key.
+        streamer.sign_up(streamer_name)
+        page = streamer.page
+        page.get_by_test_id("nav-dashboard").click()
+        expect(page.get_by_test_id("ingest-url")).to_have_text(platform.rtmp_url)
+        page.get_by_test_id("create-key").click()
+        key = page.get_by_test_id("stream-key").inner_text().strip()
+        assert re.fullmatch(r"\S{20,}", key), key
+        viewer.sign_up(viewer_name)
+
+        # 2. ffmpeg publishes with that key; the home page lists the channel as live.
+        publisher = publish(source, f"{platform.rtmp_url}/{key}")
+        viewer.page.goto(f"/channel/?u={streamer_name}")  # starts polling the channel's state
+        page.goto("/")
+        expect(page.locator(f'[data-testid=live-card][data-username="{streamer_name}"]')).to_be_visible(timeout=60_000)
+        streamer.screenshot("home")
+        page.goto("/dashboard/")
+        expect(page.get_by_test_id("chat-status")).to_have_text("connected", timeout=60_000)
+
+        # 3. The viewer's player plays, switches rungs and shows how far behind live it is.
+        watch = viewer.page
+        expect(watch.get_by_test_id("channel-live")).to_be_visible(timeout=30_000)
+        plays(viewer, 3)
+        switch_quality(viewer)
+        expect(watch.get_by_test_id("latency")).to_have_text(re.compile(r"^\d+\.\d s behind live$"), timeout=20_000)
+        expect(watch.get_by_test_id("follower-count")).to_have_text("0")
+        watch.get_by_test_id("follow-button").click()
+        expect(watch.get_by_test_id("follower-count")).to_have_text("1")
+
+        # 4. The viewer chats; the streamer's dashboard chat shows it.
+        text = f"hello from the browser {suffix}"
+        expect(watch.get_by_test_id("chat-status")).to_have_text("connected", timeout=60_000)
+        watch.get_by_test_id("chat-input").fill(text)
+        watch.get_by_test_id("chat-send").click()
+        line = f'[data-testid=chat-message][data-user="{viewer_name}"]'
+        expect(page.locator(line)).to_contain_text(text, timeout=30_000)
+        expect(watch.locator(line)).to_contain_text(text)
+        expect(watch.get_by_test_id("chat-input")).to_have_value("")
+        viewer.screenshot("channel")
+        expect(page.get_by_test_id("health-live")).to_be_visible(timeout=30_000)
+        expect(page.get_by_test_id("health-resolution")).to_have_text("1280x720", timeout=30_000)
+        streamer.screenshot("dashboard")
+
+        # 5. Publishing stops: the channel goes offline and its VOD is there, and plays.
+        _, stderr = publisher.communicate(timeout=SOURCE_SECONDS + 60)
+        assert publisher.returncode == 0, stderr.decode()
+        expect(watch.get_by_test_id("channel-offline")).to_be_visible(timeout=60_000)
+        expect(watch.get_by_test_id("player-state")).to_have_text("offline")
+        vod = watch.get_by_test_id("vod-card").first
+        try:
+            expect(vod).to_be_visible(timeout=30_000)
+        except AssertionError:
+            watch.reload()  # the page fetched the VODs before the record was written
+            expect(vod).to_be_visible(timeout=30_000)
+        vod.get_by_role("link").first.click()
+        expect(watch).to_have_url(re.compile(r"/vod/\?id=\w+"))
+        expect(watch.get_by_test_id("vod-title")).to_be_visible()
+        plays(viewer, 2)
+        viewer.screenshot("vod")
+        assert not streamer.errors, streamer.errors
+        assert not viewer.errors, viewer.errors
+    finally:
+        if publisher is not None and publisher.poll() is None:
+            publisher.kill()
+            publisher.wait()
+        streamer.close()
+        viewer.close()
+    record_property("screenshots", str(SCREENSHOTS))
+    print(f"\nscreenshots: {SCREENSHOTS}/{{home,channel,dashboard,vod}}.png")
