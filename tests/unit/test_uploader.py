@@ -335,3 +335,25 @@ def test_thumbnails_follow_the_top_rung_at_most_every_thumbnail_seconds(tmp_path
     asyncio.run(uploader.sync())
     assert grabbed == [segment_name(TOP, 0), segment_name(TOP, 4)]
     assert len(storage.named("thumbnail.jpg")) == 2
+
+
+def test_passes_that_overlap_store_each_segment_once(tmp_path: Path) -> None:
+    """The periodic pass and a publisher's end may sync at the same moment (seen in CI: the
+    second pass read a segment the first had just stored and deleted, and the broadcast was
+    never finalized)."""
+    storage = FakeStorage()
+    uploader = make_uploader(storage)
+    part = tmp_path / "part-1"
+    ffmpeg = FakeFfmpeg(part)
+    uploader.start_part(part)
+    ffmpeg.write(0, 4)
+
+    async def both() -> list[int]:
+        return list(await asyncio.gather(uploader.sync(), uploader.sync(), uploader.sync()))
+
+    assert sorted(asyncio.run(both())) == [0, 0, 8]
+    for rung in RUNGS:
+        assert [len(storage.named(segment_name(rung, n))) for n in range(4)] == [1, 1, 1, 1]
+    vod = asyncio.run(uploader.finalize())
+    assert vod is not None
+    assert vod.duration_seconds == pytest.approx(4.0)

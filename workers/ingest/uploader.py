@@ -102,6 +102,9 @@ class HlsUploader:
         self.thumbnail_key: str | None = None
         self.last_segment_at: float | None = None
         self.failures = 0
+        # One pass at a time: the periodic pass and a publisher's end both sync, and two passes
+        # over the same listing would store a segment twice or read one the other just deleted.
+        self._sync_lock = asyncio.Lock()
 
     # --- parts ---------------------------------------------------------------------------------
     def start_part(self, output_dir: Path) -> int:
@@ -122,6 +125,10 @@ class HlsUploader:
     async def sync(self) -> int:
         """One pass; returns how many segments were stored. Storage errors are logged and left
         for the next pass (nothing local is deleted until it is stored)."""
+        async with self._sync_lock:
+            return await self._sync_pass()
+
+    async def _sync_pass(self) -> int:
         if self._output_dir is None:
             return 0
         # Every rung's playlist is read before anything is uploaded: a pass cut short by a storage
