@@ -17,7 +17,7 @@ And `USER#<user>` / `RATE`: the sender's rate-limit state (GCRA theoretical arri
 """
 
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime, timedelta
 from typing import Final, Literal
 
@@ -423,7 +423,3 @@ class ChatRepository:
             item.delete()
         except PynamoDBException as exc:
             raise DependencyUnavailable(f"could not {what}: {exc.msg}") from exc
-
-
-def chunks(values: Sequence[str], size: int) -> list[list[str]]:
-    return [list(values[start : start + size]) for start in range(0, len(values), size)]
