@@ -33,20 +33,9 @@ from playwright.sync_api import sync_playwright
 
 from bench.ingest_latency import channel, make_source, platform_urls
 from letslive.media.playlists import parse_master_playlist, parse_media_playlist
-from localstack.platform import WEB_ROOT
+from localstack.platform import CHROMIUM, CHROMIUM_ARGS, WEB_ROOT
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--autoplay-policy=no-user-gesture-required",
-]
+BENCH_CHROMIUM_ARGS = [*CHROMIUM_ARGS, "--autoplay-policy=no-user-gesture-required"]
 SAMPLE_SECONDS = 0.25
 # Installed once the page has a video element: counts stalls.
 INSTRUMENT = """() => {
@@ -90,7 +79,7 @@ def measure(edge: str, rtmp: str, seconds: int, warmup: float) -> dict[str, Any]
     ):
         source = make_source(Path(work), seconds)
         name, key = channel(api)
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=BENCH_CHROMIUM_ARGS, headless=True)
         page = browser.new_context(base_url=edge).new_page()
         page.goto(f"/channel/?u={name}")
         page.wait_for_function(INSTRUMENT)

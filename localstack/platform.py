@@ -43,6 +43,19 @@ from localstack.emulator import EMULATOR_CREDENTIALS, REPO_ROOT, Emulator
 
 STATE_FILE = REPO_ROOT / ".local" / "platform.json"
 WEB_ROOT = REPO_ROOT / "web" / "out"
+# Debian's Chromium (installed by `make system`), as the browser test and benchmark launch it:
+# no browser download, no sandbox (root), no network calls of its own.
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = (
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+)
 
 
 def worker_env(deployment: Deployment, health_port: int, rtmp_port: int, work_dir: Path) -> dict[str, str]:

@@ -26,21 +26,10 @@ from websockets.sync.client import connect
 
 from letslive.constants import Service, health_route
 from localstack.emulator import REPO_ROOT
-from localstack.platform import WEB_ROOT
+from localstack.platform import CHROMIUM, CHROMIUM_ARGS, WEB_ROOT
 from tests.e2e.conftest import LocalPlatform
 from tests.e2e.media import make_source, publish
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 SCREENSHOTS = REPO_ROOT / ".local" / "screenshots"
 PASSWORD = "correct horse battery staple 42"
 SOURCE_SECONDS = 45
@@ -54,7 +43,7 @@ def browser() -> Iterator[Browser]:
     if not Path(CHROMIUM).is_file():
         pytest.fail(f"{CHROMIUM} is missing: `make system` installs Debian's chromium")
     with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        launched = playwright.chromium.launch(executable_path=CHROMIUM, args=list(CHROMIUM_ARGS), headless=True)
         yield launched
         launched.close()
 
