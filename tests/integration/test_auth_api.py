@@ -22,7 +22,7 @@ from letslive.data.sessions import SessionRepository, ThrottleRepository
 from letslive.errors import InvalidRefreshToken
 from letslive.models.auth import Rotation, StoredRefreshToken
 from letslive.services import passwords
-from letslive.services.auth import AuthService, auth_service, hash_refresh_token
+from letslive.services.auth import REUSE_GRACE_SECONDS, AuthService, auth_service, hash_refresh_token
 from letslive.services.passwords import Passwords
 from letslive.services.tokens import AccessTokenIssuer, AccessTokenVerifier, SigningKey, generate_signing_key
 from letslive.settings import get_settings
@@ -345,31 +345,54 @@ def test_successful_logins_are_not_counted_as_failures(client: TestClient) -> No
 # --- refresh ------------------------------------------------------------------------------------
 
 
-def test_refresh_rotates_and_reuse_revokes_the_whole_family(client: TestClient) -> None:
+def test_refresh_rotates_and_reuse_revokes_the_whole_family(app: FastAPI) -> None:
+    clock = Clock(time.time())
+    use_clock(app, clock)
+    with make_client(app) as client:
+        signup(client)
+        first = tokens(login(client))["refresh_token"]
+
+        second = tokens(client.post("/auth/refresh", json={"refresh_token": first}))
+        assert second["refresh_token"] != first
+        assert verifier(client).verify(second["access_token"]).username == "alice"
+
+        # Past the reuse grace the spent token is refused, and presenting it kills the family...
+        clock.now += REUSE_GRACE_SECONDS + 1
+        body = assert_problem(client.post("/auth/refresh", json={"refresh_token": first}), 401, "invalid-refresh-token")
+        assert "already used" in body["detail"]
+        # ...so the newest token, never used, is refused too.
+        assert_problem(
+            client.post("/auth/refresh", json={"refresh_token": second["refresh_token"]}), 401, "invalid-refresh-token"
+        )
+
+
+def test_a_cookie_spent_a_moment_ago_still_refreshes(client: TestClient) -> None:
+    """A page reloaded while its refresh was in flight never stored the rotated cookie."""
     signup(client)
-    first = tokens(login(client))["refresh_token"]
+    login(client)
+    spent = browser_cookie(client)
+    lost = tokens(client.post("/auth/refresh", headers=spent))["refresh_token"]
 
-    second = tokens(client.post("/auth/refresh", json={"refresh_token": first}))
-    assert second["refresh_token"] != first
-    assert verifier(client).verify(second["access_token"]).username == "alice"
-
-    # The spent token is refused, and presenting it kills the family...
-    body = assert_problem(client.post("/auth/refresh", json={"refresh_token": first}), 401, "invalid-refresh-token")
-    assert "already used" in body["detail"]
-    # ...so the newest token, never used, is refused too.
-    assert_problem(
-        client.post("/auth/refresh", json={"refresh_token": second["refresh_token"]}), 401, "invalid-refresh-token"
-    )
+    response = client.post("/auth/refresh", headers=spent)
+    again = tokens(response)
+    assert refresh_cookie(response)[REFRESH_COOKIE].value == again["refresh_token"] != lost
+    # Both successors keep working: nothing was revoked.
+    tokens(client.post("/auth/refresh", json={"refresh_token": lost}))
+    tokens(client.post("/auth/refresh", json={"refresh_token": again["refresh_token"]}))
 
 
-def test_reuse_revokes_only_that_family(client: TestClient) -> None:
-    signup(client)
-    laptop = tokens(login(client))["refresh_token"]
-    phone = tokens(login(client))["refresh_token"]
-    client.post("/auth/refresh", json={"refresh_token": laptop})
-    client.post("/auth/refresh", json={"refresh_token": laptop})  # reuse: the laptop's family dies
+def test_reuse_revokes_only_that_family(app: FastAPI) -> None:
+    clock = Clock(time.time())
+    use_clock(app, clock)
+    with make_client(app) as client:
+        signup(client)
+        laptop = tokens(login(client))["refresh_token"]
+        phone = tokens(login(client))["refresh_token"]
+        client.post("/auth/refresh", json={"refresh_token": laptop})
+        clock.now += REUSE_GRACE_SECONDS + 1
+        client.post("/auth/refresh", json={"refresh_token": laptop})  # reuse: the laptop's family dies
 
-    tokens(client.post("/auth/refresh", json={"refresh_token": phone}))
+        tokens(client.post("/auth/refresh", json={"refresh_token": phone}))
 
 
 def browser_cookie(client: TestClient) -> dict[str, str]:
@@ -441,20 +464,38 @@ class StaleReads(SessionRepository):
         return None if stored is None else StoredRefreshToken(**{**stored.__dict__, "used": False})
 
 
-def test_two_concurrent_refreshes_with_one_token_cannot_both_succeed(client: TestClient) -> None:
-    signup(client)
-    first = tokens(login(client))["refresh_token"]
-    winner = tokens(client.post("/auth/refresh", json={"refresh_token": first}))["refresh_token"]
-    # The loser read the token before the winner's write landed; the condition stops it.
+def racing_service(clock: Clock | None = None) -> AuthService:
+    """An `AuthService` whose reads are stale: it sees every token as unused."""
     issuer = AccessTokenIssuer(
         load_signing_key(get_settings().required("signing_key_secret")), "letslive", "letslive-api", 900
     )
-    racing = AuthService(
-        AccountRepository(), StaleReads(), ThrottleRepository(), passwords.default_passwords(), issuer, REFRESH_TTL
-    )
+    return AuthService(
+        AccountRepository(), StaleReads(), ThrottleRepository(), passwords.default_passwords(), issuer, REFRESH_TTL,
+        clock=clock or time.time,
+    )  # fmt: skip
+
+
+def test_two_concurrent_refreshes_with_one_token_both_get_working_tokens(client: TestClient) -> None:
+    """Two tabs refreshing at once: the loser read the token before the winner's write landed."""
+    signup(client)
+    first = tokens(login(client))["refresh_token"]
+    winner = tokens(client.post("/auth/refresh", json={"refresh_token": first}))["refresh_token"]
+
+    loser = racing_service().refresh(first).refresh_token
+
+    assert loser != winner
+    for token in (winner, loser):
+        tokens(client.post("/auth/refresh", json={"refresh_token": token}))
+
+
+def test_a_stale_read_of_a_token_spent_long_ago_is_still_reuse(client: TestClient) -> None:
+    signup(client)
+    first = tokens(login(client))["refresh_token"]
+    winner = tokens(client.post("/auth/refresh", json={"refresh_token": first}))["refresh_token"]
+    # The condition re-checks when it was spent, whatever the read said.
+    late = Clock(time.time() + REUSE_GRACE_SECONDS + 1)
     with pytest.raises(InvalidRefreshToken, match="already used"):
-        racing.refresh(first)
-    # Treated as reuse: the winner's token dies with its family.
+        racing_service(late).refresh(first)
     assert_problem(client.post("/auth/refresh", json={"refresh_token": winner}), 401, "invalid-refresh-token")
 
 
@@ -482,6 +523,29 @@ def test_rotation_condition_lets_exactly_one_of_two_writers_through(client: Test
     assert fresh is not None
     assert sessions.rotate(fresh, hash_refresh_token("c"), now, now + 60) is Rotation.REVOKED
     assert sessions.token(hash_refresh_token("c")) is None
+
+
+def test_a_sibling_needs_a_spending_at_or_after_the_given_time(client: TestClient) -> None:
+    signup(client)
+    first = tokens(login(client))["refresh_token"]
+    sessions = SessionRepository()
+    stored = sessions.token(hash_refresh_token(first))
+    assert stored is not None
+    now = int(time.time())
+
+    # Not spent yet: there is nothing to be a sibling of.
+    assert sessions.rotate(stored, hash_refresh_token("x"), now, now + 60, rotated_since=now) is Rotation.ALREADY_USED
+    assert sessions.rotate(stored, hash_refresh_token("a"), now, now + 60) is Rotation.ROTATED
+    assert sessions.rotate(stored, hash_refresh_token("b"), now, now + 60, rotated_since=now) is Rotation.ROTATED
+    assert (
+        sessions.rotate(stored, hash_refresh_token("c"), now, now + 60, rotated_since=now + 1) is Rotation.ALREADY_USED
+    )
+    assert [sessions.token(hash_refresh_token(t)) is None for t in "xabc"] == [True, False, False, True]
+    spent = sessions.token(hash_refresh_token(first))
+    assert spent is not None
+    assert (spent.used, spent.rotated_at) == (True, now)
+    sessions.revoke_family(stored.family_id)
+    assert sessions.rotate(stored, hash_refresh_token("d"), now, now + 60, rotated_since=now) is Rotation.REVOKED
 
 
 # --- logout -------------------------------------------------------------------------------------

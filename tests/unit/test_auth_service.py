@@ -26,7 +26,13 @@ from letslive.errors import (
     WeakPassword,
 )
 from letslive.models.auth import Rotation, StoredRefreshToken
-from letslive.services.auth import AuthService, ThrottlePolicy, client_key, hash_refresh_token
+from letslive.services.auth import (
+    REUSE_GRACE_SECONDS,
+    AuthService,
+    ThrottlePolicy,
+    client_key,
+    hash_refresh_token,
+)
 from letslive.services.passwords import Passwords
 from letslive.services.tokens import AccessTokenIssuer, AccessTokenVerifier, generate_signing_key, jwks_document
 
@@ -89,15 +95,21 @@ class Sessions:
         self.revoked[family_id] = False
         self.tokens[token_hash] = StoredRefreshToken(token_hash, family_id, user_id, username, False, expires_at)
 
-    def rotate(self, old: StoredRefreshToken, new_hash: str, now: int, expires_at: int) -> Rotation:
+    def rotate(
+        self, old: StoredRefreshToken, new_hash: str, now: int, expires_at: int, *, rotated_since: int | None = None
+    ) -> Rotation:
         if self.forced is not None:
             return self.forced
-        if self.tokens[old.token_hash].used:
+        current = self.tokens[old.token_hash]
+        if rotated_since is None and current.used:
+            return Rotation.ALREADY_USED
+        if rotated_since is not None and (current.rotated_at is None or current.rotated_at < rotated_since):
             return Rotation.ALREADY_USED
         if self.revoked[old.family_id]:
             return Rotation.REVOKED
-        self.tokens[old.token_hash] = replace(old, used=True)
-        self.tokens[new_hash] = replace(old, token_hash=new_hash, used=False, expires_at=expires_at)
+        if rotated_since is None:
+            self.tokens[old.token_hash] = replace(current, used=True, rotated_at=now)
+        self.tokens[new_hash] = replace(old, token_hash=new_hash, used=False, expires_at=expires_at, rotated_at=None)
         return Rotation.ROTATED
 
     def revoke_family(self, family_id: str) -> None:
@@ -314,6 +326,7 @@ def test_a_refresh_token_works_until_its_expiry(alice: World) -> None:
 def test_a_spent_token_revokes_its_family(alice: World) -> None:
     first = alice.service.login("alice", PASSWORD, IP).refresh_token
     second = alice.service.refresh(first).refresh_token
+    alice.clock.now += REUSE_GRACE_SECONDS + 1
 
     with pytest.raises(InvalidRefreshToken, match="already used"):
         alice.service.refresh(first)
@@ -323,7 +336,36 @@ def test_a_spent_token_revokes_its_family(alice: World) -> None:
     assert alice.sessions.revocations == [family]
 
 
-def test_losing_a_rotation_race_counts_as_reuse(alice: World) -> None:
+def test_a_token_spent_within_the_grace_gets_a_sibling_successor(alice: World) -> None:
+    """A reload that lost the refresh response presents the spent token again."""
+    alice.clock.now = int(time.time())  # the verifier checks iat and exp against real time
+    first = alice.service.login("alice", PASSWORD, IP).refresh_token
+    lost = alice.service.refresh(first).refresh_token
+    alice.clock.now += REUSE_GRACE_SECONDS - 1
+    again = alice.service.refresh(first)
+
+    assert again.refresh_token != lost
+    assert alice.verifier.verify(again.access_token).username == "alice"
+    assert alice.sessions.revocations == []
+    # Both successors are live, single-use tokens of the same family.
+    assert alice.service.refresh(again.refresh_token).refresh_token
+    assert alice.service.refresh(lost).refresh_token
+    family = {alice.sessions.tokens[hash_refresh_token(t)].family_id for t in (first, lost, again.refresh_token)}
+    assert len(family) == 1
+
+
+def test_the_grace_counts_from_the_first_spending(alice: World) -> None:
+    first = alice.service.login("alice", PASSWORD, IP).refresh_token
+    alice.service.refresh(first)
+    alice.clock.now += REUSE_GRACE_SECONDS - 1
+    alice.service.refresh(first)  # within the grace; does not restart it
+    alice.clock.now += 2
+    with pytest.raises(InvalidRefreshToken, match="already used"):
+        alice.service.refresh(first)
+    assert len(alice.sessions.revocations) == 1
+
+
+def test_losing_a_rotation_race_to_an_old_spending_counts_as_reuse(alice: World) -> None:
     first = alice.service.login("alice", PASSWORD, IP).refresh_token
     alice.sessions.forced = Rotation.ALREADY_USED
     with pytest.raises(InvalidRefreshToken, match="already used"):

@@ -35,6 +35,7 @@ class RefreshTokenItem(BaseItem):
     username = UnicodeAttribute()
     used = BooleanAttribute(default=False)
     issued_at = NumberAttribute()
+    rotated_at = NumberAttribute(null=True)
 
 
 class FamilyItem(BaseItem):
@@ -79,6 +80,7 @@ class SessionRepository:
             username=item.username,
             used=bool(item.used),
             expires_at=int(item.expires_at.timestamp()) if item.expires_at else 0,
+            rotated_at=None if item.rotated_at is None else int(item.rotated_at),
         )
 
     def start(self, family_id: str, token_hash: str, user_id: str, username: str, now: int, expires_at: int) -> None:
@@ -95,24 +97,37 @@ class SessionRepository:
         except TransactWriteError as exc:
             raise DependencyUnavailable(f"could not start the session: {exc.msg}") from exc
 
-    def rotate(self, old: StoredRefreshToken, new_hash: str, now: int, expires_at: int) -> Rotation:
+    def rotate(
+        self, old: StoredRefreshToken, new_hash: str, now: int, expires_at: int, *, rotated_since: int | None = None
+    ) -> Rotation:
         """Mark `old` used and store its successor in one transaction.
 
         The conditions make it race-safe: of two refreshes presenting the same token, exactly
         one sees `used = false`; and no token is issued into a family revoked meanwhile.
+        With `rotated_since`, `old` must instead already have been rotated at or after that
+        time (the reuse grace): the new token is a sibling of the successor issued then.
         """
         new = self._token_item(new_hash, old.family_id, old.user_id, old.username, now, expires_at)
-        old_item = self.tokens(f"REFRESH#{old.token_hash}", _REFRESH_SK)
+        old_key = (f"REFRESH#{old.token_hash}", _REFRESH_SK)
         family = self.families(f"FAMILY#{old.family_id}", _FAMILY_SK)
+        tokens = self.tokens
         try:
-            # PynamoDB sends puts before updates: reasons are [new token, old token, family].
+            # PynamoDB sends condition checks, then puts, then updates: the cancellation reasons
+            # come in that order, and `old` is the check in the grace case, the first update otherwise.
             with TransactWrite(connection=connection()) as transaction:
-                transaction.save(new, condition=self.tokens.pk.does_not_exist())
-                transaction.update(
-                    old_item,
-                    actions=[self.tokens.used.set(True)],
-                    condition=self.tokens.used == False,  # noqa: E712 - a PynamoDB condition, not a comparison
-                )
+                if rotated_since is None:
+                    transaction.update(
+                        tokens(*old_key),
+                        actions=[tokens.used.set(True), tokens.rotated_at.set(now)],
+                        condition=tokens.used == False,  # noqa: E712 - a PynamoDB condition, not a comparison
+                    )
+                else:
+                    transaction.condition_check(
+                        tokens,
+                        *old_key,
+                        condition=(tokens.used == True) & (tokens.rotated_at >= rotated_since),  # noqa: E712
+                    )
+                transaction.save(new, condition=tokens.pk.does_not_exist())
                 # The family lives as long as its newest token.
                 transaction.update(
                     family,
@@ -121,7 +136,8 @@ class SessionRepository:
                 )
         except TransactWriteError as exc:
             failed = _failed_conditions(exc)
-            if len(failed) == 3 and failed[1]:
+            old_index = 0 if rotated_since is not None else 1
+            if len(failed) == 3 and failed[old_index]:
                 return Rotation.ALREADY_USED
             if len(failed) == 3 and failed[2]:
                 return Rotation.REVOKED

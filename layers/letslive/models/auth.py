@@ -93,6 +93,8 @@ class StoredRefreshToken:
     username: str
     used: bool
     expires_at: int
+    # When it was spent (rotated); None while unused.
+    rotated_at: int | None = None
 
 
 class Rotation(Enum):

@@ -2,10 +2,13 @@
 
 Sessions: a login starts a refresh-token *family*. Each refresh spends the presented token and
 issues its successor in the same family; presenting a spent token again means two parties hold
-it (theft, or a client that lost a response), so the whole family is revoked. Logout revokes
-the family too. Refresh tokens are opaque random strings; only their SHA-256 is stored (they
-carry 256 bits of entropy, so a plain hash is as good as a slow one here). Their lifetime
-slides: each rotation gives the family another `refresh_ttl_seconds`.
+it (theft), so the whole family is revoked. Except within `REUSE_GRACE_SECONDS` of its
+spending: a browser that lost the response (a page reloaded while the refresh was in flight)
+or two tabs refreshing at once present it again a moment later, and get a sibling successor
+instead of being signed out; a thief replaying it would have to do so within those seconds.
+Logout revokes the family too. Refresh tokens are opaque random strings; only their SHA-256 is
+stored (they carry 256 bits of entropy, so a plain hash is as good as a slow one here). Their
+lifetime slides: each rotation gives the family another `refresh_ttl_seconds`.
 
 Failed logins are throttled per account and per client address in fixed windows: once either
 has `max_failures` in the current window, every login for it is refused, right password or
@@ -21,7 +24,8 @@ import time
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Final, Protocol
+from functools import partial
+from typing import TYPE_CHECKING, Any, Final, NoReturn, Protocol
 
 from letslive.constants import RESERVED_USERNAMES
 from letslive.errors import ConfigurationError, InvalidCredentials, InvalidInput, InvalidRefreshToken, RateLimited
@@ -34,6 +38,9 @@ if TYPE_CHECKING:
 
 USERNAME_RE: Final = re.compile(r"[a-z0-9_]{3,25}")
 REFRESH_TOKEN_BYTES: Final = 32  # 256 bits
+# How long a rotated refresh token may be presented again (see above). Auth0 and Okta offer
+# the same "reuse interval"; a reload re-sends it within a second or two.
+REUSE_GRACE_SECONDS: Final = 10
 
 BAD_CREDENTIALS: Final = "the username or password is not correct"
 INVALID_SESSION: Final = "the refresh token is not valid; sign in again"
@@ -55,7 +62,9 @@ class SessionStore(Protocol):
         self, family_id: str, token_hash: str, user_id: str, username: str, now: int, expires_at: int
     ) -> None: ...
 
-    def rotate(self, old: StoredRefreshToken, new_hash: str, now: int, expires_at: int) -> Rotation: ...
+    def rotate(
+        self, old: StoredRefreshToken, new_hash: str, now: int, expires_at: int, *, rotated_since: int | None = None
+    ) -> Rotation: ...
 
     def revoke_family(self, family_id: str) -> None: ...
 
@@ -176,26 +185,35 @@ class AuthService:
     # --- refresh and logout --------------------------------------------------------------------
 
     def refresh(self, refresh_token: str | None) -> TokenResponse:
-        """Spend a refresh token for a new pair; a spent one revokes its family (`InvalidRefreshToken`)."""
+        """Spend a refresh token for a new pair; a spent one revokes its family (`InvalidRefreshToken`)
+        unless it was spent within the reuse grace."""
         if not refresh_token:
             raise InvalidRefreshToken("a refresh token is required")
         now = int(self._clock())
         stored = self._sessions.token(hash_refresh_token(refresh_token))
         if stored is None or stored.expires_at <= now:
             raise InvalidRefreshToken(INVALID_SESSION)
-        if stored.used:
-            self._sessions.revoke_family(stored.family_id)
-            raise InvalidRefreshToken(REUSED_SESSION)
+        grace_since = now - REUSE_GRACE_SECONDS
+        if stored.used and (stored.rotated_at is None or stored.rotated_at < grace_since):
+            return self._replayed(stored)
         successor = secrets.token_urlsafe(REFRESH_TOKEN_BYTES)
-        outcome = self._sessions.rotate(stored, hash_refresh_token(successor), now, now + self.refresh_ttl_seconds)
+        rotate = partial(
+            self._sessions.rotate, stored, hash_refresh_token(successor), now, now + self.refresh_ttl_seconds
+        )
+        # A token spent a moment ago (also by a concurrent request between our read and our
+        # write) gets a sibling successor; the condition re-checks the time of that spending.
+        outcome = rotate(rotated_since=grace_since) if stored.used else rotate()
+        if outcome is Rotation.ALREADY_USED and not stored.used:
+            outcome = rotate(rotated_since=grace_since)
         if outcome is Rotation.ALREADY_USED:
-            # Another request spent it between our read and our write: treated as reuse too, so
-            # clients must not refresh concurrently with one token.
-            self._sessions.revoke_family(stored.family_id)
-            raise InvalidRefreshToken(REUSED_SESSION)
+            return self._replayed(stored)
         if outcome is Rotation.REVOKED:
             raise InvalidRefreshToken(INVALID_SESSION)
         return self._token_response(stored.user_id, stored.username, successor)
+
+    def _replayed(self, stored: StoredRefreshToken) -> NoReturn:
+        self._sessions.revoke_family(stored.family_id)
+        raise InvalidRefreshToken(REUSED_SESSION)
 
     def logout(self, refresh_token: str | None) -> None:
         """Revoke the session the refresh token belongs to; unknown or missing tokens are a no-op."""
