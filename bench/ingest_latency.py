@@ -20,7 +20,6 @@ Run from the repo root: `.venv/bin/python -m bench.ingest_latency [--seconds 30]
 import argparse
 import json
 import statistics
-import subprocess
 import tempfile
 import time
 import uuid
@@ -32,6 +31,7 @@ import httpx
 
 from letslive.media.playlists import parse_master_playlist, parse_media_playlist
 from localstack.platform import STATE_FILE, local_platform
+from tests.e2e.media import make_source, publish
 
 PASSWORD = "correct horse battery staple 42"
 
@@ -47,20 +47,6 @@ def platform_urls(reuse: bool) -> Iterator[tuple[str, str]]:
         yield running.edge_url, running.rtmp_url
 
 
-def make_source(directory: Path, seconds: int) -> Path:
-    path = directory / "source.flv"
-    subprocess.run(
-        [
-            "ffmpeg", "-hide_banner", "-loglevel", "error", "-y",
-            "-f", "lavfi", "-i", "testsrc2=size=1280x720:rate=30", "-f", "lavfi", "-i", "sine=sample_rate=48000",
-            "-t", str(seconds), "-c:v", "libx264", "-preset", "veryfast", "-profile:v", "high", "-pix_fmt", "yuv420p",
-            "-g", "30", "-keyint_min", "30", "-sc_threshold", "0", "-c:a", "aac", "-f", "flv", str(path),
-        ],
-        check=True,
-    )  # fmt: skip
-    return path
-
-
 def channel(api: httpx.Client) -> tuple[str, str]:
     name = f"bench_{uuid.uuid4().hex[:8]}"
     api.post("/auth/signup", json={"username": name, "email": f"{name}@example.com", "password": PASSWORD})
@@ -71,12 +57,9 @@ def channel(api: httpx.Client) -> tuple[str, str]:
 
 def measure(edge: str, rtmp: str, seconds: int) -> tuple[list[float], list[float]]:
     with tempfile.TemporaryDirectory() as work, httpx.Client(base_url=f"{edge}/api", timeout=30) as api:
-        source = make_source(Path(work), seconds)
+        source = make_source(Path(work), 720, seconds)
         name, key = channel(api)
-        publisher = subprocess.Popen(
-            ["ffmpeg", "-hide_banner", "-loglevel", "error", "-re", "-i", str(source), "-c", "copy", "-f", "flv",
-             f"{rtmp}/{key}"],
-        )  # fmt: skip
+        publisher = publish(source, f"{rtmp}/{key}")
         started = time.time()
         listed: dict[int, tuple[float, float]] = {}
         try:

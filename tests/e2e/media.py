@@ -1,4 +1,6 @@
-"""Helpers of the e2e suites that publish real media: a source encoded like OBS's, a publisher."""
+"""Publishing real media, for the e2e suites and the benchmarks: a source encoded like OBS's, a
+publisher that sends it at real time, and a live publisher that burns its wall clock into every
+frame (for measuring glass-to-glass latency from what is on screen)."""
 
 import subprocess
 import time
@@ -19,18 +21,30 @@ def wait_for(check: Callable[[], Any], timeout: float, what: str, interval: floa
         time.sleep(interval)
 
 
+# OBS's recommended x264 settings for streaming: 1 s keyframe interval (its "keyframe interval
+# 1"), fixed GOP, High profile, 4:2:0, AAC at 48 kHz.
+OBS_VIDEO = ("-c:v", "libx264", "-profile:v", "high", "-pix_fmt", "yuv420p", "-g", "30", "-keyint_min", "30",
+             "-sc_threshold", "0")  # fmt: skip
+OBS_AUDIO = ("-c:a", "aac", "-b:a", "128k")
+SINE = ("-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000")
+
+# The burned-in clock: milliseconds since an epoch the caller picks, as CLOCK_BITS black/white
+# blocks along the top edge, least significant first, each 1/32 of the frame wide and 1/15 of
+# it high (large enough to survive every rung's scaling and compression).
+CLOCK_BITS = 24
+CLOCK_BLOCK_WIDTH = 1 / 32
+CLOCK_STRIP_HEIGHT = 1 / 15
+
+
 def make_source(directory: Path, height: int, seconds: int) -> Path:
-    """An H.264 High + AAC FLV with a 1 s GOP (OBS's "keyframe interval 1"), encoded once."""
+    """An H.264 High + AAC FLV with OBS's settings, encoded once."""
     width = height * 16 // 9
     path = directory / f"source_{height}p_{seconds}s.flv"
     subprocess.run(
         [
             "ffmpeg", "-hide_banner", "-loglevel", "error", "-y",
-            "-f", "lavfi", "-i", f"testsrc2=size={width}x{height}:rate=30",
-            "-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000",
-            "-t", str(seconds), "-c:v", "libx264", "-preset", "ultrafast", "-profile:v", "high",
-            "-pix_fmt", "yuv420p", "-g", "30", "-keyint_min", "30", "-sc_threshold", "0",
-            "-c:a", "aac", "-b:a", "128k", "-f", "flv", str(path),
+            "-f", "lavfi", "-i", f"testsrc2=size={width}x{height}:rate=30", *SINE,
+            "-t", str(seconds), *OBS_VIDEO, "-preset", "ultrafast", *OBS_AUDIO, "-f", "flv", str(path),
         ],
         check=True,
         timeout=300,
@@ -45,3 +59,30 @@ def publish(source: Path, url: str) -> "subprocess.Popen[bytes]":
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
     )
+
+
+def publish_clock(url: str, height: int, seconds: int, epoch: float) -> "subprocess.Popen[bytes]":
+    """Encode and publish live, as OBS does (x264 `veryfast`, `zerolatency`), with the wall clock
+    at capture burned into each frame: `setpts` stamps a frame with the real-time clock as it
+    leaves the (real-time paced) source, the strip shows that stamp in ms since `epoch`, and
+    the timestamps are then renumbered at a steady 30 fps for the encoder."""
+    width = height * 16 // 9
+    block = round(width * CLOCK_BLOCK_WIDTH)
+    strip = round(height * CLOCK_STRIP_HEIGHT)
+    bit = f"mod(floor(T*1000/pow(2,floor(X/{block}))),2)"
+    graph = (
+        f"[0:v]setpts=(RTCTIME-{round(epoch * 1e6)})/1000000/TB,split[frame][top];"
+        f"[top]crop=iw:{strip}:0:0,geq=lum='if(lt(X,{CLOCK_BITS * block}),if({bit},235,16),16)':cb=128:cr=128[clock];"
+        "[frame][clock]overlay=0:0,setpts=N/30/TB[v]"
+    )
+    return subprocess.Popen(
+        [
+            "ffmpeg", "-hide_banner", "-loglevel", "error",
+            "-re", "-f", "lavfi", "-i", f"testsrc2=size={width}x{height}:rate=30", "-re", *SINE,
+            "-t", str(seconds), "-filter_complex", graph, "-map", "[v]", "-map", "1:a",
+            *OBS_VIDEO, "-preset", "veryfast", "-tune", "zerolatency", "-b:v", "3000k", "-maxrate", "3000k",
+            "-bufsize", "3000k", *OBS_AUDIO, "-f", "flv", url,
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )  # fmt: skip

@@ -4,14 +4,20 @@ import Hls, { type ErrorData, type HlsConfig } from "hls.js";
 import { useCallback, useEffect, useRef, useState } from "react";
 
 import { MutedIcon } from "@/components/Icons";
+import { livePlaylistLoader } from "@/lib/livePlaylistLoader";
 
-// 1 s segments, no LL-HLS parts: start 2 segments behind live, catch up (up to 1.5x) when more
-// than 5 behind, keep little buffer on either side.
+// 1 s segments, no LL-HLS parts. New segments are noticed within ~150 ms of being listed
+// (`livePlaylistLoader`), so playback can sit 1.5 s behind the live edge (hls.js never goes
+// closer than one segment); `lowLatencyMode` is what enables hls.js's playback-rate catch-up
+// (up to 1.5x) whenever playback drifts behind that target, and a stall raises the target by
+// 1 s (`liveSyncOnStallIncrease`). Past 5 s behind, it seeks back to the target. Little buffer
+// either side. Measured with `bench/latency_browser.py` (README "Latency").
 export const LIVE_TUNING: Partial<HlsConfig> = {
-  lowLatencyMode: false,
-  liveSyncDurationCount: 2,
-  liveMaxLatencyDurationCount: 5,
+  lowLatencyMode: true,
+  liveSyncDuration: 1.5,
+  liveMaxLatencyDuration: 5,
   maxLiveSyncPlaybackRate: 1.5,
+  liveSyncOnStallIncrease: 1,
   backBufferLength: 10,
   maxBufferLength: 6,
   enableWorker: true,
@@ -98,7 +104,7 @@ export default function Player({ src, live, poster, offlineText = "Offline", onL
 
     let hls: Hls | null = null;
     if (Hls.isSupported()) {
-      hls = new Hls(live ? LIVE_TUNING : VOD_TUNING);
+      hls = new Hls(live ? { ...LIVE_TUNING, pLoader: livePlaylistLoader() } : VOD_TUNING);
       hlsRef.current = hls;
       let networkRetries = 0;
       let lastMediaRecovery = 0;
