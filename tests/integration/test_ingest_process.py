@@ -28,6 +28,9 @@ from letslive.constants import (
     ENV_INGEST_WORK_DIR,
     ENV_MEDIA_BUCKET,
     ENV_PREFIX,
+    ENV_STAGE,
+    INGEST_METRIC_SERVICE,
+    POWERTOOLS_NAMESPACE,
     Table,
     table_env_var,
 )
@@ -80,9 +83,17 @@ def spawn(env: dict[str, str], log: Path) -> "subprocess.Popen[bytes]":
         )
 
 
-def log_lines(log: Path) -> list[dict[str, Any]]:
-    """Every line the worker wrote must be a JSON object."""
+def written(log: Path) -> list[dict[str, Any]]:
+    """Every line the worker wrote must be a JSON object: a log record or an EMF metrics document."""
     return [json.loads(line) for line in log.read_text().splitlines()]
+
+
+def log_lines(log: Path) -> list[dict[str, Any]]:
+    return [line for line in written(log) if "_aws" not in line]
+
+
+def metric_lines(log: Path) -> list[dict[str, Any]]:
+    return [line for line in written(log) if "_aws" in line]
 
 
 def wait_for_health(process: "subprocess.Popen[bytes]", url: str, log: Path) -> tuple[int, dict[str, Any]]:
@@ -117,7 +128,8 @@ def test_worker_serves_health_and_exits_0_after_draining(
 ) -> None:
     port = free_port()
     log = tmp_path / "ingest.log"
-    process = spawn(worker_env(**{ENV_INGEST_HEALTH_PORT: str(port), ENV_INGEST_HEALTH_HOST: "127.0.0.1"}), log)
+    overrides = {ENV_INGEST_HEALTH_PORT: str(port), ENV_INGEST_HEALTH_HOST: "127.0.0.1", ENV_STAGE: "itest"}
+    process = spawn(worker_env(**overrides), log)
     stopped.append(process)
     url = f"http://127.0.0.1:{port}/health"
 
@@ -140,6 +152,12 @@ def test_worker_serves_health_and_exits_0_after_draining(
     assert any(line.get("health_url") == url for line in lines), lines
     assert [line["message"] for line in lines if line["message"] in ("draining", "drained")] == ["draining", "drained"]
     assert all(line["service"] == "ingest" for line in lines)
+    # Idle, it still reports its live broadcasts (0) for autoscaling, under the deployment's stage.
+    metrics = metric_lines(log)
+    assert metrics, "no ActiveBroadcasts metric was written"
+    assert all(line["ActiveBroadcasts"] == 0 for line in metrics)
+    assert all((line["service"], line["stage"]) == (INGEST_METRIC_SERVICE, "itest") for line in metrics)
+    assert metrics[0]["_aws"]["CloudWatchMetrics"][0]["Namespace"] == POWERTOOLS_NAMESPACE
 
 
 def test_worker_exits_2_on_invalid_configuration(tmp_path: Path, stopped: list["subprocess.Popen[bytes]"]) -> None:

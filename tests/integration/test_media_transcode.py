@@ -4,6 +4,7 @@ Sources are a few seconds of lavfi `testsrc2` + `sine`, encoded once per session
 told to (H.264 High, 1 s keyframe interval, AAC), so the whole module takes a few seconds.
 """
 
+import asyncio
 import json
 import shutil
 import subprocess
@@ -19,6 +20,7 @@ from letslive.media.ffmpeg import MASTER_PLAYLIST, TEMP_SUFFIX, build_transcode_
 from letslive.media.ladder import Ladder, PlannedRung
 from letslive.media.playlists import MediaPlaylist, master_playlist, parse_master_playlist, parse_media_playlist
 from letslive.media.probe import ProbeError, probe
+from workers.ingest.uploader import jpeg_thumbnail
 
 pytestmark = pytest.mark.skipif(
     shutil.which("ffmpeg") is None or shutil.which("ffprobe") is None, reason="needs ffmpeg and ffprobe"
@@ -287,3 +289,13 @@ def test_video_starting_after_audio_does_not_lengthen_the_encoded_rungs(source_7
     segment = out / encoded.segments[1].uri
     video = ffprobe_json("-select_streams", "v", "-show_entries", "stream=r_frame_rate", str(segment))["streams"]
     assert video[0]["r_frame_rate"] == "30/1"
+
+
+def test_a_thumbnail_is_the_first_frame_of_a_segment_as_a_small_jpeg(ladder_1080p: Output, tmp_path: Path) -> None:
+    segment = (ladder_1080p.directory / ladder_1080p.playlists["1080p"].segments[0].uri).read_bytes()
+    image = asyncio.run(jpeg_thumbnail(segment, height=360))
+    assert image is not None
+    (tmp_path / "thumbnail.jpg").write_bytes(image)
+    [stream] = ffprobe_json("-show_streams", str(tmp_path / "thumbnail.jpg"))["streams"]
+    assert (stream["codec_name"], stream["height"]) == ("mjpeg", 360)
+    assert asyncio.run(jpeg_thumbnail(b"not a transport stream" * 100)) is None

@@ -1,16 +1,20 @@
 """HlsUploader: mirrors FFmpeg's HLS output into the media store, in order, losing nothing."""
 
 import asyncio
+import os
+import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
+from letslive.constants import IngestMetric
 from letslive.errors import DependencyUnavailable
 from letslive.media.ladder import Ladder, PlannedRung
 from letslive.media.playlists import MediaPlaylist, parse_master_playlist, parse_media_playlist
 from letslive.media.source import SourceInfo
+from tests.unit.test_ingest_metrics import RecordingMetrics
 from workers.ingest.uploader import (
     LIVE_PLAYLIST_CACHE,
     MASTER_CACHE,
@@ -304,11 +308,10 @@ def test_finalize_without_any_segment_returns_none(tmp_path: Path) -> None:
 def test_thumbnails_follow_the_top_rung_at_most_every_thumbnail_seconds(tmp_path: Path) -> None:
     storage = FakeStorage()
     now = [100.0]
-    grabbed: list[str] = []
+    grabbed: list[bytes] = []
 
-    async def thumbnailer(segment: Path) -> bytes | None:
-        grabbed.append(segment.name)
-        assert await asyncio.to_thread(segment.exists), "the thumbnail is taken before the segment is deleted"
+    async def thumbnailer(segment: bytes) -> bytes | None:
+        grabbed.append(segment)
         return JPEG
 
     uploader = make_uploader(storage, thumbnailer=thumbnailer, thumbnail_seconds=15.0, clock=lambda: now[0])
@@ -319,21 +322,23 @@ def test_thumbnails_follow_the_top_rung_at_most_every_thumbnail_seconds(tmp_path
 
     ffmpeg.write(0, 2)
     asyncio.run(uploader.sync())
-    assert grabbed == [segment_name(TOP, 0)]
+    assert grabbed == [f"G{TOP}:1".encode()], "the newest segment of the pass"
     [thumbnail] = storage.named("thumbnail.jpg")
+    [playlist] = storage.named(f"{TOP}.m3u8")
+    assert playlist.order < thumbnail.order, "the live edge first"
     assert (thumbnail.body, thumbnail.content_type, thumbnail.cache_control) == (JPEG, "image/jpeg", THUMBNAIL_CACHE)
     assert uploader.thumbnail_key == f"{PREFIX}/thumbnail.jpg"
 
     now[0] += 14.9
     ffmpeg.write(0, 4)
     asyncio.run(uploader.sync())
-    assert grabbed == [segment_name(TOP, 0)]
+    assert len(grabbed) == 1
     assert len(storage.named("thumbnail.jpg")) == 1
 
     now[0] += 0.1  # 15 s since the last one
     ffmpeg.write(0, 5)
     asyncio.run(uploader.sync())
-    assert grabbed == [segment_name(TOP, 0), segment_name(TOP, 4)]
+    assert grabbed == [f"G{TOP}:1".encode(), f"G{TOP}:4".encode()]
     assert len(storage.named("thumbnail.jpg")) == 2
 
 
@@ -357,3 +362,89 @@ def test_passes_that_overlap_store_each_segment_once(tmp_path: Path) -> None:
     vod = asyncio.run(uploader.finalize())
     assert vod is not None
     assert vod.duration_seconds == pytest.approx(4.0)
+
+
+# --- (6) metrics ---------------------------------------------------------------------------------
+def test_a_pass_reports_how_many_segments_it_stored_and_how_long_each_waited(tmp_path: Path) -> None:
+    storage = FakeStorage()
+    metrics = RecordingMetrics()
+    uploader = make_uploader(storage, metrics=metrics)
+    part = tmp_path / "part-1"
+    ffmpeg = FakeFfmpeg(part)
+    uploader.start_part(part)
+    ffmpeg.write(0, 2)
+    closed = time.time() - 1.5  # FFmpeg closed these segments 1.5 s before the pass
+    for segment in part.glob("*.ts"):
+        os.utime(segment, (closed, closed))
+
+    assert asyncio.run(uploader.sync()) == 4
+
+    ((values, properties),) = metrics.emitted
+    assert values[IngestMetric.SEGMENTS_UPLOADED] == 4
+    latencies = values[IngestMetric.SEGMENT_UPLOAD_LATENCY]
+    assert isinstance(latencies, list)
+    assert len(latencies) == 4
+    assert all(1500 <= latency < 1500 + 10_000 for latency in latencies)
+    assert properties == {"broadcast_id": BROADCAST}
+
+    asyncio.run(uploader.sync())  # nothing new: nothing reported
+    assert len(metrics.emitted) == 1
+
+
+def test_an_upload_whose_retries_run_out_is_reported_as_a_failure(tmp_path: Path) -> None:
+    storage = FakeStorage()
+    metrics = RecordingMetrics()
+    uploader = make_uploader(storage, metrics=metrics)
+    part = tmp_path / "part-1"
+    ffmpeg = FakeFfmpeg(part)
+    uploader.start_part(part)
+    ffmpeg.write(0, 1)
+
+    storage.fail_next = 1  # retried within the pass: not a failure
+    asyncio.run(uploader.sync())
+    assert metrics.values(IngestMetric.UPLOAD_FAILURES) == []
+    assert metrics.values(IngestMetric.SEGMENTS_UPLOADED) == [2]
+
+    ffmpeg.write(0, 2)
+    storage.down = True
+    asyncio.run(uploader.sync())
+    # The pass stops at the first object that stays down; the segment waits for the next pass.
+    assert metrics.values(IngestMetric.UPLOAD_FAILURES) == [1]
+    assert metrics.values(IngestMetric.SEGMENTS_UPLOADED) == [2]
+
+
+# --- (6) program date-times ---------------------------------------------------------------------
+def program_dates(storage: FakeStorage, rung: str) -> list[datetime | None]:
+    return [segment.program_date_time for segment in storage.playlist(f"{rung}.m3u8").segments]
+
+
+def test_program_dates_count_from_the_parts_first_frame_reaching_the_server(tmp_path: Path) -> None:
+    """FFmpeg stamps from its own start-up; viewers' latency is measured from the frame's arrival."""
+    storage = FakeStorage()
+    uploader = make_uploader(storage)
+    arrived = START - timedelta(seconds=0.45)
+    uploader.start_part(tmp_path / "part-1", first_frame_at=arrived.timestamp())
+    FakeFfmpeg(tmp_path / "part-1").write(0, 3)
+    asyncio.run(uploader.sync())
+    for rung in RUNGS:
+        assert program_dates(storage, rung) == [arrived + timedelta(seconds=n) for n in range(3)]
+
+    # A reconnect is its own FFmpeg run with its own start-up delay: corrected on its own.
+    again = START + timedelta(seconds=2.9)  # FFmpeg stamps segment 3 at START + 3 s
+    uploader.start_part(tmp_path / "part-2", first_frame_at=again.timestamp())
+    FakeFfmpeg(tmp_path / "part-2").write(3, 2)
+    asyncio.run(uploader.sync())
+    assert program_dates(storage, TOP) == [
+        *(arrived + timedelta(seconds=n) for n in range(3)),
+        again,
+        again + timedelta(seconds=1),
+    ]
+
+
+def test_ffmpegs_program_dates_stay_when_the_parts_first_segment_was_missed(tmp_path: Path) -> None:
+    storage = FakeStorage()
+    uploader = make_uploader(storage)
+    uploader.start_part(tmp_path / "part-1", first_frame_at=(START - timedelta(seconds=1)).timestamp())
+    FakeFfmpeg(tmp_path / "part-1").write(2, 3)  # segments 0 and 1 already left FFmpeg's window
+    asyncio.run(uploader.sync())
+    assert program_dates(storage, TOP) == [START + timedelta(seconds=n) for n in range(2, 5)]

@@ -20,6 +20,7 @@ from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
 
+from letslive.constants import IngestMetric
 from letslive.errors import LetsLiveError
 from letslive.media.ffmpeg import build_transcode_args
 from letslive.media.ladder import Ladder, PlannedRung
@@ -30,10 +31,11 @@ from letslive.services.streams import StreamService
 from letslive.services.vods import VodService
 from letslive.storage import MediaStorage
 from workers.ingest.config import IngestSettings
+from workers.ingest.metrics import MetricsEmitter, MetricValue, NoMetrics
 from workers.ingest.rtmp import EndReason
 from workers.ingest.rtmp.amf0 import AmfValue
 from workers.ingest.rtmp.flv import FlvWriter
-from workers.ingest.transcoder import Transcoder, TranscoderFailed
+from workers.ingest.transcoder import SpeedMeter, Transcoder, TranscoderFailed
 from workers.ingest.uploader import HlsUploader, jpeg_thumbnail
 from workers.ingest.worker import BroadcastRegistry
 
@@ -123,8 +125,9 @@ class LiveBroadcast:
             self._finalize_task = None
         self.session = session
 
-    async def start_part(self, source: SourceInfo) -> Transcoder:
-        """A new FFmpeg run for the current publisher; the ladder is planned on the first."""
+    async def start_part(self, source: SourceInfo, first_frame_at: float) -> Transcoder:
+        """A new FFmpeg run for the current publisher (whose first media arrived at
+        `first_frame_at`, epoch seconds); the ladder is planned on the first."""
         settings = self.manager.settings
         plan = self.manager.ladder.plan(source)
         if self.plan is None or [r.name for r in plan] != [r.name for r in self.plan]:
@@ -139,13 +142,14 @@ class LiveBroadcast:
                     window_segments=settings.window_segments,
                     thumbnailer=jpeg_thumbnail,
                     thumbnail_seconds=settings.thumbnail_seconds,
+                    metrics=self.manager.metrics,
                 )
         assert self.plan is not None
         assert self.uploader is not None
         self.source = source
         self.parts += 1
         part_dir = self.directory / f"part-{self.parts}"
-        start_number = self.uploader.start_part(part_dir)
+        start_number = self.uploader.start_part(part_dir, first_frame_at)
         args = build_transcode_args(
             self.plan,
             "pipe:0",
@@ -175,7 +179,8 @@ class LiveBroadcast:
             if thumbnail is not None and thumbnail != self._thumbnail_key:
                 self._thumbnail_key = thumbnail
                 await self.manager.call(self.manager.streams.set_thumbnail, self.broadcast_id, thumbnail)
-            await asyncio.sleep(0.2)
+            # Every pass reads a few small playlists; a new segment waits 50 ms for it on average.
+            await asyncio.sleep(0.1)
 
     async def _heartbeat_loop(self) -> None:
         while True:
@@ -183,8 +188,12 @@ class LiveBroadcast:
             session = self.session
             if session is None:
                 continue
+            health = session.health()
+            self.manager.metrics.emit(
+                health_metrics(health), {"broadcast_id": self.broadcast_id, "channel": self.broadcast.username}
+            )
             still_valid = await self.manager.call(
-                self.manager.streams.heartbeat, self.broadcast_id, self.broadcast.key_hash, session.health()
+                self.manager.streams.heartbeat, self.broadcast_id, self.broadcast.key_hash, health
             )
             if still_valid is False:
                 logger.info("stream key rotated or broadcast taken over: cutting the publisher off", extra=self._log())
@@ -260,6 +269,9 @@ class PublisherSession:
         self._started = time.monotonic()
         self._frames = 0
         self._first_video_ms: int | None = None
+        self._first_media_at: float | None = None  # wall clock, the part's media time 0
+        self._media_ms: tuple[int, int] | None = None  # first and latest media timestamp
+        self._speed = SpeedMeter()
 
     # --- PublishSession ----------------------------------------------------------------------
     async def on_metadata(self, metadata: dict[str, AmfValue]) -> None:
@@ -293,6 +305,10 @@ class PublisherSession:
     # --- feeding FFmpeg ----------------------------------------------------------------------
     async def _media(self, kind: str, timestamp_ms: int, payload: bytes) -> None:
         self._bytes += len(payload)
+        if self._first_media_at is None:
+            self._first_media_at = time.time()
+        first, latest = self._media_ms or (timestamp_ms, timestamp_ms)
+        self._media_ms = (first, max(latest, timestamp_ms))  # audio and video interleave a little
         if self._writer is None:
             self._pending.append((kind, timestamp_ms, payload))
             self._pending_bytes += len(payload)
@@ -312,7 +328,8 @@ class PublisherSession:
 
     async def _start(self) -> None:
         source = source_from_rtmp(self.metadata, self._avc_config, self._audio_seen)
-        self._transcoder = await self.live.start_part(source)
+        assert self._first_media_at is not None
+        self._transcoder = await self.live.start_part(source, self._first_media_at)
         self._writer = FlvWriter(self._transcoder.write, audio=self._audio_seen, video=True)
         await self._writer.write_header()
         await self._writer.write_metadata(self.metadata)
@@ -342,7 +359,10 @@ class PublisherSession:
             fps=round(self._frames / elapsed, 2),
             width=source.width if source else None,
             height=source.height if source else None,
-            transcode_speed=progress.speed if progress else None,
+            transcode_speed=self._speed.read(
+                (self._media_ms[1] - self._media_ms[0]) / 1000 if self._media_ms else 0.0,
+                progress.out_time_seconds if progress else None,
+            ),
             last_segment_at=datetime.fromtimestamp(last, UTC) if last else None,
         )
 
@@ -358,8 +378,10 @@ class BroadcastManager:
         vods: VodService,
         storage: MediaStorage,
         reconnect_grace_seconds: float,
+        metrics: MetricsEmitter | None = None,
     ) -> None:
         self.settings = settings
+        self.metrics: MetricsEmitter = metrics or NoMetrics()
         self.registry = registry
         self.streams = streams
         self.vods = vods
@@ -411,6 +433,15 @@ class BroadcastManager:
     async def finalize_all(self) -> None:
         """On shutdown: broadcasts waiting for a reconnect are finalized now."""
         await asyncio.gather(*(live.finalize() for live in list(self._live.values()) if live.session is None))
+
+
+def health_metrics(health: StreamHealth) -> dict[IngestMetric, MetricValue]:
+    """A broadcast's heartbeat as metrics: what the streamer's health page shows, per broadcast."""
+    measured = {
+        IngestMetric.INPUT_BITRATE: health.input_bitrate_kbps,
+        IngestMetric.TRANSCODE_SPEED: health.transcode_speed,
+    }
+    return {metric: value for metric, value in measured.items() if value is not None}
 
 
 def _now() -> datetime:

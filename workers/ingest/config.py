@@ -12,6 +12,7 @@ from pydantic import Field, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from letslive.constants import (
+    ENV_ECS_AGENT_URI,
     ENV_INGEST_CHECK_CACHE_SECONDS,
     ENV_INGEST_DRAIN_TIMEOUT_SECONDS,
     ENV_INGEST_HEALTH_HOST,
@@ -31,6 +32,7 @@ from letslive.constants import (
     ENV_INGEST_RTMP_MAX_CONNECTIONS_PER_ADDRESS,
     ENV_INGEST_RTMP_MAX_MESSAGE_BYTES,
     ENV_INGEST_RTMP_PORT,
+    ENV_INGEST_SCALE_IN_PROTECTION_MINUTES,
     ENV_INGEST_SEGMENT_SECONDS,
     ENV_INGEST_THUMBNAIL_SECONDS,
     ENV_INGEST_WINDOW_SEGMENTS,
@@ -103,6 +105,15 @@ class IngestSettings(BaseSettings):
     # How often the live session's health reaches the streams table (and a rotated key is noticed).
     heartbeat_seconds: float = Field(default=5.0, gt=0, le=60, validation_alias=ENV_INGEST_HEARTBEAT_SECONDS)
     thumbnail_seconds: float = Field(default=15.0, gt=0, le=300, validation_alias=ENV_INGEST_THUMBNAIL_SECONDS)
+
+    # The ECS agent's endpoint, set by ECS in every task; unset means not on ECS, and then there
+    # is no scale-in protection to ask for.
+    ecs_agent_uri: str | None = Field(default=None, pattern=r"^https?://\S+$", validation_alias=ENV_ECS_AGENT_URI)
+    # Each protection lasts this long and is renewed halfway while broadcasts go on, so a worker
+    # that hangs stops protecting its task within this bound (ECS allows 1 to 2880).
+    scale_in_protection_minutes: int = Field(
+        default=30, ge=2, le=2880, validation_alias=ENV_INGEST_SCALE_IN_PROTECTION_MINUTES
+    )
 
 
 @lru_cache(maxsize=1)

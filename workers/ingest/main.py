@@ -5,9 +5,11 @@ import logging
 from collections.abc import Awaitable, Callable
 
 from letslive.errors import ConfigurationError
+from letslive.settings import get_settings
 from workers.ingest.broadcasts import BroadcastManager
 from workers.ingest.config import IngestSettings, get_ingest_settings
 from workers.ingest.logs import configure_logging
+from workers.ingest.metrics import EmfMetrics, MetricsEmitter
 from workers.ingest.worker import AuthorizerFactory, BroadcastRegistry, IngestWorker
 
 logger = logging.getLogger("workers.ingest")
@@ -17,13 +19,12 @@ EXIT_CANNOT_LISTEN = 1
 EXIT_BAD_CONFIGURATION = 2
 
 
-def broadcast_manager_factory(settings: IngestSettings) -> AuthorizerFactory:
+def broadcast_manager_factory(settings: IngestSettings, metrics: MetricsEmitter | None = None) -> AuthorizerFactory:
     """The production wiring: the streams and VOD services on DynamoDB, media in S3."""
 
     def build(registry: BroadcastRegistry) -> tuple[BroadcastManager, Callable[[], Awaitable[None]]]:
         from letslive.services.streams import stream_service
         from letslive.services.vods import vod_service
-        from letslive.settings import get_settings
         from letslive.storage import media_storage
 
         manager = BroadcastManager(
@@ -33,6 +34,7 @@ def broadcast_manager_factory(settings: IngestSettings) -> AuthorizerFactory:
             vod_service(),
             media_storage(),
             get_settings().reconnect_grace_seconds,
+            metrics,
         )
         return manager, manager.finalize_all
 
@@ -48,7 +50,14 @@ def main() -> int:
         logger.error("invalid configuration", extra={"detail": exc.detail})
         return EXIT_BAD_CONFIGURATION
     configure_logging(settings.log_level)
-    worker = IngestWorker(settings, authorizer_factory=broadcast_manager_factory(settings))
+    try:
+        # The deployment's stage is a metric dimension: two stages in one account stay apart.
+        stage = get_settings().stage
+    except ConfigurationError as exc:
+        logger.error("invalid configuration", extra={"detail": exc.detail})
+        return EXIT_BAD_CONFIGURATION
+    metrics = EmfMetrics(stage)
+    worker = IngestWorker(settings, authorizer_factory=broadcast_manager_factory(settings, metrics), metrics=metrics)
     try:
         asyncio.run(worker.run(handle_signals=True))
     except ConfigurationError as exc:

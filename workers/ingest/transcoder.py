@@ -41,6 +41,35 @@ def parse_progress_line(line: str, progress: TranscodeProgress) -> None:
             progress.updated_at = time.monotonic()
 
 
+# A transcoder whose output is within this much media time of its input is keeping up.
+KEEPING_UP_SECONDS = 2.0
+
+
+@dataclass
+class SpeedMeter:
+    """How fast a live transcode runs against its input: 1.0 is real time.
+
+    FFmpeg's own `speed=` is an average since the process started, waiting for the first input
+    included, so a live transcode that keeps up shows it creeping towards 1.0 from below for
+    ever (and a live input cannot be transcoded faster than it arrives). So a reading is 1.0
+    while FFmpeg's output is within `KEEPING_UP_SECONDS` of the media it was given; once it
+    falls further behind, the media seconds it produced per media second it received since the
+    last reading (below 1.0: losing ground; above: catching up).
+    """
+
+    _last: tuple[float, float] | None = None  # (input, output) media seconds at the last reading
+
+    def read(self, input_seconds: float, output_seconds: float | None) -> float | None:
+        if output_seconds is None:
+            return None
+        last, self._last = self._last, (input_seconds, output_seconds)
+        if input_seconds - output_seconds <= KEEPING_UP_SECONDS:
+            return 1.0
+        if last is None or input_seconds <= last[0]:
+            return None
+        return round(max(0.0, (output_seconds - last[1]) / (input_seconds - last[0])), 3)
+
+
 class Transcoder:
     def __init__(self, args: list[str], output_dir: Path, stderr_lines: int = 20) -> None:
         # Progress to stdout once a second; the HLS goes to files, so stdout is free.

@@ -9,6 +9,10 @@ is seen even if uploads lag far behind its window).
 
 Segments of every part of the broadcast (OBS reconnects start a new FFmpeg part) are kept in
 order with a discontinuity at each part boundary; `finalize()` writes the VOD from them.
+
+Metrics, once per pass that stored segments: SegmentsUploaded (how many) and SegmentUploadLatency
+(one value per segment, from FFmpeg closing the file to the object being written); UploadFailures
+for every object whose retries ran out.
 """
 
 import asyncio
@@ -17,14 +21,16 @@ import random
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from letslive.constants import MEDIA_PREFIX
+from letslive.constants import MEDIA_PREFIX, IngestMetric
 from letslive.errors import DependencyUnavailable, InvalidInput
 from letslive.media.ladder import PlannedRung
 from letslive.media.playlists import Segment, live_playlist, master_playlist, parse_media_playlist, vod_playlist
 from letslive.models.streams import BROADCASTS_MEDIA_DIR
 from letslive.storage import MediaStorage
+from workers.ingest.metrics import MetricsEmitter, NoMetrics
 
 logger = logging.getLogger(__name__)
 
@@ -39,7 +45,7 @@ LIVE_MASTER = "master.m3u8"
 VOD_MASTER = "vod.m3u8"
 THUMBNAIL = "thumbnail.jpg"
 
-Thumbnailer = Callable[[Path], Awaitable[bytes | None]]
+Thumbnailer = Callable[[bytes], Awaitable[bytes | None]]  # a segment's bytes -> a JPEG
 
 
 def broadcast_prefix(broadcast_id: str) -> str:
@@ -53,6 +59,8 @@ class Rendition:
     stored: list[Segment] = field(default_factory=list)  # every uploaded segment, all parts
     seen: dict[int, Segment] = field(default_factory=dict)  # this part, listed by FFmpeg
     part_start: int = 0  # index into `stored` where the current part begins
+    # This part's correction of FFmpeg's program date-times (`HlsUploader._restamp`).
+    clock_offset: timedelta | None = None
 
     @property
     def name(self) -> str:
@@ -86,6 +94,7 @@ class HlsUploader:
         thumbnail_seconds: float = 15.0,
         retry: RetryPolicy | None = None,
         clock: Callable[[], float] = time.monotonic,
+        metrics: MetricsEmitter | None = None,
     ) -> None:
         self.storage = storage
         self.prefix = broadcast_prefix(broadcast_id)
@@ -97,7 +106,12 @@ class HlsUploader:
         self._thumbnail_seconds = thumbnail_seconds
         self._last_thumbnail: float | None = None
         self._clock = clock
+        self._metrics: MetricsEmitter = metrics or NoMetrics()
+        self._broadcast_id = broadcast_id
+        self._latencies_ms: list[float] = []  # this pass's stored segments
         self._output_dir: Path | None = None
+        self._part_first_sequence = 0
+        self._part_first_frame_at: float | None = None
         self._master_stored = False
         self.thumbnail_key: str | None = None
         self.last_segment_at: float | None = None
@@ -107,14 +121,18 @@ class HlsUploader:
         self._sync_lock = asyncio.Lock()
 
     # --- parts ---------------------------------------------------------------------------------
-    def start_part(self, output_dir: Path) -> int:
+    def start_part(self, output_dir: Path, first_frame_at: float | None = None) -> int:
         """A new FFmpeg run writes into `output_dir`; returns the sequence number it must start at
-        so segment names never repeat within the broadcast."""
+        so segment names never repeat within the broadcast. `first_frame_at` (epoch seconds) is
+        when the part's first media reached the server: its media time 0 in wall-clock time."""
         self._output_dir = output_dir
         for rendition in self.renditions:
             rendition.seen.clear()
             rendition.part_start = len(rendition.stored)
-        return self.next_sequence
+            rendition.clock_offset = None
+        self._part_first_sequence = self.next_sequence
+        self._part_first_frame_at = first_frame_at
+        return self._part_first_sequence
 
     @property
     def next_sequence(self) -> int:
@@ -146,17 +164,40 @@ class HlsUploader:
         except DependencyUnavailable as exc:
             self.failures += 1
             logger.warning("upload pass failed, will retry: %s", exc)
+        finally:
+            # What was stored before a failure counts too.
+            latencies, self._latencies_ms = self._latencies_ms, []
+            if latencies:
+                self._metrics.emit(
+                    {IngestMetric.SEGMENTS_UPLOADED: len(latencies), IngestMetric.SEGMENT_UPLOAD_LATENCY: latencies},
+                    {"broadcast_id": self._broadcast_id},
+                )
         return stored
 
-    @staticmethod
-    def _read_playlist(rendition: Rendition, directory: Path) -> None:
+    def _read_playlist(self, rendition: Rendition, directory: Path) -> None:
         playlist_file = directory / f"{rendition.name}.m3u8"
         try:
             playlist = parse_media_playlist(playlist_file.read_text())
         except (FileNotFoundError, InvalidInput):
             return  # not written yet, or caught mid-rename: the next pass reads it
         for segment in playlist.segments:
-            rendition.seen.setdefault(segment.sequence, segment)
+            if segment.sequence not in rendition.seen:
+                rendition.seen[segment.sequence] = self._restamp(rendition, segment)
+
+    def _restamp(self, rendition: Rendition, segment: Segment) -> Segment:
+        """The segment with the program date-time players measure latency against: when its first
+        frame reached the server. FFmpeg stamps a part's first segment with its own start-up
+        time, 0.3-0.6 s after that (process start, probing), and each later one by adding the
+        durations, so one offset per part corrects them all. Left as FFmpeg's if the part's
+        first segment went unseen (the uploader fell a whole window behind)."""
+        stamp = segment.program_date_time
+        if stamp is None or self._part_first_frame_at is None:
+            return segment
+        if rendition.clock_offset is None:
+            if segment.sequence != self._part_first_sequence:
+                return segment
+            rendition.clock_offset = datetime.fromtimestamp(self._part_first_frame_at, UTC) - stamp
+        return replace(segment, program_date_time=stamp + rendition.clock_offset)
 
     async def _sync_rendition(self, rendition: Rendition, directory: Path) -> int:
         uploaded = {segment.uri for segment in rendition.stored[rendition.part_start :]}
@@ -164,28 +205,30 @@ class HlsUploader:
         count = 0
         for segment in new:
             local = directory / segment.uri
-            data = await asyncio.to_thread(local.read_bytes)
+            data, closed_at = await asyncio.to_thread(_read_closed_file, local)
             await self._put(segment.uri, data, SEGMENT_TYPE, SEGMENT_CACHE)
+            self._latencies_ms.append(max(0.0, (time.time() - closed_at) * 1000))
             first_of_part = len(rendition.stored) == rendition.part_start and rendition.part_start > 0
             rendition.stored.append(replace(segment, discontinuity=first_of_part))
             count += 1
             self.last_segment_at = time.time()
-            if rendition is self.renditions[0]:
-                await self._maybe_thumbnail(local)
             local.unlink(missing_ok=True)
         if count:
             text = live_playlist(rendition.stored, self.window)
             await self._put(f"{rendition.name}.m3u8", text.encode(), PLAYLIST_TYPE, LIVE_PLAYLIST_CACHE)
+            # After the playlist: a thumbnail is an FFmpeg run, which must not hold back the live edge.
+            if rendition is self.renditions[0]:
+                await self._maybe_thumbnail(data)
         return count
 
-    async def _maybe_thumbnail(self, segment_file: Path) -> None:
+    async def _maybe_thumbnail(self, segment: bytes) -> None:
         now = self._clock()
         if self._thumbnailer is None:
             return
         if self._last_thumbnail is not None and now - self._last_thumbnail < self._thumbnail_seconds:
             return
         self._last_thumbnail = now
-        image = await self._thumbnailer(segment_file)
+        image = await self._thumbnailer(segment)
         if image:
             await self._put(THUMBNAIL, image, "image/jpeg", THUMBNAIL_CACHE)
             self.thumbnail_key = f"{self.prefix}/{THUMBNAIL}"
@@ -198,6 +241,7 @@ class HlsUploader:
                 return
             except DependencyUnavailable:
                 if attempt == self.retry.attempts:
+                    self._metrics.emit({IngestMetric.UPLOAD_FAILURES: 1}, {"broadcast_id": self._broadcast_id})
                     raise
                 delay = min(self.retry.max_seconds, self.retry.base_seconds * 2 ** (attempt - 1))
                 await asyncio.sleep(delay * random.uniform(0.5, 1.0))  # noqa: S311 - jitter, not crypto
@@ -232,15 +276,20 @@ class HlsUploader:
         return len(list(self._output_dir.glob("*.ts")))
 
 
-async def jpeg_thumbnail(segment_file: Path, height: int = 360, ffmpeg: str = "ffmpeg") -> bytes | None:
+def _read_closed_file(path: Path) -> tuple[bytes, float]:
+    """The file's bytes and when it was last written: FFmpeg lists a segment once it closed it."""
+    return path.read_bytes(), path.stat().st_mtime
+
+
+async def jpeg_thumbnail(segment: bytes, height: int = 360, ffmpeg: str = "ffmpeg") -> bytes | None:
     """The segment's first frame as a JPEG (it starts on a keyframe, so it decodes alone)."""
     process = await asyncio.create_subprocess_exec(
-        ffmpeg, "-hide_banner", "-loglevel", "error", "-i", str(segment_file), "-frames:v", "1",
+        ffmpeg, "-hide_banner", "-loglevel", "error", "-f", "mpegts", "-i", "pipe:0", "-frames:v", "1",
         "-vf", f"scale=-2:{height}", "-q:v", "5", "-f", "mjpeg", "pipe:1",
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+        stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
     )  # fmt: skip
     try:
-        stdout, stderr = await asyncio.wait_for(process.communicate(), 20)
+        stdout, stderr = await asyncio.wait_for(process.communicate(segment), 20)
     except TimeoutError:
         process.kill()
         await process.wait()

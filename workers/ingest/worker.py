@@ -1,4 +1,8 @@
-"""The ingest worker process: the health server, the live broadcasts, and the drain on SIGTERM."""
+"""The ingest worker process: the health server, the live broadcasts, and the drain on SIGTERM.
+
+Beside them: the ActiveBroadcasts metric every heartbeat (the service scales on it) and, on ECS,
+the task's scale-in protection while a broadcast is live.
+"""
 
 import asyncio
 import logging
@@ -7,10 +11,13 @@ from collections.abc import Awaitable, Callable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
+from letslive.constants import IngestMetric
 from letslive.errors import LetsLiveError
 from letslive.services.health import Probe
 from workers.ingest.config import IngestSettings
 from workers.ingest.health import HealthServer, default_probes
+from workers.ingest.metrics import MetricsEmitter, NoMetrics
+from workers.ingest.protection import EcsAgentProtection, ProtectionAgent, ScaleInProtection
 
 if TYPE_CHECKING:
     from workers.ingest.rtmp import PublishAuthorizer, RtmpServer
@@ -38,6 +45,7 @@ class BroadcastRegistry:
 
     def __init__(self) -> None:
         self._active: set[str] = set()
+        self._listeners: list[Callable[[], None]] = []
         self._draining = False
         self._idle = asyncio.Event()
         self._idle.set()
@@ -53,6 +61,14 @@ class BroadcastRegistry:
     def start_draining(self) -> None:
         self._draining = True
 
+    def on_change(self, listener: Callable[[], None]) -> None:
+        """Call `listener` whenever the number of live broadcasts changes."""
+        self._listeners.append(listener)
+
+    def _changed(self) -> None:
+        for listener in self._listeners:
+            listener()
+
     def started(self, broadcast_id: str) -> None:
         """Count `broadcast_id` as live; refused while draining or when it is already live."""
         if self._draining:
@@ -61,12 +77,16 @@ class BroadcastRegistry:
             raise ValueError(f"broadcast {broadcast_id} is already live on this worker")
         self._active.add(broadcast_id)
         self._idle.clear()
+        self._changed()
 
     def ended(self, broadcast_id: str) -> None:
         """Stop counting `broadcast_id`; ending one that is not live is a no-op (cleanup paths)."""
+        if broadcast_id not in self._active:
+            return
         self._active.discard(broadcast_id)
         if not self._active:
             self._idle.set()
+        self._changed()
 
     @contextmanager
     def track(self, broadcast_id: str) -> Iterator[None]:
@@ -94,9 +114,22 @@ class IngestWorker:
         settings: IngestSettings,
         probes: Mapping[str, Probe] | None = None,
         authorizer_factory: AuthorizerFactory | None = None,
+        metrics: MetricsEmitter | None = None,
+        protection_agent: ProtectionAgent | None = None,
     ) -> None:
         self.settings = settings
         self.broadcasts = BroadcastRegistry()
+        self.metrics: MetricsEmitter = metrics or NoMetrics()
+        # On ECS (the agent's URI is set) the task is protected from scale-in while broadcasting.
+        if protection_agent is None and settings.ecs_agent_uri:
+            protection_agent = EcsAgentProtection(settings.ecs_agent_uri)
+        self.protection: ScaleInProtection | None = None
+        if protection_agent is not None:
+            self.protection = ScaleInProtection(
+                protection_agent, self.broadcasts, expires_in_minutes=settings.scale_in_protection_minutes
+            )
+            self.broadcasts.on_change(self.protection.changed)
+        self._background: list[asyncio.Task[None]] = []
         self._authorizer_factory = authorizer_factory
         self.rtmp: RtmpServer | None = None
         self._on_rtmp_closed: Callable[[], Awaitable[None]] | None = None
@@ -118,6 +151,9 @@ class IngestWorker:
             return
         await self.health.start()
         logger.info("ingest worker health at %s", self.health.url, extra={"health_url": self.health.url})
+        self._background.append(asyncio.create_task(self._report_active_broadcasts()))
+        if self.protection is not None:
+            self._background.append(asyncio.create_task(self.protection.run()))
         if self._authorizer_factory is not None:
             from workers.ingest.rtmp import RtmpLimits, RtmpServer
 
@@ -150,7 +186,18 @@ class IngestWorker:
             if handle_signals:
                 for sig in STOP_SIGNALS:
                     loop.remove_signal_handler(sig)
+            for task in self._background:
+                task.cancel()
+            await asyncio.gather(*self._background, return_exceptions=True)
+            self._background.clear()
             await self.health.close()
+
+    async def _report_active_broadcasts(self) -> None:
+        """Every heartbeat, idle or not: autoscaling averages it over the tasks, and a task that
+        reported nothing would not count as idle."""
+        while True:
+            self.metrics.emit({IngestMetric.ACTIVE_BROADCASTS: self.broadcasts.active_broadcasts})
+            await asyncio.sleep(self.settings.heartbeat_seconds)
 
     async def _drain(self) -> bool:
         timeout = self.settings.drain_timeout_seconds
