@@ -94,7 +94,7 @@ unit: python
 	$(PY) -m pytest tests/unit
 integration: python
 	$(PY) -m pytest tests/integration
-infra: python node
+infra: python node web
 	$(PY) -m pytest tests/infra
 e2e: deps web
 	$(PY) -m pytest tests/e2e
@@ -111,12 +111,13 @@ bench: deps web
 	$(PY) -m bench.chat_fanout
 	$(PY) bench/ladder.py
 
-synth: python node
-	node_modules/.bin/cdk synth --quiet
+# `nag=true`: any unacknowledged cdk-nag finding fails the synth (and the deploy below).
+synth: python node web
+	node_modules/.bin/cdk synth --quiet -c nag=true
 
 # Deploy to the AWS account of the current credentials (see README: bootstrap first).
-deploy-aws: python node
-	node_modules/.bin/cdk deploy --all --require-approval never
+deploy-aws: python node web
+	node_modules/.bin/cdk deploy --all --require-approval never -c nag=true
 
 clean:
 	rm -rf cdk.out .build .local .mypy_cache .ruff_cache .pytest_cache web/.next web/out web/.build.stamp

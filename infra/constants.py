@@ -17,6 +17,19 @@ CTX_LAMBDA_PYTHON: Final = "lambdaPython"
 CTX_MEDIA_BASE_URL: Final = "mediaBaseUrl"
 CTX_INGEST_URL: Final = "ingestUrl"
 CTX_VOD_RETENTION_DAYS: Final = "vodRetentionDays"
+# `true`: the synth fails on any unacknowledged cdk-nag (AwsSolutions) finding (`make synth`, CI, deploys).
+CTX_NAG: Final = "nag"
+# Optional custom domain of the CloudFront distribution and its ACM certificate (us-east-1).
+CTX_DOMAIN_NAME: Final = "domainName"
+CTX_CERTIFICATE_ARN: Final = "certificateArn"
+# The ingest tier (AWS only): the most tasks it scales out to, the live broadcasts per task it
+# scales on, and for RTMPS the host name streamers use and its ACM certificate (stack's region).
+CTX_INGEST_MAX_TASKS: Final = "ingestMaxTasks"
+CTX_INGEST_BROADCASTS_PER_TASK: Final = "ingestBroadcastsPerTask"
+CTX_INGEST_DOMAIN_NAME: Final = "ingestDomainName"
+CTX_INGEST_CERTIFICATE_ARN: Final = "ingestCertificateArn"
+# Optional: an e-mail address subscribed to the alarm topic (AWS only, `stacks/monitoring_stack.py`).
+CTX_ALARM_EMAIL: Final = "alarmEmail"
 
 # Stack outputs.
 OUTPUT_HTTP_API_ID: Final = "HttpApiId"
@@ -26,6 +39,16 @@ OUTPUT_EVENT_BUS: Final = "EventBusName"
 OUTPUT_WEBSOCKET_API_ID: Final = "WebSocketApiId"
 OUTPUT_WEBSOCKET_URL: Final = "WebSocketUrl"
 OUTPUT_WEBSOCKET_STAGE: Final = "WebSocketStage"
+OUTPUT_WEB_URL: Final = "WebUrl"
+OUTPUT_DISTRIBUTION_ID: Final = "DistributionId"
+# Where OBS points: `rtmp://<load balancer>/live`, and `rtmps://<ingest domain>:443/live` with TLS.
+OUTPUT_INGEST_RTMP_URL: Final = "IngestRtmpUrl"
+OUTPUT_INGEST_RTMPS_URL: Final = "IngestRtmpsUrl"
+OUTPUT_INGEST_LOAD_BALANCER: Final = "IngestLoadBalancerDnsName"
+# The monitoring stack: its CloudWatch dashboard and the SNS topic its alarms notify.
+OUTPUT_DASHBOARD_NAME: Final = "DashboardName"
+OUTPUT_DASHBOARD_URL: Final = "DashboardUrl"
+OUTPUT_ALARM_TOPIC_ARN: Final = "AlarmTopicArn"
 
 
 def stack_name(stage: str, unit: str) -> str:

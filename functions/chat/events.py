@@ -4,16 +4,15 @@ line in the channel's chat room."""
 from functools import cache
 from typing import Any
 
-from aws_lambda_powertools import Logger, Metrics, Tracer
 from pydantic import ValidationError
 
-from letslive.constants import POWERTOOLS_NAMESPACE, Service
+from functions.common.observability import EVENTBRIDGE_EVENT_ID, Observability
+from letslive.constants import Service
 from letslive.models.events import StreamEnded, StreamStarted
 from letslive.services.chat import ChatService, chat_service
 
-logger = Logger(service=Service.CHAT.value)
-tracer = Tracer(service=Service.CHAT.value)
-metrics = Metrics(namespace=POWERTOOLS_NAMESPACE, service=Service.CHAT.value)
+observability = Observability(Service.CHAT.value)
+logger = observability.logger
 
 EVENTS: dict[str, type[StreamStarted] | type[StreamEnded]] = {
     StreamStarted.detail_type: StreamStarted,
@@ -26,9 +25,7 @@ def _chat() -> ChatService:
     return chat_service()
 
 
-@logger.inject_lambda_context(correlation_id_path="id")
-@tracer.capture_lambda_handler
-@metrics.log_metrics
+@observability.entry_point(EVENTBRIDGE_EVENT_ID)
 def handler(event: dict[str, Any], context: Any) -> None:
     model = EVENTS.get(str(event.get("detail-type")))
     if model is None:

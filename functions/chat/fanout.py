@@ -5,20 +5,19 @@ and retried, then dead-lettered; a record that does not parse is dropped with a 
 from functools import cache
 from typing import Any
 
-from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from pydantic import ValidationError
 
-from letslive.constants import POWERTOOLS_NAMESPACE, Service
+from functions.common.observability import Observability
+from letslive.constants import ChatMetric, Service
 from letslive.data.fanout_queue import parse_task
 from letslive.models.chat import FanoutBatch
 from letslive.services.chat import ChatService, chat_service
 
-logger = Logger(service=Service.CHAT.value)
-tracer = Tracer(service=Service.CHAT.value)
-metrics = Metrics(namespace=POWERTOOLS_NAMESPACE, service=Service.CHAT.value)
+observability = Observability(Service.CHAT.value)
+logger, metrics = observability.logger, observability.metrics
 processor = BatchProcessor(event_type=EventType.SQS)
 
 
@@ -36,14 +35,12 @@ def _record(record: SQSRecord) -> None:
     chat = _chat()
     if isinstance(task, FanoutBatch):
         report = chat.fanout.deliver_batch(task)
-        metrics.add_metric(name="ChatFanoutDelivered", unit=MetricUnit.Count, value=report.delivered)
-        metrics.add_metric(name="ChatFanoutGone", unit=MetricUnit.Count, value=len(report.gone))
+        metrics.add_metric(name=ChatMetric.FANOUT_DELIVERED, unit=MetricUnit.Count, value=report.delivered)
+        metrics.add_metric(name=ChatMetric.FANOUT_GONE, unit=MetricUnit.Count, value=len(report.gone))
     else:
         chat.count_viewers(task.channel, force=True)
 
 
-@logger.inject_lambda_context
-@tracer.capture_lambda_handler
-@metrics.log_metrics
+@observability.entry_point()
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     return dict(process_partial_response(event=event, record_handler=_record, processor=processor, context=context))

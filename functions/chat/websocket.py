@@ -9,20 +9,18 @@ frame can never fail the function: whatever it sends, the answer is 200 and a no
 from functools import cache
 from typing import Any
 
-from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
 
-from letslive.constants import POWERTOOLS_NAMESPACE, Service
+from functions.common.observability import API_GATEWAY_REQUEST_ID, Observability
+from letslive.constants import ChatMetric, Service
 from letslive.errors import ChannelNotFound, ChatRefused, DependencyUnavailable, Unauthorized
 from letslive.models.chat import Notice
 from letslive.services.chat import ChatService, chat_service, notice_for
 
-logger = Logger(service=Service.CHAT.value)
-tracer = Tracer(service=Service.CHAT.value)
-metrics = Metrics(namespace=POWERTOOLS_NAMESPACE, service=Service.CHAT.value)
-
+observability = Observability(Service.CHAT.value)
+logger, metrics = observability.logger, observability.metrics
 # API Gateway's request id of the route invocation.
-CORRELATION_ID_PATH = "requestContext.requestId"
+entry_point = observability.entry_point(API_GATEWAY_REQUEST_ID)
 
 OK = {"statusCode": 200}
 
@@ -36,9 +34,7 @@ def _status(code: int) -> dict[str, int]:
     return {"statusCode": code}
 
 
-@logger.inject_lambda_context(correlation_id_path=CORRELATION_ID_PATH)
-@tracer.capture_lambda_handler
-@metrics.log_metrics(capture_cold_start_metric=True)
+@entry_point
 def connect(event: dict[str, Any], context: Any) -> dict[str, int]:
     connection_id = event["requestContext"]["connectionId"]
     query = event.get("queryStringParameters") or {}
@@ -53,14 +49,12 @@ def connect(event: dict[str, Any], context: Any) -> dict[str, int]:
     except DependencyUnavailable:
         logger.exception("could not join the room")
         return _status(503)
-    metrics.add_metric(name="ChatConnections", unit=MetricUnit.Count, value=1)
+    metrics.add_metric(name=ChatMetric.CONNECTIONS, unit=MetricUnit.Count, value=1)
     logger.info("joined", extra={"channel": connection.channel, "chatter": connection.user is not None})
     return OK
 
 
-@logger.inject_lambda_context(correlation_id_path=CORRELATION_ID_PATH)
-@tracer.capture_lambda_handler
-@metrics.log_metrics
+@entry_point
 def disconnect(event: dict[str, Any], context: Any) -> dict[str, int]:
     try:
         _chat().disconnect(event["requestContext"]["connectionId"])
@@ -70,20 +64,21 @@ def disconnect(event: dict[str, Any], context: Any) -> dict[str, int]:
     return OK
 
 
-@logger.inject_lambda_context(correlation_id_path=CORRELATION_ID_PATH)
-@tracer.capture_lambda_handler
-@metrics.log_metrics
+@entry_point
 def message(event: dict[str, Any], context: Any) -> dict[str, int]:
     connection_id = event["requestContext"]["connectionId"]
     body = event.get("body")
     frame = body if isinstance(body, str) else ""
     chat = _chat()
     try:
-        chat.handle(connection_id, frame)
+        sent = chat.handle(connection_id, frame)
     except ChatRefused as exc:
-        metrics.add_metric(name="ChatRefused", unit=MetricUnit.Count, value=1)
+        metrics.add_metric(name=ChatMetric.REFUSED, unit=MetricUnit.Count, value=1)
         chat.tell(connection_id, notice_for(exc))
     except DependencyUnavailable:
         logger.exception("chat action failed")
         chat.tell(connection_id, Notice(code="unavailable", text="chat is unavailable right now; try again"))
+    else:
+        if sent is not None:
+            metrics.add_metric(name=ChatMetric.MESSAGES_SENT, unit=MetricUnit.Count, value=1)
     return OK

@@ -8,10 +8,8 @@ import asyncio
 import importlib
 from typing import TYPE_CHECKING, Any
 
-from aws_lambda_powertools import Logger, Metrics, Tracer
-from aws_lambda_powertools.logging import correlation_paths
-
-from letslive.constants import POWERTOOLS_NAMESPACE, Service
+from functions.common.observability import API_GATEWAY_REQUEST_ID, Observability
+from letslive.constants import Service
 
 if TYPE_CHECKING:
     from mangum import Mangum
@@ -21,14 +19,13 @@ class HttpEntry:
     """The Lambda handler of one HTTP service; `app_factory` is `"module:function"`."""
 
     def __init__(self, service: Service, app_factory: str) -> None:
-        self.logger = Logger(service=service.value)
-        self.tracer = Tracer(service=service.value)
-        self.metrics = Metrics(namespace=POWERTOOLS_NAMESPACE, service=service.value)
+        self.observability = Observability(service.value)
+        self.logger = self.observability.logger
+        self.tracer = self.observability.tracer
+        self.metrics = self.observability.metrics
         self._app_factory = app_factory
         self._asgi: Mangum | None = None
-        handle = self.metrics.log_metrics(capture_cold_start_metric=True)(self._handle)
-        handle = self.tracer.capture_lambda_handler(handle)
-        self.handler = self.logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)(handle)
+        self.handler = self.observability.entry_point(API_GATEWAY_REQUEST_ID)(self._handle)
 
     def _build(self) -> "Mangum":
         from mangum import Mangum

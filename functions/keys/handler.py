@@ -8,9 +8,10 @@ import json
 import urllib.request
 from typing import Any
 
-from aws_lambda_powertools import Logger
+from functions.common.observability import CLOUDFORMATION_REQUEST_ID, Observability
 
-logger = Logger(service="keys")
+observability = Observability("keys")
+logger = observability.logger
 
 
 def _respond(event: dict[str, Any], status: str, data: dict[str, str], reason: str = "") -> None:
@@ -33,7 +34,7 @@ def _respond(event: dict[str, Any], status: str, data: dict[str, str], reason: s
         pass
 
 
-@logger.inject_lambda_context
+@observability.entry_point(CLOUDFORMATION_REQUEST_ID)
 def handler(event: dict[str, Any], context: Any) -> None:
     from letslive.data.secrets import SecretsManagerStore
     from letslive.errors import LetsLiveError

@@ -4,17 +4,16 @@ channel's viewer count in the streams directory."""
 from functools import cache
 from typing import Any
 
-from aws_lambda_powertools import Logger, Metrics, Tracer
 from pydantic import ValidationError
 
-from letslive.constants import POWERTOOLS_NAMESPACE, Service
+from functions.common.observability import EVENTBRIDGE_EVENT_ID, Observability
+from letslive.constants import Service
 from letslive.errors import ChannelNotFound
 from letslive.models.events import ViewerCountChanged
 from letslive.services.streams import StreamService, stream_service
 
-logger = Logger(service=Service.STREAMS.value)
-tracer = Tracer(service=Service.STREAMS.value)
-metrics = Metrics(namespace=POWERTOOLS_NAMESPACE, service=Service.STREAMS.value)
+observability = Observability(Service.STREAMS.value)
+logger = observability.logger
 
 
 @cache
@@ -22,9 +21,7 @@ def _streams() -> StreamService:
     return stream_service()
 
 
-@logger.inject_lambda_context(correlation_id_path="id")
-@tracer.capture_lambda_handler
-@metrics.log_metrics
+@observability.entry_point(EVENTBRIDGE_EVENT_ID)
 def handler(event: dict[str, Any], context: Any) -> None:
     if event.get("detail-type") != ViewerCountChanged.detail_type:
         logger.warning("ignoring an event of another type", extra={"detail_type": event.get("detail-type")})

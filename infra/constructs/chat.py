@@ -1,6 +1,7 @@
 from collections.abc import Mapping
+from typing import cast
 
-from aws_cdk import CfnOutput, Duration
+from aws_cdk import CfnElement, CfnOutput, Duration, Stack
 from aws_cdk import aws_apigatewayv2 as apigwv2
 from aws_cdk import aws_apigatewayv2_integrations as integrations
 from aws_cdk import aws_dynamodb as dynamodb
@@ -12,8 +13,10 @@ from constructs import Construct
 
 from infra.config import InfraConfig
 from infra.constants import OUTPUT_WEBSOCKET_API_ID, OUTPUT_WEBSOCKET_STAGE, OUTPUT_WEBSOCKET_URL
+from infra.constructs.access_logs import WEBSOCKET_FIELDS, access_logs, api_gateway_logging_role
 from infra.constructs.consumers import EventConsumer, dead_letter_queue, encrypted_queue
 from infra.constructs.functions import grant_tables, python_function
+from infra.nag import acknowledge, rendered_arn
 from letslive.constants import (
     CHAT_ROUTE_SELECTION,
     ENV_CHAT_CALLBACK_URL,
@@ -127,6 +130,15 @@ class ChatConstruct(Construct):
         )
         for action in ChatAction:
             self.api.add_route(action.value, integration=message_integration)
+        acknowledge(
+            self.api,
+            "AwsSolutions-APIG4",
+            "Anonymous viewers may connect and read, so $connect verifies the optional ?token= (our own "
+            "ES256 access token, JWKS from the deploy) itself, and every later frame is checked against "
+            "the identity stored with its connection id; a gateway authorizer would refuse viewers.",
+        )
+        # WebSocket stages log through the account's API Gateway role, which must exist first.
+        logging_role = api_gateway_logging_role(self, "ApiGatewayAccount", config=config)
         self.stage = apigwv2.WebSocketStage(
             self,
             "Stage",
@@ -135,7 +147,9 @@ class ChatConstruct(Construct):
             auto_deploy=True,
             # Per-route limits across all clients; the per-user rate limit is the handler's.
             throttle=apigwv2.ThrottleSettings(rate_limit=1000, burst_limit=500),
+            access_log_settings=access_logs(self, "StageAccessLogs", WEBSOCKET_FIELDS),
         )
+        self.stage.node.add_dependency(logging_role)
 
         for fn in self.functions.values():
             grant_tables(fn, Service.CHAT, tables)
@@ -145,8 +159,16 @@ class ChatConstruct(Construct):
             # that failed (fanout) and delayed viewer recounts (connect, disconnect, ping).
             self.fanout_queue.grant_send_messages(fn)
         # Whoever posts to connections (or drops them): the disconnect handler only cleans up.
+        api_id = Stack.of(self).get_logical_id(cast(CfnElement, self.api.node.default_child))
+        connections = rendered_arn(self, "execute-api", f"<{api_id}>/{self.stage.stage_name}/*/@connections/*")
         for fn in (connect, message, fanout, self.events.function):
             self.stage.grant_management_api_access(fn)
+            acknowledge(
+                fn.role or fn,
+                f"AwsSolutions-IAM5[Resource::{connections}]",
+                "Connection ids are made by API Gateway at run time, so posting to (or closing) the "
+                "room's connections is granted on this API stage's @connections/* and nothing wider.",
+            )
 
         CfnOutput(self, OUTPUT_WEBSOCKET_API_ID, key=OUTPUT_WEBSOCKET_API_ID, value=self.api.api_id)
         CfnOutput(self, OUTPUT_WEBSOCKET_URL, key=OUTPUT_WEBSOCKET_URL, value=self.stage.url)

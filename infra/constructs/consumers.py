@@ -12,6 +12,7 @@ from constructs import Construct
 
 from infra.config import InfraConfig
 from infra.constructs.functions import python_function
+from infra.nag import LOCAL_PLAIN_HTTP, acknowledge
 from letslive.constants import EVENT_SOURCE, Service
 
 # How often a failed delivery or invocation is retried before it goes to the dead-letter queue.
@@ -29,7 +30,7 @@ def encrypted_queue(
 ) -> sqs.Queue:
     """An SQS queue encrypted at rest (SQS-managed keys, so EventBridge may send to it) and,
     in AWS, refusing plain HTTP (the emulator is plain HTTP on loopback)."""
-    return sqs.Queue(
+    queue = sqs.Queue(
         scope,
         construct_id,
         encryption=sqs.QueueEncryption.SQS_MANAGED,
@@ -38,11 +39,22 @@ def encrypted_queue(
         visibility_timeout=visibility_timeout,
         dead_letter_queue=dead_letter,
     )
+    if config.local:
+        acknowledge(queue, "AwsSolutions-SQS4", LOCAL_PLAIN_HTTP)
+    return queue
 
 
 def dead_letter_queue(scope: Construct, construct_id: str, *, config: InfraConfig) -> sqs.Queue:
     """Kept for SQS's longest retention: time enough to look at what failed and redrive it."""
-    return encrypted_queue(scope, construct_id, config=config, retention=Duration.days(14))
+    queue = encrypted_queue(scope, construct_id, config=config, retention=Duration.days(14))
+    acknowledge(
+        queue,
+        "AwsSolutions-SQS3",
+        "This queue is itself a dead-letter queue (of a redrive policy, an EventBridge target or a Lambda "
+        "on-failure destination, the last two invisible to the rule); a DLQ behind it would only move "
+        "the same failed messages again.",
+    )
+    return queue
 
 
 class EventConsumer(Construct):

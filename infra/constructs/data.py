@@ -4,6 +4,7 @@ from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
 from infra.config import InfraConfig
+from infra.nag import LOCAL_PLAIN_HTTP, acknowledge
 from letslive.constants import (
     MEDIA_PREFIX,
     TABLE_GSI,
@@ -16,12 +17,19 @@ from letslive.constants import (
 )
 from letslive.models.streams import BROADCASTS_MEDIA_DIR
 
+# S3 server access logs are kept this long.
+ACCESS_LOG_DAYS = 90
+
 
 class DataConstruct(Construct):
-    """The DynamoDB tables (one per domain, generic `pk`/`sk` keys) and the media bucket."""
+    """The DynamoDB tables (one per domain, generic `pk`/`sk` keys), the media bucket and the
+    bucket of its server access logs."""
 
     def __init__(self, scope: Construct, construct_id: str, *, config: InfraConfig) -> None:
         super().__init__(scope, construct_id)
+        # S3 delivers server access logs by bucket policy, not by the legacy log-delivery ACL
+        # (set here, not in cdk.json, so the tests' synth sees it too).
+        self.node.set_context("@aws-cdk/aws-s3:serverAccessLogsUseBucketPolicy", True)
         # Data outlives a stack in AWS; a local emulator is thrown away with its stack.
         removal = RemovalPolicy.DESTROY if config.local else RemovalPolicy.RETAIN
         self.tables: dict[Table, dynamodb.Table] = {
@@ -47,6 +55,22 @@ class DataConstruct(Construct):
                 sort_key=dynamodb.Attribute(name=TABLE_GSI_SORT_KEY, type=dynamodb.AttributeType.STRING),
                 projection_type=dynamodb.ProjectionType.ALL,
             )
+        # Who wrote, read or deleted which media object (S3 server access logs).
+        self.access_logs_bucket = s3.Bucket(
+            self,
+            "AccessLogsBucket",
+            encryption=s3.BucketEncryption.S3_MANAGED,  # the only encryption log delivery takes
+            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
+            enforce_ssl=not config.local,
+            removal_policy=removal,
+            lifecycle_rules=[s3.LifecycleRule(id="access-log-retention", expiration=Duration.days(ACCESS_LOG_DAYS))],
+        )
+        acknowledge(
+            self.access_logs_bucket,
+            "AwsSolutions-S1",
+            "This bucket receives the media bucket's server access logs; logging it too would only record "
+            "the log deliveries themselves.",
+        )
         self.media_bucket = s3.Bucket(
             self,
             "MediaBucket",
@@ -54,6 +78,8 @@ class DataConstruct(Construct):
             block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
             enforce_ssl=not config.local,  # the emulator is plain HTTP on loopback
             removal_policy=removal,
+            server_access_logs_bucket=self.access_logs_bucket,
+            server_access_logs_prefix="media/",
             lifecycle_rules=[
                 s3.LifecycleRule(
                     id="broadcast-media-retention",
@@ -63,3 +89,6 @@ class DataConstruct(Construct):
                 )
             ],
         )
+        if config.local:
+            for bucket in (self.access_logs_bucket, self.media_bucket):
+                acknowledge(bucket, "AwsSolutions-S10", LOCAL_PLAIN_HTTP)

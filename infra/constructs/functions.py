@@ -4,21 +4,36 @@ from collections.abc import Mapping
 
 from aws_cdk import Duration, RemovalPolicy
 from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
 from infra.bundling import FUNCTIONS_SOURCE, FunctionBundler, bundled_code
 from infra.config import InfraConfig
+from infra.nag import acknowledge
 from letslive.constants import (
     ENV_STAGE,
     POWERTOOLS_NAMESPACE,
     SERVICE_READ_TABLES,
     SERVICE_TABLES,
+    TABLE_GSI,
     Service,
     Table,
     table_env_var,
 )
+
+# What CDK's `grant_read_data` / `grant_read_write_data` allow, minus the stream actions (the
+# tables have no streams); granted on the table and its one index by name, not on `index/*`.
+TABLE_READ_ACTIONS = (
+    "dynamodb:BatchGetItem",
+    "dynamodb:ConditionCheckItem",
+    "dynamodb:DescribeTable",
+    "dynamodb:GetItem",
+    "dynamodb:Query",
+    "dynamodb:Scan",
+)
+TABLE_WRITE_ACTIONS = ("dynamodb:BatchWriteItem", "dynamodb:DeleteItem", "dynamodb:PutItem", "dynamodb:UpdateItem")
 
 
 def python_function(
@@ -35,15 +50,11 @@ def python_function(
 ) -> lambda_.Function:
     """`<name>Function` (and its `<name>Logs`) in `scope`, running `handler` from the `service`
     package of `functions/` (plus `functions.common`) on the shared `letslive` layer."""
-    log_group = logs.LogGroup(
-        scope,
-        f"{name}Logs",
-        retention=logs.RetentionDays.ONE_MONTH,
-        removal_policy=RemovalPolicy.DESTROY,
-    )
-    return lambda_.Function(
+    log_group = function_log_group(scope, f"{name}Logs")
+    fn = lambda_.Function(
         scope,
         f"{name}Function",
+        role=execution_role(scope, f"{name}Role", config=config, log_group=log_group),
         runtime=runtime,
         architecture=lambda_.Architecture.X86_64,  # matches the platform the layer's wheels are for
         handler=handler,
@@ -52,25 +63,69 @@ def python_function(
         # More memory is more CPU: cold starts are CPU-bound imports.
         memory_size=1024,
         timeout=Duration.seconds(timeout_seconds),
-        tracing=lambda_.Tracing.DISABLED if config.local else lambda_.Tracing.ACTIVE,
+        tracing=function_tracing(config),
         log_group=log_group,
         description=description,
-        environment={
-            ENV_STAGE: config.stage,
-            "POWERTOOLS_SERVICE_NAME": service.value,
-            "POWERTOOLS_METRICS_NAMESPACE": POWERTOOLS_NAMESPACE,
-            # No X-Ray daemon next to the emulator.
-            "POWERTOOLS_TRACE_DISABLED": str(config.local).lower(),
-        },
+        environment=powertools_environment(config, service.value),
     )
+    acknowledge_pinned_runtime(fn, config)
+    return fn
+
+
+def function_log_group(scope: Construct, construct_id: str) -> logs.LogGroup:
+    return logs.LogGroup(
+        scope, construct_id, retention=logs.RetentionDays.ONE_MONTH, removal_policy=RemovalPolicy.DESTROY
+    )
+
+
+def execution_role(scope: Construct, construct_id: str, *, config: InfraConfig, log_group: logs.ILogGroup) -> iam.Role:
+    """A Lambda execution role that may write to its function's own log group only, where the
+    AWS managed `AWSLambdaBasicExecutionRole` (CDK's default) may write to every group in the account."""
+    role = iam.Role(scope, construct_id, assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"))
+    log_group.grant_write(role)
+    if function_tracing(config) is lambda_.Tracing.ACTIVE:
+        acknowledge(
+            role,
+            "AwsSolutions-IAM5[Resource::*]",
+            "Active tracing adds xray:PutTraceSegments and xray:PutTelemetryRecords, which X-Ray only "
+            "grants on all resources; every other statement of this role names its resources.",
+        )
+    return role
+
+
+def acknowledge_pinned_runtime(fn: lambda_.Function, config: InfraConfig) -> None:
+    acknowledge(
+        fn,
+        "AwsSolutions-L1",
+        f"The runtime is pinned to Python {config.lambda_python} (context lambdaPython): the shared layer's "
+        "compiled wheels are fetched for exactly that version, so a newer runtime is a deliberate change "
+        "of that key and a redeploy, not an automatic upgrade.",
+    )
+
+
+def function_tracing(config: InfraConfig) -> lambda_.Tracing:
+    return lambda_.Tracing.DISABLED if config.local else lambda_.Tracing.ACTIVE
+
+
+def powertools_environment(config: InfraConfig, service: str) -> dict[str, str]:
+    """What every Lambda's Powertools (`functions.common.observability`) reads."""
+    return {
+        ENV_STAGE: config.stage,  # also the `stage` dimension of its metrics
+        "POWERTOOLS_SERVICE_NAME": service,
+        "POWERTOOLS_METRICS_NAMESPACE": POWERTOOLS_NAMESPACE,
+        # No X-Ray daemon next to the emulator.
+        "POWERTOOLS_TRACE_DISABLED": str(config.local).lower(),
+    }
 
 
 def grant_tables(fn: lambda_.Function, service: Service, tables: Mapping[Table, dynamodb.ITable]) -> None:
     """Read/write on the service's own tables and read-only on those it may only read, each
     named in the function's environment (where `settings.table_name` finds it)."""
-    for table in SERVICE_TABLES[service]:
-        tables[table].grant_read_write_data(fn)
-        fn.add_environment(table_env_var(table), tables[table].table_name)
-    for table in SERVICE_READ_TABLES.get(service, ()):
-        tables[table].grant_read_data(fn)
+    grants: list[tuple[Table, tuple[str, ...]]] = [
+        (table, TABLE_READ_ACTIONS + TABLE_WRITE_ACTIONS) for table in SERVICE_TABLES[service]
+    ]
+    grants += [(table, TABLE_READ_ACTIONS) for table in SERVICE_READ_TABLES.get(service, ())]
+    for table, actions in grants:
+        arn = tables[table].table_arn
+        iam.Grant.add_to_principal(grantee=fn, actions=list(actions), resource_arns=[arn, f"{arn}/index/{TABLE_GSI}"])
         fn.add_environment(table_env_var(table), tables[table].table_name)

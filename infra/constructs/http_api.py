@@ -10,7 +10,9 @@ from constructs import Construct
 from infra.bundling import LAYER_SOURCE, LayerBundler, bundled_code
 from infra.config import InfraConfig
 from infra.constants import OUTPUT_HTTP_API_ID, OUTPUT_HTTP_API_URL
+from infra.constructs.access_logs import HTTP_FIELDS, access_logs
 from infra.constructs.functions import grant_tables, python_function
+from infra.nag import acknowledge
 from letslive.constants import (
     ENV_INGEST_URL,
     ENV_MEDIA_BASE_URL,
@@ -34,6 +36,7 @@ class HttpServicesConstruct(Construct):
         *,
         config: InfraConfig,
         tables: Mapping[Table, dynamodb.ITable],
+        ingest_url: str | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
         self.runtime = runtime = lambda_.Runtime(f"python{config.lambda_python}", lambda_.RuntimeFamily.PYTHON)
@@ -44,7 +47,23 @@ class HttpServicesConstruct(Construct):
             compatible_runtimes=[runtime],
             description="letslive domain package and the Lambda entry points' dependencies",
         )
-        self.api = apigwv2.HttpApi(self, "HttpApi", description="Let's Live HTTP services")
+        self.api = apigwv2.HttpApi(self, "HttpApi", description="Let's Live HTTP services", create_default_stage=False)
+        # The default stage HttpApi would make, under the same id (so the same logical id), plus
+        # access logs, which HttpApi's own default stage cannot have.
+        self.stage = apigwv2.HttpStage(
+            self.api,
+            "DefaultStage",
+            http_api=self.api,
+            auto_deploy=True,
+            access_log_settings=access_logs(self, "HttpApiAccessLogs", HTTP_FIELDS),
+        )
+        acknowledge(
+            self.api,
+            "AwsSolutions-APIG4",
+            "Each service is one proxy route whose paths mix anonymous access (sign-up, login, public "
+            "channel and VOD reads) with signed-in access, which a gateway authorizer cannot tell apart; "
+            "the service verifies our own ES256 access tokens (JWKS from the deploy) in the Lambda.",
+        )
         self.functions: dict[Service, lambda_.Function] = {}
         for service in Service:
             fn = python_function(
@@ -63,7 +82,7 @@ class HttpServicesConstruct(Construct):
                 self.api.add_routes(path=path, methods=[apigwv2.HttpMethod.ANY], integration=integration)
             if service in (Service.STREAMS, Service.VODS):
                 fn.add_environment(ENV_VOD_RETENTION_DAYS, str(config.vod_retention_days))
-                for name, value in ((ENV_MEDIA_BASE_URL, config.media_base_url), (ENV_INGEST_URL, config.ingest_url)):
+                for name, value in ((ENV_MEDIA_BASE_URL, config.media_base_url), (ENV_INGEST_URL, ingest_url)):
                     if value:
                         fn.add_environment(name, value)
             self.functions[service] = fn

@@ -2,6 +2,8 @@ from typing import Any
 
 from aws_cdk import Stack
 from aws_cdk import aws_events as events
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from infra.config import InfraConfig
@@ -26,10 +28,14 @@ class ApiStack(Stack):
         config: InfraConfig,
         data: DataConstruct,
         bus: events.IEventBus,
+        ingest_url: str | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(scope, construct_id, **kwargs)
-        self.http = HttpServicesConstruct(self, "Http", config=config, tables=data.tables)
+        # Where streamers point OBS (shown with a new stream key): the context's, else the ingest stack's.
+        self.http = HttpServicesConstruct(
+            self, "Http", config=config, tables=data.tables, ingest_url=config.ingest_url or ingest_url
+        )
         runtime, layer = self.http.runtime, self.http.layer
         self.signing_key = SigningKeyConstruct(self, "SigningKey", config=config, runtime=runtime, layer=layer)
         self.chat = ChatConstruct(
@@ -60,3 +66,22 @@ class ApiStack(Stack):
         for fn in (*(self.http.functions[s] for s in EVENT_PUBLISHERS), *self.chat.functions.values()):
             bus.grant_put_events_to(fn)
             fn.add_environment(ENV_EVENT_BUS, bus.event_bus_name)
+
+    @property
+    def functions(self) -> dict[str, lambda_.IFunction]:
+        """Every Lambda of the stack by a short name (the monitoring stack's labels and alarms)."""
+        return {
+            **{service.value: fn for service, fn in self.http.functions.items()},
+            **{f"chat-{name}": fn for name, fn in self.chat.functions.items()},
+            "streams-viewer-counts": self.viewer_counts.function,
+            "signing-key": self.signing_key.function,
+        }
+
+    @property
+    def dead_letter_queues(self) -> dict[str, sqs.IQueue]:
+        """Every dead-letter queue of the stack by a short name (one alarm each)."""
+        return {
+            "chat-fanout": self.chat.fanout_dead_letter_queue,
+            "chat-events": self.chat.events.dead_letter_queue,
+            "streams-viewer-counts": self.viewer_counts.dead_letter_queue,
+        }

@@ -64,6 +64,12 @@ ENV_REGION: Final = f"{ENV_PREFIX}REGION"
 ENV_STAGE: Final = f"{ENV_PREFIX}STAGE"
 ENV_JWKS: Final = f"{ENV_PREFIX}JWKS"
 ENV_SIGNING_KEY_SECRET: Final = f"{ENV_PREFIX}SIGNING_KEY_SECRET"
+# Behind CloudFront (AWS only): the secret whose value the distribution sends to the HTTP API in
+# `ORIGIN_VERIFY_HEADER`; only a request carrying it may name its viewer in `VIEWER_ADDRESS_HEADER`
+# (set by the `/api/*` viewer-request function, `infra/constructs/cloudfront/api_request.js`).
+ENV_ORIGIN_VERIFY_SECRET: Final = f"{ENV_PREFIX}ORIGIN_VERIFY_SECRET"
+ORIGIN_VERIFY_HEADER: Final = "x-letslive-origin-verify"
+VIEWER_ADDRESS_HEADER: Final = "x-letslive-viewer-address"
 ENV_EVENT_BUS: Final = f"{ENV_PREFIX}EVENT_BUS"
 ENV_MEDIA_BASE_URL: Final = f"{ENV_PREFIX}MEDIA_BASE_URL"
 ENV_INGEST_URL: Final = f"{ENV_PREFIX}INGEST_URL"
@@ -136,8 +142,46 @@ ENV_INGEST_SEGMENT_SECONDS: Final = f"{ENV_INGEST_PREFIX}SEGMENT_SECONDS"
 ENV_INGEST_WINDOW_SEGMENTS: Final = f"{ENV_INGEST_PREFIX}WINDOW_SEGMENTS"
 ENV_INGEST_HEARTBEAT_SECONDS: Final = f"{ENV_INGEST_PREFIX}HEARTBEAT_SECONDS"
 ENV_INGEST_THUMBNAIL_SECONDS: Final = f"{ENV_INGEST_PREFIX}THUMBNAIL_SECONDS"
+# ECS task scale-in protection while broadcasts run: how long one protection lasts (renewed
+# while broadcasts go on). `ECS_AGENT_URI` is set by ECS itself; without it there is no agent.
+ENV_INGEST_SCALE_IN_PROTECTION_MINUTES: Final = f"{ENV_INGEST_PREFIX}SCALE_IN_PROTECTION_MINUTES"
+ENV_ECS_AGENT_URI: Final = "ECS_AGENT_URI"
 
 POWERTOOLS_NAMESPACE: Final = "LetsLive"
+
+
+class IngestMetric(StrEnum):
+    """The ingest worker's CloudWatch metrics, written as EMF on stdout (namespace
+    `POWERTOOLS_NAMESPACE`, dimensions `INGEST_METRIC_DIMENSIONS`); the dashboard, the alarms
+    and the service's autoscaling read them by these names."""
+
+    ACTIVE_BROADCASTS = "ActiveBroadcasts"  # Count, per task, every heartbeat
+    INPUT_BITRATE = "InputBitrate"  # Kilobits/Second, per broadcast
+    TRANSCODE_SPEED = "TranscodeSpeed"  # None (1.0 = keeping up with the input, `SpeedMeter`), per broadcast
+    SEGMENT_UPLOAD_LATENCY = "SegmentUploadLatency"  # Milliseconds, closed segment to object written
+    SEGMENTS_UPLOADED = "SegmentsUploaded"  # Count
+    UPLOAD_FAILURES = "UploadFailures"  # Count, uploads that failed after their retries
+
+
+# Every ingest metric carries exactly these dimensions: `service` is "ingest", `stage` the
+# deployment's stage (two stages in one account must not share an autoscaling signal).
+INGEST_METRIC_SERVICE: Final = "ingest"
+INGEST_METRIC_DIMENSIONS: Final = ("service", "stage")
+
+# The Lambdas' metrics carry `service` (Powertools' service name, a `Service` value) and this
+# dimension, set to the deployment's stage like the ingest worker's.
+METRIC_STAGE_DIMENSION: Final = "stage"
+
+
+class ChatMetric(StrEnum):
+    """The chat Lambdas' business metrics (namespace `POWERTOOLS_NAMESPACE`, service "chat");
+    the dashboard reads them by these names."""
+
+    MESSAGES_SENT = "ChatMessagesSent"  # Count, new messages stored and broadcast (not resends)
+    CONNECTIONS = "ChatConnections"  # Count, connections that joined a room
+    REFUSED = "ChatRefused"  # Count, client actions answered with a refusal notice
+    FANOUT_DELIVERED = "ChatFanoutDelivered"  # Count, posts made by the fan-out workers
+    FANOUT_GONE = "ChatFanoutGone"  # Count, connections the fan-out workers found gone
 
 
 def table_env_var(table: Table) -> str:

@@ -47,13 +47,19 @@ def test_signup_login_refresh_follow_and_counts(platform: LocalPlatform) -> None
         claims = jwt.decode(tokens["access_token"], jwt.PyJWK(key).key, algorithms=["ES256"], audience="letslive-api")
         assert claims["username"] == alice
 
-        # Rotation: the new refresh token works once; the old one is dead and reusing it
-        # revokes the family, so the new one dies too.
+        # Rotation: a refresh spends its token for a new pair. Presented again within the reuse
+        # grace (a browser that lost the response) the spent token gets a sibling; past it, it
+        # revokes the family (`tests/integration/test_auth_api.py`, with a clock). Logging out
+        # with either ends the whole family.
         rotated = api.post("/auth/refresh", json={"refresh_token": tokens["refresh_token"]})
         assert rotated.status_code == 200, rotated.text
         fresh = rotated.json()
         assert fresh["refresh_token"] != tokens["refresh_token"]
-        assert api.post("/auth/refresh", json={"refresh_token": tokens["refresh_token"]}).status_code == 401
+        sibling = api.post("/auth/refresh", json={"refresh_token": tokens["refresh_token"]})
+        assert sibling.status_code == 200, sibling.text
+        assert sibling.json()["refresh_token"] not in (tokens["refresh_token"], fresh["refresh_token"])
+        logout = api.post("/auth/logout", json={"refresh_token": sibling.json()["refresh_token"]})
+        assert logout.status_code == 204, logout.text
         assert api.post("/auth/refresh", json={"refresh_token": fresh["refresh_token"]}).status_code == 401
 
         bearer = {"authorization": f"Bearer {fresh['access_token']}"}

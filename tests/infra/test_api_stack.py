@@ -7,7 +7,7 @@ from aws_cdk.assertions import Match
 
 from infra.config import AWS_LAMBDA_PYTHON
 from infra.constants import OUTPUT_HTTP_API_ID, OUTPUT_HTTP_API_URL
-from letslive.constants import SERVICE_READ_TABLES, SERVICE_TABLES, Service, Table, table_env_var
+from letslive.constants import SERVICE_READ_TABLES, SERVICE_TABLES, TABLE_GSI, Service, Table, table_env_var
 from tests.infra.conftest import Synthesized
 
 
@@ -16,6 +16,11 @@ def _functions(app: Synthesized) -> dict[str, Mapping[str, Any]]:
     found = app.template("Api").find_resources("AWS::Lambda::Function")
     by_handler = {res["Properties"]["Handler"]: res for res in found.values()}
     return {service.value: by_handler[f"functions.{service.value}.handler.handler"] for service in Service}
+
+
+def _actions(statement: Mapping[str, Any]) -> list[str]:
+    action = statement["Action"]
+    return [action] if isinstance(action, str) else list(action)
 
 
 def _tables(service: str) -> tuple[Table, ...]:
@@ -76,15 +81,63 @@ def test_functions_log_to_groups_with_retention(aws_app: Synthesized) -> None:
     template = aws_app.template("Api")
     groups = template.find_resources("AWS::Logs::LogGroup")
     template.all_resources_properties("AWS::Logs::LogGroup", {"RetentionInDays": Match.any_value()})
-    # Every entry point but the deploy-time signing key provider has its own group.
+    # Every function, the deploy-time signing key provider too, has its own group; the others are
+    # the two API stages' access logs.
     functions = template.find_resources("AWS::Lambda::Function")
-    logged = {
-        fn["Properties"]["LoggingConfig"]["LogGroup"]["Ref"]
-        for fn in functions.values()
-        if fn["Properties"]["Handler"] != "functions.keys.handler.handler"
+    logged = {fn["Properties"]["LoggingConfig"]["LogGroup"]["Ref"] for fn in functions.values()}
+    assert len(logged) == len(functions)
+    stages = template.find_resources("AWS::ApiGatewayV2::Stage")
+    access_logged = {
+        stage["Properties"]["AccessLogSettings"]["DestinationArn"]["Fn::GetAtt"][0] for stage in stages.values()
     }
-    assert logged == set(groups)
-    assert len(logged) == len(functions) - 1
+    assert len(stages) == len(access_logged) == 2
+    assert logged | access_logged == set(groups)
+
+
+def test_each_function_may_write_only_its_own_log_group(aws_app: Synthesized) -> None:
+    template = aws_app.template("Api")
+    roles = template.find_resources("AWS::IAM::Role")
+    policies = template.find_resources("AWS::IAM::Policy").values()
+    for fn in template.find_resources("AWS::Lambda::Function").values():
+        role = fn["Properties"]["Role"]["Fn::GetAtt"][0]
+        # Not AWSLambdaBasicExecutionRole, which may write to every log group in the account.
+        assert "ManagedPolicyArns" not in roles[role]["Properties"]
+        statements = [
+            statement
+            for policy in policies
+            if {"Ref": role} in policy["Properties"]["Roles"]
+            for statement in policy["Properties"]["PolicyDocument"]["Statement"]
+        ]
+        logs = [s for s in statements if any(a.startswith("logs:") for a in _actions(s))]
+        own_group = {"Fn::GetAtt": [fn["Properties"]["LoggingConfig"]["LogGroup"]["Ref"], "Arn"]}
+        assert [s["Resource"] for s in logs] == [own_group], fn["Properties"]["Handler"]
+
+
+def test_table_grants_name_the_index_instead_of_a_wildcard(aws_app: Synthesized) -> None:
+    text = json.dumps(aws_app.template("Api").find_resources("AWS::IAM::Policy"))
+    assert f"/index/{TABLE_GSI}" in text
+    assert "/index/*" not in text
+
+
+def test_both_api_stages_write_json_access_logs(aws_app: Synthesized, local_app: Synthesized) -> None:
+    for app in (aws_app, local_app):
+        stages = app.template("Api").find_resources("AWS::ApiGatewayV2::Stage")
+        for stage in stages.values():
+            fields = json.loads(stage["Properties"]["AccessLogSettings"]["Format"])
+            assert fields["requestId"] == "$context.requestId"
+            assert fields["status"] == "$context.status"
+    # API Gateway takes WebSocket access logs only once the account has a CloudWatch role; in AWS
+    # the role outlives the stack, as the account setting pointing at it does.
+    template = aws_app.template("Api")
+    (account,) = template.find_resources("AWS::ApiGateway::Account")
+    (websocket_stage,) = [
+        stage
+        for stage in template.find_resources("AWS::ApiGatewayV2::Stage").values()
+        if stage["Properties"]["StageName"] == aws_app.stage
+    ]
+    assert account in websocket_stage["DependsOn"]
+    role = template.find_resources("AWS::ApiGateway::Account")[account]["Properties"]["CloudWatchRoleArn"]
+    assert template.find_resources("AWS::IAM::Role")[role["Fn::GetAtt"][0]]["DeletionPolicy"] == "Retain"
 
 
 def test_local_flag_matches_the_emulator_interpreter_and_disables_tracing(local_app: Synthesized) -> None:

@@ -90,3 +90,34 @@ def test_broadcast_media_expires_with_the_vod_retention(aws_app: Synthesized) ->
             }
         },
     )
+
+
+def test_media_bucket_access_is_logged_to_a_private_bucket_by_policy(aws_app: Synthesized) -> None:
+    template = aws_app.template("Data")
+    buckets = template.find_resources("AWS::S3::Bucket")
+    (media,) = [b for b in buckets.values() if "LoggingConfiguration" in b["Properties"]]
+    logs_bucket = media["Properties"]["LoggingConfiguration"]["DestinationBucketName"]["Ref"]
+    props = buckets[logs_bucket]["Properties"]
+    # Delivered by bucket policy: no log-delivery ACL, so ACLs stay disabled.
+    assert "AccessControl" not in props
+    assert props["LifecycleConfiguration"]["Rules"][0]["ExpirationInDays"] == 90
+    template.has_resource_properties(
+        "AWS::S3::BucketPolicy",
+        {
+            "Bucket": {"Ref": logs_bucket},
+            "PolicyDocument": {
+                "Statement": Match.array_with(
+                    [
+                        Match.object_like({"Effect": "Deny", "Condition": {"Bool": {"aws:SecureTransport": "false"}}}),
+                        Match.object_like(
+                            {
+                                "Effect": "Allow",
+                                "Principal": {"Service": "logging.s3.amazonaws.com"},
+                                "Action": "s3:PutObject",
+                            }
+                        ),
+                    ]
+                )
+            },
+        },
+    )

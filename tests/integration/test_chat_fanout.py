@@ -465,12 +465,13 @@ def test_the_stream_starting_and_ending_is_a_system_line_in_the_room(chat: ChatR
 
 def test_events_the_chat_does_not_handle_are_ignored(chat: ChatRoom) -> None:
     viewer = chat.join(CHANNEL)
-    for event in [
+    events: list[dict[str, Any]] = [
         {"detail-type": "UserFollowed", "detail": {"follower": "a", "followee": "alice"}},
         {"detail-type": "StreamStarted", "detail": {"username": CHANNEL}},  # malformed
         {"detail-type": "StreamEnded", "detail": None},
         {"id": "no-type"},
-    ]:
+    ]
+    for event in events:
         functions.chat.events.handler(event, context("events"))
     assert viewer.frames() == []
 

@@ -137,6 +137,8 @@ def test_media_urls() -> None:
         == "https://cdn.example/hls/broadcasts/a/master.m3u8"
     )
     assert media_url("https://cdn.example/hls/", "x.jpg") == "https://cdn.example/hls/x.jpg"
+    # In AWS the page and the media share the CloudFront origin: a root-relative base.
+    assert media_url("/hls", "broadcasts/a/master.m3u8") == "/hls/broadcasts/a/master.m3u8"
     assert media_url(None, "x.jpg") == "x.jpg"
     assert media_url("", "x.jpg") == "x.jpg"
     assert live_playlist_path("abc") == "broadcasts/abc/master.m3u8"

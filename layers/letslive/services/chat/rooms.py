@@ -212,8 +212,9 @@ class ChatService:
 
     # --- client frames ------------------------------------------------------------------------
 
-    def handle(self, connection_id: str, frame: str) -> None:
-        """Run one client frame. Refusals raise `ChatRefused` (see `notice_for`)."""
+    def handle(self, connection_id: str, frame: str) -> ChatMessage | None:
+        """Run one client frame. Refusals raise `ChatRefused` (see `notice_for`). Returns the
+        message when the frame sent a new one (not a resend), for the caller's metrics."""
         if len(frame.encode("utf-8", "surrogatepass")) > FRAME_MAX_BYTES:
             raise MessageTooLong(f"a frame may be at most {FRAME_MAX_BYTES} bytes")
         action = parse_action(frame)
@@ -222,7 +223,7 @@ class ChatService:
             raise UnknownConnection("this connection is not in a room; reconnect")
         match action:
             case SendAction():
-                self._send(connection, action)
+                return self._send(connection, action)
             case DeleteAction():
                 self._delete(connection, action)
             case TimeoutAction() | BanAction():
@@ -238,6 +239,7 @@ class ChatService:
                 self.count_viewers(connection.channel)
             case HistoryAction():
                 self._history(connection)
+        return None
 
     def tell(self, connection_id: str, notice: Notice) -> None:
         """A notice to one connection; a connection gone meanwhile is not an error."""
@@ -246,7 +248,7 @@ class ChatService:
         except DependencyUnavailable:
             logger.warning("could not send a notice", exc_info=True)
 
-    def _send(self, connection: Connection, action: SendAction) -> None:
+    def _send(self, connection: Connection, action: SendAction) -> ChatMessage | None:
         user = self._chatter(connection)
         text = clean_text(action.text)
         if not shows_anything(text):
@@ -261,7 +263,7 @@ class ChatService:
             earlier = self.rooms.nonce_message(connection.channel, user, action.nonce)
             if earlier is not None:
                 self._resend(connection, earlier)
-                return
+                return None
         owner = user == connection.channel
         if not (owner or state.moderator):
             # Slow mode first: its refusals (the usual ones while it is on) cost no rate token.
@@ -286,8 +288,9 @@ class ChatService:
         earlier = self.rooms.save_message(connection.channel, message, action.nonce)
         if earlier is not None:
             self._resend(connection, earlier)
-            return
+            return None
         self.fanout.broadcast(connection.channel, message.to_json())
+        return message
 
     def _resend(self, connection: Connection, message_id: str) -> None:
         """A resend of a message that was stored: the sender gets it again, nobody else."""
