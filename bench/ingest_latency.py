@@ -1,17 +1,14 @@
-"""Ingest latency: from a frame leaving the publisher to its segment being listed at the origin.
+"""Ingest latency: from a frame's capture to its segment being listed at the origin.
 
-A real ffmpeg publishes a pre-encoded 720p30 stream (H.264 1 s GOP + AAC) at real time over
+A live publisher (ffmpeg encoding a 720p30 test pattern in real time with OBS's x264 settings,
+`tests/e2e/media.publish_clock`) burns its wall clock at capture into every frame and sends over
 RTMP to the ingest worker of a local platform (started here on free ports, or the running
-`make dev` with `--reuse`). The edge's live playlist of the top rung is polled every 25 ms and
-the wall-clock time each segment first appears is recorded.
-
-The publisher sends at real time (`-re`), so the frame at media time t leaves it at
-start + t, where start is when the publisher process was launched (which makes every figure
-a little pessimistic: it includes the RTMP connect and the key check). A segment's media span
-is the sum of the EXTINF durations before it, so:
-- "last frame -> listed" = listed - (start + end of the segment): the pipeline's own delay
-  (finish the segment, upload it, upload the playlist, origin) for the newest frame in it;
-- "first frame -> listed" = the same for the oldest frame in it: plus the segment's duration.
+`make dev` with `--reuse`). The edge's live playlist of the top rung (the source, copied) is
+polled every 25 ms and the wall-clock time each segment first appears is recorded; afterwards
+each segment is fetched and its frames' clocks decoded, so:
+- "last frame -> listed" = listed - capture of the segment's newest frame: the pipeline's own
+  delay (FFmpeg closing the segment, the upload pass, segment and playlist stored, the origin);
+- "first frame -> listed" = the same for its oldest frame: plus the segment's length.
 Target (issue): <= 1.5 s p50 with 1 s segments. Both are printed.
 
 Run from the repo root: `.venv/bin/python -m bench.ingest_latency [--seconds 30] [--reuse]`.
@@ -31,9 +28,10 @@ import httpx
 
 from letslive.media.playlists import parse_master_playlist, parse_media_playlist
 from localstack.platform import STATE_FILE, local_platform
-from tests.e2e.media import make_source, publish
+from tests.e2e.media import publish_clock, read_clocks
 
 PASSWORD = "correct horse battery staple 42"
+HEIGHT = 720
 
 
 @contextmanager
@@ -56,12 +54,11 @@ def channel(api: httpx.Client) -> tuple[str, str]:
 
 
 def measure(edge: str, rtmp: str, seconds: int) -> tuple[list[float], list[float]]:
-    with tempfile.TemporaryDirectory() as work, httpx.Client(base_url=f"{edge}/api", timeout=30) as api:
-        source = make_source(Path(work), 720, seconds)
+    with httpx.Client(base_url=f"{edge}/api", timeout=30) as api:
         name, key = channel(api)
-        publisher = publish(source, f"{rtmp}/{key}")
-        started = time.time()
-        listed: dict[int, tuple[float, float]] = {}
+        epoch = time.time()
+        publisher = publish_clock(f"{rtmp}/{key}", HEIGHT, seconds, epoch)
+        listed: dict[int, tuple[float, str]] = {}
         try:
             deadline = time.monotonic() + 30
             master_url = None
@@ -71,27 +68,27 @@ def measure(edge: str, rtmp: str, seconds: int) -> tuple[list[float], list[float
             assert master_url, "the channel never went live"
             while (master := httpx.get(master_url)).status_code != 200 and time.monotonic() < deadline:
                 time.sleep(0.05)
-            top = parse_master_playlist(master.text)[0].uri
-            playlist_url = master_url.rsplit("/", 1)[0] + "/" + top
+            base = master_url.rsplit("/", 1)[0]
+            playlist_url = f"{base}/{parse_master_playlist(master.text)[0].uri}"
             while publisher.poll() is None:
                 response = httpx.get(playlist_url)
                 now = time.time()
                 if response.status_code == 200:
                     for segment in parse_media_playlist(response.text).segments:
-                        listed.setdefault(segment.sequence, (now, segment.duration))
+                        listed.setdefault(segment.sequence, (now, f"{base}/{segment.uri}"))
                 time.sleep(0.025)
         finally:
             publisher.wait(timeout=60)
     first: list[float] = []
     last: list[float] = []
-    media_end = 0.0
     for sequence in range(max(listed) + 1 if listed else 0):
         if sequence not in listed:
             raise AssertionError(f"segment {sequence} was never seen listed (polling too slow?)")
-        at, duration = listed[sequence]
-        media_end += duration
-        last.append(at - (started + media_end))
-        first.append(at - (started + media_end - duration))
+        at, url = listed[sequence]
+        clocks = read_clocks(httpx.get(url).content, HEIGHT)
+        if clocks:
+            first.append(at - epoch - min(clocks) / 1000)
+            last.append(at - epoch - max(clocks) / 1000)
     return first, last
 
 
@@ -108,7 +105,7 @@ def main() -> int:
     args = parser.parse_args()
     with platform_urls(args.reuse) as (edge, rtmp):
         first, last = measure(edge, rtmp, args.seconds)
-    print(f"Ingest latency, 720p30 source, 1 s segments, {len(first)} segments (seconds):")
+    print(f"Ingest latency, live 720p30 publisher, 1 s segments, {len(first)} segments (seconds):")
     print(f"{'':<28} {'p50':>7} {'p95':>7} {'n':>5}")
     print(summary("last frame -> listed", last))
     print(summary("first frame -> listed", first))

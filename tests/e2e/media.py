@@ -86,3 +86,21 @@ def publish_clock(url: str, height: int, seconds: int, epoch: float) -> "subproc
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
     )  # fmt: skip
+
+
+def read_clocks(segment: bytes, height: int) -> list[int]:
+    """The clock (ms since the publisher's epoch) burned into each frame of a segment of the
+    rung `height` by `publish_clock`, in decode order: each block's centre, luma > 128 is a 1."""
+    width = height * 16 // 9
+    raw = subprocess.run(
+        ["ffmpeg", "-v", "error", "-i", "pipe:0", "-f", "rawvideo", "-pix_fmt", "gray", "pipe:1"],
+        input=segment,
+        capture_output=True,
+        check=True,
+        timeout=60,
+    ).stdout
+    block = width * CLOCK_BLOCK_WIDTH
+    row = int(height * CLOCK_STRIP_HEIGHT / 2) * width
+    columns = [int(bit * block + block / 2) for bit in range(CLOCK_BITS)]
+    frames = [raw[start : start + width * height] for start in range(0, len(raw), width * height)]
+    return [sum(1 << bit for bit, x in enumerate(columns) if frame[row + x] > 128) for frame in frames]
