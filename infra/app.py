@@ -35,12 +35,14 @@ def build_app(app: App | None = None) -> App:
         env=env,
     )
     if not config.local:  # the local edge (`localstack/edge.py`) stands in for CloudFront
+        assert api.origin_verify is not None  # the API stack makes it for every AWS shape
         CdnStack(
             app,
             stack_name(config.stage, "Cdn"),
             config=config,
             media_bucket=data.data.media_bucket,
             http_api=api.http.api,
+            origin_verify=api.origin_verify,
             websocket_url=api.chat.stage.url,
             ingest_url=ingest_url,
             env=env,

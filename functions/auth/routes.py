@@ -6,6 +6,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Cookie, Depends, Request, Response
 from fastapi.responses import JSONResponse
 
+from functions.auth.addresses import client_address
 from functions.common.security import CurrentUser
 from letslive.constants import REFRESH_COOKIE, REFRESH_COOKIE_PATH
 from letslive.models.auth import (
@@ -31,16 +32,6 @@ def service() -> AuthService:
 Auth = Annotated[AuthService, Depends(service)]
 # No length limit here: a mangled cookie must still let the client log out (and clear it).
 RefreshCookie = Annotated[str | None, Cookie(alias=REFRESH_COOKIE)]
-
-
-def client_address(request: Request) -> str:
-    """The caller's address as API Gateway saw it; never `X-Forwarded-For`, which the caller writes."""
-    event = request.scope.get("aws.event")
-    if isinstance(event, dict):
-        source_ip = event.get("requestContext", {}).get("http", {}).get("sourceIp")
-        if isinstance(source_ip, str) and source_ip:
-            return source_ip
-    return request.client.host if request.client else "unknown"
 
 
 def _issue(response: Response, tokens: TokenResponse, auth: AuthService) -> TokenResponse:

@@ -16,7 +16,7 @@ from constructs import Construct
 
 from infra.config import InfraConfig
 from infra.nag import acknowledge
-from letslive.constants import MEDIA_PREFIX
+from letslive.constants import MEDIA_PREFIX, ORIGIN_VERIFY_HEADER
 
 FUNCTIONS_DIR = Path(__file__).resolve().parent / "cloudfront"
 API_REQUEST_FUNCTION = FUNCTIONS_DIR / "api_request.js"
@@ -107,6 +107,7 @@ class CdnConstruct(Construct):
         config: InfraConfig,
         media_bucket_name: str,
         http_api: apigwv2.IHttpApi,
+        origin_verify_header: str,
         web_bucket: s3.IBucket,
         log_bucket: s3.IBucket,
     ) -> None:
@@ -124,6 +125,9 @@ class CdnConstruct(Construct):
             f"{http_api.api_id}.execute-api.{Stack.of(self).region}.{Stack.of(self).url_suffix}",
             protocol_policy=cloudfront.OriginProtocolPolicy.HTTPS_ONLY,
             origin_ssl_protocols=[cloudfront.OriginSslPolicy.TLS_V1_2],
+            # Proves to the API that the request came through here, so it may believe the viewer
+            # address the API function sends (which drops a viewer-sent header of this name).
+            custom_headers={ORIGIN_VERIFY_HEADER: origin_verify_header},
         )
 
         self.web_request_function = cloudfront.Function(
@@ -138,7 +142,7 @@ class CdnConstruct(Construct):
             "ApiRequestFunction",
             code=cloudfront.FunctionCode.from_file(file_path=str(API_REQUEST_FUNCTION)),
             runtime=cloudfront.FunctionRuntime.JS_2_0,
-            comment="Strips /api: the HTTP API's routes are /<service>/...",
+            comment="Strips /api (the HTTP API's routes are /<service>/...); sends the viewer's address",
         )
 
         self.segment_cache = cloudfront.CachePolicy(

@@ -12,6 +12,7 @@ from infra.constructs.consumers import EventConsumer
 from infra.constructs.data import DataConstruct
 from infra.constructs.functions import grant_tables
 from infra.constructs.http_api import HttpServicesConstruct
+from infra.constructs.origin_verify import OriginVerifyConstruct
 from infra.constructs.signing_key import SigningKeyConstruct
 from letslive.constants import ENV_EVENT_BUS, ENV_JWKS, ENV_SIGNING_KEY_SECRET, Service
 
@@ -61,6 +62,9 @@ class ApiStack(Stack):
         auth = self.http.functions[Service.AUTH]
         self.signing_key.secret.grant_read(auth)
         auth.add_environment(ENV_SIGNING_KEY_SECRET, self.signing_key.secret.secret_arn)
+        # AWS only: what tells the auth function a request came through the distribution (the
+        # CDN stack's; locally the edge proxy stands in and the API Gateway source IP is used).
+        self.origin_verify = None if config.local else OriginVerifyConstruct(self, "OriginVerify", reader=auth)
         # Every chat function may change a room's connections (join, leave, a Gone connection
         # pruned, a ban), so any of them may publish `ViewerCountChanged`.
         for fn in (*(self.http.functions[s] for s in EVENT_PUBLISHERS), *self.chat.functions.values()):

@@ -8,14 +8,15 @@ from constructs import Construct
 from infra.config import InfraConfig
 from infra.constants import OUTPUT_DISTRIBUTION_ID, OUTPUT_WEB_URL, OUTPUT_WEBSOCKET_URL
 from infra.constructs.cdn import AccessLogsConstruct, CdnConstruct
+from infra.constructs.origin_verify import OriginVerifyConstruct
 from infra.constructs.web import WebConstruct
 
 
 class CdnStack(Stack):
     """AWS only: the distribution in front of the web app, the HTTP API and the media bucket.
 
-    Depends on the data stack (the media bucket, by name) and the API stack (the HTTP API, the
-    chat WebSocket URL for `config.json`); nothing depends on it.
+    Depends on the data stack (the media bucket, by name) and the API stack (the HTTP API, its
+    origin-verify secret, the chat WebSocket URL for `config.json`); nothing depends on it.
     """
 
     def __init__(
@@ -26,6 +27,7 @@ class CdnStack(Stack):
         config: InfraConfig,
         media_bucket: s3.IBucket,
         http_api: apigwv2.IHttpApi,
+        origin_verify: OriginVerifyConstruct,
         websocket_url: str,
         ingest_url: str | None,
         **kwargs: Any,
@@ -39,6 +41,7 @@ class CdnStack(Stack):
             config=config,
             media_bucket_name=media_bucket.bucket_name,
             http_api=http_api,
+            origin_verify_header=origin_verify.header_value(),
             web_bucket=self.web.bucket,
             log_bucket=self.logs.bucket,
         )

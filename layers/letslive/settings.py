@@ -39,6 +39,9 @@ class Settings(BaseSettings):
     # only the auth service reads the private key, from the Secrets Manager secret.
     jwks: str | None = None
     signing_key_secret: str | None = None
+    # The CloudFront origin-verify secret (`ENV_ORIGIN_VERIFY_SECRET`); unset, no request may name
+    # its viewer's address (locally, or with no distribution in front).
+    origin_verify_secret: str | None = None
     jwt_issuer: str = "letslive"
     jwt_audience: str = "letslive-api"
     access_token_ttl_seconds: int = Field(default=900, ge=60, le=3600)

@@ -27,7 +27,14 @@ from infra.constants import (
 from infra.constructs.cdn import API_REQUEST_FUNCTION, WEB_REQUEST_FUNCTION
 from infra.constructs.web import ASSETS_CACHE, CONFIG_OBJECT, DOCUMENTS_CACHE, require_web_export
 from infra.nag import checks
-from letslive.constants import ENV_MEDIA_BASE_URL, REFRESH_COOKIE_PATH, Service
+from letslive.constants import (
+    ENV_MEDIA_BASE_URL,
+    ENV_ORIGIN_VERIFY_SECRET,
+    ORIGIN_VERIFY_HEADER,
+    REFRESH_COOKIE_PATH,
+    VIEWER_ADDRESS_HEADER,
+    Service,
+)
 from localstack.deploy import Deployment
 from localstack.platform import web_config
 from tests.infra.conftest import Synthesized
@@ -36,6 +43,8 @@ DOMAIN = "live.example.com"
 CERTIFICATE = "arn:aws:acm:us-east-1:123456789012:certificate/12345678-1234-1234-1234-123456789012"
 INGEST = "rtmps://ingest.example.com:443/live"
 YEAR = 365 * 24 * 3600
+CLOUDFRONT_HOST = "d111111abcdef8.cloudfront.net"
+VIEWER_IP = "198.51.100.7"
 
 
 @pytest.fixture(scope="module")
@@ -264,19 +273,26 @@ process.stdout.write(JSON.stringify(handler(event)));
 """
 
 
-def _run(source: Path, uri: str, querystring: Mapping[str, Any] | None = None) -> dict[str, Any]:
+def _run(
+    source: Path,
+    uri: str,
+    querystring: Mapping[str, Any] | None = None,
+    *,
+    headers: Mapping[str, Any] | None = None,
+    viewer_ip: str = VIEWER_IP,
+) -> dict[str, Any]:
     node = shutil.which("node")
     if node is None:
         pytest.skip("node is not installed")
     event = {
         "version": "1.0",
         "context": {"eventType": "viewer-request"},
-        "viewer": {"ip": "198.51.100.7"},
+        "viewer": {"ip": viewer_ip},
         "request": {
             "method": "GET",
             "uri": uri,
             "querystring": dict(querystring or {}),
-            "headers": {"host": {"value": "d111111abcdef8.cloudfront.net"}},
+            "headers": {"host": {"value": CLOUDFRONT_HOST}, **(headers or {})},
             "cookies": {"letslive_refresh": {"value": "opaque"}},
         },
     }
@@ -307,8 +323,27 @@ def test_the_api_function_strips_the_prefix(uri: str, origin_uri: str) -> None:
     assert request["uri"] == origin_uri
     # The rest of the request, the refresh cookie included, is passed on untouched.
     assert request["querystring"] == {"channel": {"value": "a%20b"}}
+    assert request["headers"] == {"host": {"value": CLOUDFRONT_HOST}, VIEWER_ADDRESS_HEADER: {"value": VIEWER_IP}}
     assert request["cookies"] == {"letslive_refresh": {"value": "opaque"}}
     assert request["method"] == "GET"
+
+
+@pytest.mark.parametrize("viewer_ip", ["203.0.113.50", "2001:db8:5::1"])
+def test_the_api_function_sends_the_viewer_address_over_any_the_client_sent(viewer_ip: str) -> None:
+    forged = {
+        VIEWER_ADDRESS_HEADER: {"value": "192.0.2.1", "multiValue": [{"value": "192.0.2.1"}, {"value": "192.0.2.2"}]},
+        ORIGIN_VERIFY_HEADER: {"value": "a guess"},
+        "authorization": {"value": "Bearer token"},
+    }
+    request = _run(API_REQUEST_FUNCTION, "/api/auth/login", headers=forged, viewer_ip=viewer_ip)
+    assert request["uri"] == "/auth/login"  # the prefix is still stripped
+    # The viewer's address replaces the forged ones; a forged verify header never reaches the
+    # origin (CloudFront adds the real one); everything else passes.
+    assert request["headers"] == {
+        "host": {"value": CLOUDFRONT_HOST},
+        "authorization": {"value": "Bearer token"},
+        VIEWER_ADDRESS_HEADER: {"value": viewer_ip},
+    }
 
 
 @pytest.mark.parametrize(
@@ -352,6 +387,75 @@ def test_the_web_function_redirects_to_the_trailing_slash_address(
         return
     assert response["statusCode"] == 301
     assert response["headers"] == {"location": {"value": location}}
+
+
+# --- origin verification: the viewer address is believed only from this distribution -----------
+
+
+def _origin_verify_secret(app: Synthesized) -> str:
+    (secret_id,) = (
+        logical_id
+        for logical_id in app.template("Api").find_resources("AWS::SecretsManager::Secret")
+        if logical_id.startswith("OriginVerify")
+    )
+    return secret_id
+
+
+def test_the_api_origin_sends_the_origin_verify_secret_by_dynamic_reference(aws_app: Synthesized) -> None:
+    api = _origins(aws_app)[_behaviours(aws_app)["/api/*"]["TargetOriginId"]]
+    (header,) = api["OriginCustomHeaders"]
+    assert header["HeaderName"] == ORIGIN_VERIFY_HEADER
+    # Resolved by CloudFormation at deploy time: no value in the template, only the secret's ARN,
+    # exported by the API stack (the CDN stack depends on it, never the reverse).
+    prefix, reference, suffix = header["HeaderValue"]["Fn::Join"][1]
+    assert (prefix, suffix) == ("{{resolve:secretsmanager:", ":SecretString:::}}")
+    outputs = aws_app.template("Api").find_outputs("*").values()
+    exports = {output["Export"]["Name"]: output["Value"] for output in outputs if "Export" in output}
+    assert exports[reference["Fn::ImportValue"]] == {"Ref": _origin_verify_secret(aws_app)}
+    # The other origins are S3's, which get no such header.
+    assert [o for o in _origins(aws_app).values() if "OriginCustomHeaders" in o] == [api]
+
+
+def test_the_origin_verify_secret_is_generated_at_deploy_time(aws_app: Synthesized) -> None:
+    secret = aws_app.template("Api").to_json()["Resources"][_origin_verify_secret(aws_app)]
+    generated = secret["Properties"]["GenerateSecretString"]
+    assert generated["PasswordLength"] >= 32
+    assert generated["ExcludePunctuation"] is True  # a header value: letters and digits only
+    assert "SecretString" not in secret["Properties"]
+
+
+def _functions_by_handler(app: Synthesized) -> dict[str, Mapping[str, Any]]:
+    functions = app.template("Api").find_resources("AWS::Lambda::Function")
+    return {fn["Properties"]["Handler"]: fn["Properties"] for fn in functions.values()}
+
+
+def test_only_the_auth_function_reads_the_origin_verify_secret(aws_app: Synthesized) -> None:
+    template = aws_app.template("Api")
+    secret = {"Ref": _origin_verify_secret(aws_app)}
+    auth = _functions_by_handler(aws_app)["functions.auth.handler.handler"]
+    readers = [
+        (policy["Properties"]["Roles"], statement["Action"])
+        for policy in template.find_resources("AWS::IAM::Policy").values()
+        for statement in policy["Properties"]["PolicyDocument"]["Statement"]
+        if secret in (statement["Resource"] if isinstance(statement["Resource"], list) else [statement["Resource"]])
+    ]
+    assert readers == [
+        ([{"Ref": auth["Role"]["Fn::GetAtt"][0]}], ["secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret"])
+    ]
+    holders = {
+        handler
+        for handler, props in _functions_by_handler(aws_app).items()
+        if ENV_ORIGIN_VERIFY_SECRET in props.get("Environment", {}).get("Variables", {})
+    }
+    assert holders == {"functions.auth.handler.handler"}
+    assert auth["Environment"]["Variables"][ENV_ORIGIN_VERIFY_SECRET] == secret
+
+
+def test_without_a_distribution_there_is_no_origin_verify_secret(local_app: Synthesized) -> None:
+    # Locally the edge proxy stands in for CloudFront: the API Gateway source IP is always used.
+    assert "OriginVerify" not in json.dumps(local_app.template("Api").to_json())
+    auth = _functions_by_handler(local_app)["functions.auth.handler.handler"]
+    assert ENV_ORIGIN_VERIFY_SECRET not in auth.get("Environment", {}).get("Variables", {})
 
 
 # --- the web bucket and its deployment ---------------------------------------------------------

@@ -57,7 +57,7 @@ from letslive.constants import (
     table_env_var,
 )
 from letslive.data.aws import reset_clients
-from letslive.data.secrets import load_signing_key
+from letslive.data.secrets import load_origin_verify_secret, load_signing_key
 from letslive.data.tables import bind, connection
 from letslive.services.tokens import SigningKey, generate_signing_key, jwks_document
 from letslive.settings import reset_settings
@@ -95,6 +95,7 @@ def forget_cached_aws() -> None:
     bind.cache_clear()
     connection.cache_clear()
     load_signing_key.cache_clear()
+    load_origin_verify_secret.cache_clear()
     from functions.common.security import _verifier
 
     _verifier.cache_clear()

@@ -2,10 +2,11 @@
 
 import json
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from http.cookies import SimpleCookie
 from typing import TYPE_CHECKING, Any
 
+import boto3
 import pytest
 from argon2 import PasswordHasher
 from fastapi import FastAPI
@@ -15,7 +16,15 @@ from httpx import Response
 from functions.auth import routes
 from functions.auth.app import create_app
 from functions.common.problems import PROBLEM_CONTENT_TYPE
-from letslive.constants import REFRESH_COOKIE, REFRESH_COOKIE_PATH, Service, Table
+from letslive.constants import (
+    ENV_ORIGIN_VERIFY_SECRET,
+    ORIGIN_VERIFY_HEADER,
+    REFRESH_COOKIE,
+    REFRESH_COOKIE_PATH,
+    VIEWER_ADDRESS_HEADER,
+    Service,
+    Table,
+)
 from letslive.data.accounts import AccountRepository
 from letslive.data.secrets import load_signing_key
 from letslive.data.sessions import SessionRepository, ThrottleRepository
@@ -25,7 +34,8 @@ from letslive.services import passwords
 from letslive.services.auth import REUSE_GRACE_SECONDS, AuthService, auth_service, hash_refresh_token
 from letslive.services.passwords import Passwords
 from letslive.services.tokens import AccessTokenIssuer, AccessTokenVerifier, SigningKey, generate_signing_key
-from letslive.settings import get_settings
+from letslive.settings import get_settings, reset_settings
+from tests.integration.conftest import REGION
 from tests.integration.test_health_api import LambdaContext, http_api_event
 
 if TYPE_CHECKING:
@@ -635,11 +645,14 @@ def test_me_refuses_a_bad_or_missing_token(
 # --- through the Lambda handler -----------------------------------------------------------------
 
 
-def lambda_login(username: str, password: str, source_ip: str) -> dict[str, Any]:
+def lambda_login(
+    username: str, password: str, source_ip: str, headers: Mapping[str, str] | None = None
+) -> dict[str, Any]:
     from functions.auth.handler import handler
 
     event = http_api_event("POST", "/auth/login", Service.AUTH)
     event["headers"]["content-type"] = "application/json"
+    event["headers"].update(headers or {})
     event["requestContext"]["http"]["sourceIp"] = source_ip
     event["body"] = json.dumps({"username": username, "password": password})
     response: dict[str, Any] = handler(event, LambdaContext("letslive-auth"))
@@ -671,3 +684,109 @@ def test_lambda_handler_logs_in_and_throttles_by_the_api_gateway_source_ip(
     assert json.loads(throttled["body"])["type"] == TYPE_BASE + "rate-limited"
     # The counter is per source IP: another address is not affected.
     assert lambda_login("alice", PASSWORD, "203.0.113.8")["statusCode"] == 200
+
+
+# --- behind CloudFront: the viewer's address, when the distribution vouches for it ---------------
+
+ORIGIN_SECRET = "k3Jq9ZrT0aWmB7xYcE2vLpN5sHdG8uFiQ4oRtVyX1bMnCzA6eSwD"
+EDGE = "130.176.0.10"  # one CloudFront edge's address: what API Gateway sees for all its viewers
+VIEWER_A, VIEWER_B = "198.51.100.10", "198.51.100.20"
+
+
+@pytest.fixture
+def origin_verify(aws: None, monkeypatch: pytest.MonkeyPatch) -> str:
+    """The origin-verify secret in moto and its ARN in the auth function's env, as the CDK app wires them."""
+    secret = boto3.client("secretsmanager", region_name=REGION).create_secret(
+        Name="letslive-test-origin-verify", SecretString=ORIGIN_SECRET
+    )
+    monkeypatch.setenv(ENV_ORIGIN_VERIFY_SECRET, secret["ARN"])
+    return ORIGIN_SECRET
+
+
+def through_cloudfront(viewer: str, verify: str | None = ORIGIN_SECRET) -> dict[str, str]:
+    """The headers the `/api/*` function and the origin add (`verify` None: a request without one)."""
+    headers = {VIEWER_ADDRESS_HEADER: viewer}
+    if verify is not None:
+        headers[ORIGIN_VERIFY_HEADER] = verify
+    return headers
+
+
+@pytest.mark.filterwarnings("ignore:No application metrics to publish:UserWarning")
+def test_behind_cloudfront_failures_count_against_the_viewer_not_the_edge(
+    client: TestClient, tables: dict[Table, str], origin_verify: str
+) -> None:
+    signup(client)
+
+    for n in range(5):
+        assert lambda_login(f"victim{n}", PASSWORD, EDGE, through_cloudfront(VIEWER_A))["statusCode"] == 401
+    throttled = lambda_login("alice", PASSWORD, EDGE, through_cloudfront(VIEWER_A))
+    assert throttled["statusCode"] == 429, throttled
+
+    # Viewer B shares the edge, not the lock-out; nor does a caller reaching API Gateway from the
+    # edge's address without CloudFront's headers.
+    assert lambda_login("alice", PASSWORD, EDGE, through_cloudfront(VIEWER_B))["statusCode"] == 200
+    assert lambda_login("alice", PASSWORD, EDGE)["statusCode"] == 200
+
+
+@pytest.mark.filterwarnings("ignore:No application metrics to publish:UserWarning")
+@pytest.mark.parametrize(
+    "verify",
+    [None, "", "wrong", ORIGIN_SECRET[:-1], ORIGIN_SECRET + "x", ORIGIN_SECRET.lower()],
+    ids=["missing", "empty", "wrong", "prefix", "longer", "case"],
+)
+def test_without_the_right_verify_header_the_viewer_header_is_ignored(
+    client: TestClient, tables: dict[Table, str], origin_verify: str, verify: str | None
+) -> None:
+    signup(client)
+    attacker = "203.0.113.66"
+
+    # A new forged viewer address for every guess: the failures still add up on the source IP.
+    for n in range(5):
+        forged = through_cloudfront(f"192.0.2.{n + 1}", verify)
+        assert lambda_login(f"victim{n}", PASSWORD, attacker, forged)["statusCode"] == 401
+    throttled = lambda_login("alice", PASSWORD, attacker, through_cloudfront("192.0.2.99", verify))
+    assert throttled["statusCode"] == 429, throttled
+    # ... and an address named in the forged header was never charged.
+    assert lambda_login("alice", PASSWORD, "192.0.2.1")["statusCode"] == 200
+
+
+@pytest.mark.filterwarnings("ignore:No application metrics to publish:UserWarning")
+def test_without_a_configured_secret_the_viewer_header_is_never_believed(
+    client: TestClient, tables: dict[Table, str], origin_verify: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Locally (and wherever no distribution is in front) the env var is unset.
+    monkeypatch.delenv(ENV_ORIGIN_VERIFY_SECRET)
+    reset_settings()
+    signup(client)
+
+    for n in range(5):
+        forged = through_cloudfront(f"192.0.2.{n + 1}")
+        assert lambda_login(f"victim{n}", PASSWORD, EDGE, forged)["statusCode"] == 401
+    assert lambda_login("alice", PASSWORD, EDGE, through_cloudfront(VIEWER_B))["statusCode"] == 429
+
+
+@pytest.mark.filterwarnings("ignore:No application metrics to publish:UserWarning")
+def test_a_verified_request_with_a_malformed_viewer_address_counts_against_the_source_ip(
+    client: TestClient, tables: dict[Table, str], origin_verify: str
+) -> None:
+    signup(client)
+
+    for n in range(5):
+        assert lambda_login(f"victim{n}", PASSWORD, EDGE, through_cloudfront(f"not-an-ip-{n}"))["statusCode"] == 401
+    assert lambda_login("alice", PASSWORD, EDGE)["statusCode"] == 429
+    assert lambda_login("alice", PASSWORD, EDGE, through_cloudfront(VIEWER_A))["statusCode"] == 200
+
+
+@pytest.mark.filterwarnings("ignore:No application metrics to publish:UserWarning")
+def test_an_unreadable_origin_verify_secret_is_a_dependency_failure(
+    client: TestClient, tables: dict[Table, str], origin_verify: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    signup(client)
+    monkeypatch.setenv(ENV_ORIGIN_VERIFY_SECRET, "letslive-test-no-such-secret")
+    reset_settings()
+
+    response = lambda_login("alice", PASSWORD, EDGE, through_cloudfront(VIEWER_A))
+
+    assert response["statusCode"] == 503, response
+    # A request that does not claim to come through CloudFront never needs the secret.
+    assert lambda_login("alice", PASSWORD, EDGE)["statusCode"] == 200
