@@ -517,13 +517,18 @@ def test_a_mangled_cookie_still_logs_out(client: TestClient) -> None:
     assert refresh_cookie(response)[REFRESH_COOKIE]["max-age"] == "0"
 
 
-def test_rotation_condition_lets_exactly_one_of_two_writers_through(client: TestClient) -> None:
+def logged_in_token(client: TestClient) -> tuple[SessionRepository, StoredRefreshToken, int]:
+    """The repository, the stored refresh token of a fresh login, and now (epoch seconds)."""
     signup(client)
     first = tokens(login(client))["refresh_token"]
     sessions = SessionRepository()
     stored = sessions.token(hash_refresh_token(first))
     assert stored is not None
-    now = int(time.time())
+    return sessions, stored, int(time.time())
+
+
+def test_rotation_condition_lets_exactly_one_of_two_writers_through(client: TestClient) -> None:
+    sessions, stored, now = logged_in_token(client)
 
     assert sessions.rotate(stored, hash_refresh_token("a"), now, now + 60) is Rotation.ROTATED
     assert sessions.rotate(stored, hash_refresh_token("b"), now, now + 60) is Rotation.ALREADY_USED
@@ -536,12 +541,7 @@ def test_rotation_condition_lets_exactly_one_of_two_writers_through(client: Test
 
 
 def test_a_sibling_needs_a_spending_at_or_after_the_given_time(client: TestClient) -> None:
-    signup(client)
-    first = tokens(login(client))["refresh_token"]
-    sessions = SessionRepository()
-    stored = sessions.token(hash_refresh_token(first))
-    assert stored is not None
-    now = int(time.time())
+    sessions, stored, now = logged_in_token(client)
 
     # Not spent yet: there is nothing to be a sibling of.
     assert sessions.rotate(stored, hash_refresh_token("x"), now, now + 60, rotated_since=now) is Rotation.ALREADY_USED
@@ -551,7 +551,7 @@ def test_a_sibling_needs_a_spending_at_or_after_the_given_time(client: TestClien
         sessions.rotate(stored, hash_refresh_token("c"), now, now + 60, rotated_since=now + 1) is Rotation.ALREADY_USED
     )
     assert [sessions.token(hash_refresh_token(t)) is None for t in "xabc"] == [True, False, False, True]
-    spent = sessions.token(hash_refresh_token(first))
+    spent = sessions.token(stored.token_hash)
     assert spent is not None
     assert (spent.used, spent.rotated_at) == (True, now)
     sessions.revoke_family(stored.family_id)
