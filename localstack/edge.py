@@ -2,7 +2,7 @@
 
 - `/hls/<path>` → the media bucket's object `hls/<path>` (the key layout CloudFront serves in
   AWS), with the object's own `Content-Type` and `Cache-Control` (segments immutable for a year,
-  live playlists `max-age=1`), byte ranges, ETag/conditional GETs and CORS, as CloudFront's
+  live playlists `max-age=0, s-maxage=1`), byte ranges, ETag/conditional GETs and CORS, as CloudFront's
   cache and response-headers policies do.
 - `/api/<path>` → the HTTP API's `/<path>`: method, body, headers and cookies pass through, no
   caching, as the `/api/*` behaviour does.

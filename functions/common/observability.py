@@ -6,6 +6,7 @@ fixed order: the logger outermost (the correlation id is set before anything log
 tracer, then the metrics flush (the EMF blob is printed when the handler returns or raises).
 """
 
+import functools
 import logging
 import os
 from collections.abc import Callable
@@ -15,7 +16,8 @@ from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.logging.utils import copy_config_to_registered_loggers
 
-from letslive.constants import ENV_STAGE, METRIC_STAGE_DIMENSION, POWERTOOLS_NAMESPACE
+from letslive.constants import METRIC_STAGE_DIMENSION, POWERTOOLS_NAMESPACE
+from letslive.settings import get_settings
 
 # Where each trigger carries the id that ties one request's log lines together.
 API_GATEWAY_REQUEST_ID = correlation_paths.API_GATEWAY_HTTP  # the HTTP and the WebSocket API alike
@@ -24,9 +26,8 @@ CLOUDFORMATION_REQUEST_ID = "RequestId"  # a custom resource's request
 
 # The domain package logs through stdlib loggers under this name.
 DOMAIN_LOGGER = "letslive"
-# Set by the Lambda runtime; the Settings default stands in elsewhere (tests, local tools).
+# Set by the Lambda runtime; absent in tests and local tools.
 LAMBDA_FUNCTION_NAME_ENV = "AWS_LAMBDA_FUNCTION_NAME"
-DEFAULT_STAGE = "local"
 
 Handler = TypeVar("Handler", bound=Callable[..., Any])
 
@@ -38,9 +39,7 @@ class Observability:
         self.logger = Logger(service=service)
         self.tracer = Tracer(service=service)
         self.metrics = Metrics(namespace=POWERTOOLS_NAMESPACE, service=service)
-        # Like the ingest worker's, every metric carries the stage: two stages in one account
-        # must not add up on one dashboard.
-        self.metrics.set_default_dimensions(**{METRIC_STAGE_DIMENSION: os.environ.get(ENV_STAGE, DEFAULT_STAGE)})
+        self._staged = False
         if os.environ.get(LAMBDA_FUNCTION_NAME_ENV):
             route_domain_logs(self.logger)
 
@@ -49,7 +48,18 @@ class Observability:
 
         def decorate(handler: Handler) -> Handler:
             flushed = self.metrics.log_metrics(handler, capture_cold_start_metric=True)
-            traced = self.tracer.capture_lambda_handler(flushed)
+
+            @functools.wraps(flushed)
+            def staged(*args: Any, **kwargs: Any) -> Any:
+                # Like the ingest worker's, every metric carries the stage (two stages in one
+                # account must not add up on one dashboard); the settings are read on first use,
+                # before the cold start metric is captured.
+                if not self._staged:
+                    self.metrics.set_default_dimensions(**{METRIC_STAGE_DIMENSION: get_settings().stage})
+                    self._staged = True
+                return flushed(*args, **kwargs)
+
+            traced = self.tracer.capture_lambda_handler(staged)
             # Each wrapper calls through with the same arguments and result.
             return cast("Handler", self.logger.inject_lambda_context(traced, correlation_id_path=correlation_id_path))
 

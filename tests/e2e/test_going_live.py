@@ -159,7 +159,7 @@ def test_a_1080p_broadcast_goes_live_with_the_full_ladder_and_becomes_a_vod(
         base = live.rsplit("/", 1)[0]
         for variant in variants:
             live_playlist = httpx.get(f"{base}/{variant.uri}")
-            assert live_playlist.headers["cache-control"] == "public, max-age=1"
+            assert live_playlist.headers["cache-control"] == "public, max-age=0, s-maxage=1"
             parsed = parse_media_playlist(live_playlist.text)
             assert all(segment.program_date_time is not None for segment in parsed.segments)
         finish(publisher)

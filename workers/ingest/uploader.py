@@ -35,7 +35,9 @@ from workers.ingest.metrics import MetricsEmitter, NoMetrics
 logger = logging.getLogger(__name__)
 
 SEGMENT_CACHE = "public, max-age=31536000, immutable"
-LIVE_PLAYLIST_CACHE = "public, max-age=1"
+# CloudFront keeps a live playlist 1 s (`s-maxage`); browsers revalidate every time (a cheap
+# 304 while it is unchanged), or a player polling for the next segment reads its own stale copy.
+LIVE_PLAYLIST_CACHE = "public, max-age=0, s-maxage=1"
 MASTER_CACHE = "public, max-age=60"
 VOD_PLAYLIST_CACHE = "public, max-age=300"
 THUMBNAIL_CACHE = "public, max-age=15"
