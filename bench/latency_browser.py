@@ -142,8 +142,10 @@ def main() -> int:
     print(row("PDT minus glass-to-glass", result["error"]))
     print(f"unreadable clock samples {result['unreadable']}; rungs on screen: {result['heights']}")
     print(f"publish -> first frame   {result['first_frame']:.2f} (includes up to 5 s of the page's live poll)")
-    print(f"stalls after warm-up     {result['stalls']} (before: {result['early_stalls']}, the first load's included);"
-          f" catching up (rate > 1) {result['catching_up']:.0%} of samples")
+    print(
+        f"stalls after warm-up     {result['stalls']} (before: {result['early_stalls']}, the first load's included);"
+        f" catching up (rate > 1) {result['catching_up']:.0%} of samples"
+    )
     return 0
 
 
