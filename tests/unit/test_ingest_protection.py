@@ -8,7 +8,6 @@ worker's own HTTP client, JSON and error handling are what is tested.
 import asyncio
 import json
 import threading
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -17,6 +16,7 @@ from typing import Any
 import pytest
 
 from letslive.constants import ENV_ECS_AGENT_URI
+from tests.unit.test_ingest_metrics import until
 from workers.ingest.config import IngestSettings
 from workers.ingest.health import CHECK_MEDIA_BUCKET, CHECK_STREAMS_TABLE
 from workers.ingest.protection import TASK_PROTECTION_PATH, EcsAgentProtection, ScaleInProtection
@@ -93,13 +93,6 @@ class FakeEcsAgent:
 def agent() -> Iterator[FakeEcsAgent]:
     with FakeEcsAgent() as running:
         yield running
-
-
-async def until(condition: Any) -> None:
-    deadline = time.monotonic() + WAIT
-    while not condition():
-        assert time.monotonic() < deadline, "condition not met in time"
-        await asyncio.sleep(0.01)
 
 
 def make_worker(agent_uri: str | None) -> IngestWorker:

@@ -1,13 +1,13 @@
 "use client";
 
 import { useRouter } from "next/navigation";
-import { useState } from "react";
 
 import ErrorBox from "@/components/ErrorBox";
 import { HeartIcon } from "@/components/Icons";
 import { api } from "@/lib/api";
 import { formatCount } from "@/lib/format";
 import type { FollowState } from "@/lib/types";
+import { useAction } from "@/lib/useAction";
 import { useSession } from "@/lib/useSession";
 
 export default function FollowButton({
@@ -23,28 +23,21 @@ export default function FollowButton({
 }) {
   const session = useSession();
   const router = useRouter();
-  const [busy, setBusy] = useState(false);
-  const [error, setError] = useState<unknown>(null);
+  const { busy, error, run } = useAction();
   const own = session.status === "signed-in" && session.username === username;
 
-  const toggle = async () => {
+  const toggle = () => {
     if (session.status !== "signed-in") {
       router.push(`/login/?next=${encodeURIComponent(`/channel/?u=${username}`)}`);
       return;
     }
-    setBusy(true);
-    setError(null);
-    try {
+    void run(async () => {
       const state = await api<FollowState>(`/users/${encodeURIComponent(username)}/follow`, {
         method: following ? "DELETE" : "PUT",
         auth: "required",
       });
       onChange(state);
-    } catch (err) {
-      setError(err);
-    } finally {
-      setBusy(false);
-    }
+    });
   };
 
   return (
@@ -56,7 +49,7 @@ export default function FollowButton({
           data-testid="follow-button"
           data-following={following}
           disabled={busy || session.status === "loading"}
-          onClick={() => void toggle()}
+          onClick={toggle}
         >
           <HeartIcon filled={following} /> {following ? "Following" : "Follow"}
         </button>

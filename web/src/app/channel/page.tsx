@@ -6,6 +6,7 @@ import { Suspense, useCallback, useEffect, useRef, useState } from "react";
 
 import Chat from "@/components/Chat";
 import ErrorBox from "@/components/ErrorBox";
+import LiveBadge from "@/components/LiveBadge";
 import FollowButton from "@/components/FollowButton";
 import Player from "@/components/Player";
 import VodCard from "@/components/VodCard";
@@ -121,16 +122,7 @@ function Channel({ username }: { username: string }) {
           <div className="channel-text">
             <div className="form-row">
               <span className="channel-name">{name}</span>
-              {state &&
-                (live ? (
-                  <span className="status-live" data-testid="channel-live">
-                    LIVE
-                  </span>
-                ) : (
-                  <span className="status-offline" data-testid="channel-offline">
-                    OFFLINE
-                  </span>
-                ))}
+              {state && <LiveBadge live={live} />}
             </div>
             <div className="channel-title" data-testid="channel-title">
               {state?.title || (live ? "Untitled stream" : "")}

@@ -10,6 +10,7 @@ import StreamInfo from "@/components/dashboard/StreamInfo";
 import StreamSetup from "@/components/dashboard/StreamSetup";
 import VodManager from "@/components/dashboard/VodManager";
 import ErrorBox from "@/components/ErrorBox";
+import LiveBadge from "@/components/LiveBadge";
 import Player from "@/components/Player";
 import RequireSignIn from "@/components/RequireSignIn";
 import { api } from "@/lib/api";
@@ -65,16 +66,7 @@ function Dashboard({ username }: { username: string }) {
           <section className="panel">
             <div className="section-head">
               <h2>Live preview</h2>
-              {state &&
-                (live ? (
-                  <span className="status-live" data-testid="channel-live">
-                    LIVE
-                  </span>
-                ) : (
-                  <span className="status-offline" data-testid="channel-offline">
-                    OFFLINE
-                  </span>
-                ))}
+              {state && <LiveBadge live={live} />}
             </div>
             <Player
               src={live ? (state?.playback_url ?? null) : null}

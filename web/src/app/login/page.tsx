@@ -7,6 +7,7 @@ import { type FormEvent, Suspense, useState } from "react";
 import ErrorBox from "@/components/ErrorBox";
 import { safeNext } from "@/lib/nav";
 import { login } from "@/lib/session";
+import { useAction } from "@/lib/useAction";
 import { useSession } from "@/lib/useSession";
 
 function LoginForm() {
@@ -15,20 +16,14 @@ function LoginForm() {
   const session = useSession();
   const [username, setUsername] = useState("");
   const [password, setPassword] = useState("");
-  const [error, setError] = useState<unknown>(null);
-  const [busy, setBusy] = useState(false);
+  const { busy, error, run } = useAction(true);
 
-  const submit = async (event: FormEvent) => {
+  const submit = (event: FormEvent) => {
     event.preventDefault();
-    setBusy(true);
-    setError(null);
-    try {
+    void run(async () => {
       await login(username.trim(), password);
       router.replace(next);
-    } catch (err) {
-      setError(err);
-      setBusy(false);
-    }
+    });
   };
 
   if (session.status === "signed-in" && !busy) {
@@ -45,7 +40,7 @@ function LoginForm() {
   return (
     <div className="auth-box">
       <h1>Log in to Let&apos;s Live</h1>
-      <form className="form" onSubmit={(event) => void submit(event)}>
+      <form className="form" onSubmit={submit}>
         <label>
           Username or email
           <input

@@ -7,6 +7,7 @@ import ErrorBox from "@/components/ErrorBox";
 import RequireSignIn from "@/components/RequireSignIn";
 import { api } from "@/lib/api";
 import { channelHref, formatDate } from "@/lib/format";
+import { useAction } from "@/lib/useAction";
 import type { FollowEntry, FollowState, Page, Profile, PublicProfile } from "@/lib/types";
 
 function ProfileForm({ username }: { username: string }) {
@@ -14,9 +15,8 @@ function ProfileForm({ username }: { username: string }) {
   const [displayName, setDisplayName] = useState("");
   const [bio, setBio] = useState("");
   const [avatar, setAvatar] = useState("");
-  const [busy, setBusy] = useState(false);
   const [saved, setSaved] = useState(false);
-  const [error, setError] = useState<unknown>(null);
+  const { busy, error, setError, run } = useAction();
 
   useEffect(() => {
     api<PublicProfile>(`/users/${encodeURIComponent(username)}`)
@@ -27,14 +27,12 @@ function ProfileForm({ username }: { username: string }) {
         setLoaded(true);
       })
       .catch(setError);
-  }, [username]);
+  }, [username, setError]);
 
-  const submit = async (event: FormEvent) => {
+  const submit = (event: FormEvent) => {
     event.preventDefault();
-    setBusy(true);
     setSaved(false);
-    setError(null);
-    try {
+    void run(async () => {
       const profile = await api<Profile>("/users/me", {
         method: "PATCH",
         body: { display_name: displayName, bio, avatar_url: avatar.trim() || null },
@@ -44,17 +42,13 @@ function ProfileForm({ username }: { username: string }) {
       setBio(profile.bio);
       setAvatar(profile.avatar_url ?? "");
       setSaved(true);
-    } catch (err) {
-      setError(err);
-    } finally {
-      setBusy(false);
-    }
+    });
   };
 
   return (
     <section className="panel">
       <h2>Profile</h2>
-      <form className="form" onSubmit={(event) => void submit(event)}>
+      <form className="form" onSubmit={submit}>
         <label>
           Display name
           <input

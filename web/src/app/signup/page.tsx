@@ -8,6 +8,7 @@ import ErrorBox from "@/components/ErrorBox";
 import { api } from "@/lib/api";
 import { safeNext } from "@/lib/nav";
 import { login } from "@/lib/session";
+import { useAction } from "@/lib/useAction";
 
 function SignupForm() {
   const router = useRouter();
@@ -15,28 +16,22 @@ function SignupForm() {
   const [username, setUsername] = useState("");
   const [email, setEmail] = useState("");
   const [password, setPassword] = useState("");
-  const [error, setError] = useState<unknown>(null);
-  const [busy, setBusy] = useState(false);
+  const { busy, error, run } = useAction(true);
 
-  const submit = async (event: FormEvent) => {
+  const submit = (event: FormEvent) => {
     event.preventDefault();
-    setBusy(true);
-    setError(null);
-    try {
+    void run(async () => {
       const name = username.trim();
       await api("/auth/signup", { method: "POST", body: { username: name, email: email.trim(), password }, auth: "none" });
       await login(name, password);
       router.replace(next);
-    } catch (err) {
-      setError(err);
-      setBusy(false);
-    }
+    });
   };
 
   return (
     <div className="auth-box">
       <h1>Join Let&apos;s Live</h1>
-      <form className="form" onSubmit={(event) => void submit(event)}>
+      <form className="form" onSubmit={submit}>
         <label>
           Username
           <input

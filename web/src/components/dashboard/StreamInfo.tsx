@@ -5,26 +5,24 @@ import { type FormEvent, useEffect, useState } from "react";
 import ErrorBox from "@/components/ErrorBox";
 import { api } from "@/lib/api";
 import type { MyChannel } from "@/lib/types";
+import { useAction } from "@/lib/useAction";
 
 /** Title and category (`PATCH /streams/me`). */
 export default function StreamInfo({ channel, onSaved }: { channel: MyChannel; onSaved: (c: MyChannel) => void }) {
   const [title, setTitle] = useState(channel.title);
   const [category, setCategory] = useState(channel.category ?? "");
-  const [busy, setBusy] = useState(false);
   const [saved, setSaved] = useState(false);
-  const [error, setError] = useState<unknown>(null);
+  const { busy, error, run } = useAction();
 
   useEffect(() => {
     setTitle(channel.title);
     setCategory(channel.category ?? "");
   }, [channel.title, channel.category]);
 
-  const submit = async (event: FormEvent) => {
+  const submit = (event: FormEvent) => {
     event.preventDefault();
-    setBusy(true);
     setSaved(false);
-    setError(null);
-    try {
+    void run(async () => {
       const next = await api<MyChannel>("/streams/me", {
         method: "PATCH",
         body: { title: title.trim(), category: category.trim() || null },
@@ -32,17 +30,13 @@ export default function StreamInfo({ channel, onSaved }: { channel: MyChannel; o
       });
       onSaved(next);
       setSaved(true);
-    } catch (err) {
-      setError(err);
-    } finally {
-      setBusy(false);
-    }
+    });
   };
 
   return (
     <section className="panel">
       <h2>Stream info</h2>
-      <form className="form" onSubmit={(event) => void submit(event)}>
+      <form className="form" onSubmit={submit}>
         <label>
           Title
           <input

@@ -7,28 +7,22 @@ import ErrorBox from "@/components/ErrorBox";
 import { api } from "@/lib/api";
 import { useConfig } from "@/lib/config";
 import type { StreamKeyCreated } from "@/lib/types";
+import { useAction } from "@/lib/useAction";
 
 /** The ingest server and the stream key: created or rotated here, shown once. */
 export default function StreamSetup({ hasKey, onCreated }: { hasKey: boolean; onCreated: () => void }) {
   const config = useConfig();
   const [created, setCreated] = useState<StreamKeyCreated | null>(null);
   const [confirming, setConfirming] = useState(false);
-  const [busy, setBusy] = useState(false);
-  const [error, setError] = useState<unknown>(null);
+  const { busy, error, run } = useAction();
   const ingestUrl = created?.ingest_url_hint || config?.ingest_url || "";
 
-  const create = async () => {
-    setBusy(true);
-    setError(null);
+  const create = () => {
     setConfirming(false);
-    try {
+    void run(async () => {
       setCreated(await api<StreamKeyCreated>("/streams/me/key", { method: "POST", auth: "required" }));
       onCreated();
-    } catch (err) {
-      setError(err);
-    } finally {
-      setBusy(false);
-    }
+    });
   };
 
   return (
@@ -66,7 +60,7 @@ export default function StreamSetup({ hasKey, onCreated }: { hasKey: boolean; on
             className="btn btn-primary"
             data-testid="create-key"
             disabled={busy}
-            onClick={() => (hasKey || created ? setConfirming(true) : void create())}
+            onClick={() => (hasKey || created ? setConfirming(true) : create())}
           >
             {busy ? "Creating…" : hasKey || created ? "Rotate stream key" : "Create stream key"}
           </button>
@@ -74,7 +68,7 @@ export default function StreamSetup({ hasKey, onCreated }: { hasKey: boolean; on
         {confirming && (
           <>
             <span>The old key stops working at once (a live stream on it is cut off).</span>
-            <button type="button" className="btn btn-danger" data-testid="confirm-rotate" onClick={() => void create()}>
+            <button type="button" className="btn btn-danger" data-testid="confirm-rotate" onClick={create}>
               Rotate
             </button>
             <button type="button" className="btn" onClick={() => setConfirming(false)}>
