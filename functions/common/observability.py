@@ -17,7 +17,6 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.logging.utils import copy_config_to_registered_loggers
 
 from letslive.constants import METRIC_STAGE_DIMENSION, POWERTOOLS_NAMESPACE
-from letslive.settings import get_settings
 
 # Where each trigger carries the id that ties one request's log lines together.
 API_GATEWAY_REQUEST_ID = correlation_paths.API_GATEWAY_HTTP  # the HTTP and the WebSocket API alike
@@ -55,6 +54,9 @@ class Observability:
                 # account must not add up on one dashboard); the settings are read on first use,
                 # before the cold start metric is captured.
                 if not self._staged:
+                    # Imported here: pydantic-settings is ~0.1 s of a cold start's import budget.
+                    from letslive.settings import get_settings
+
                     self.metrics.set_default_dimensions(**{METRIC_STAGE_DIMENSION: get_settings().stage})
                     self._staged = True
                 return flushed(*args, **kwargs)
