@@ -285,9 +285,12 @@ def _delaying_proxy(upstream: str, delay_ms: float) -> Iterator[str]:
         writer.close()
 
     async def handle(client_reader: asyncio.StreamReader, client_writer: asyncio.StreamWriter) -> None:
-        up_reader, up_writer = await asyncio.open_connection(host, port)
-        forward = pipe(client_reader, up_writer, delay_ms / 1000)
-        await asyncio.gather(forward, pipe(up_reader, client_writer, 0), return_exceptions=True)
+        # A connection cancelled by the shutdown ends quietly: asyncio's server callback would
+        # otherwise report the cancellation as an error.
+        with contextlib.suppress(asyncio.CancelledError, OSError):
+            up_reader, up_writer = await asyncio.open_connection(host, port)
+            forward = pipe(client_reader, up_writer, delay_ms / 1000)
+            await asyncio.gather(forward, pipe(up_reader, client_writer, 0), return_exceptions=True)
 
     async def serve() -> None:
         server = await asyncio.start_server(handle, "127.0.0.1", 0)
@@ -297,8 +300,11 @@ def _delaying_proxy(upstream: str, delay_ms: float) -> Iterator[str]:
             await server.serve_forever()
 
     def run() -> None:
-        with contextlib.suppress(asyncio.CancelledError, RuntimeError):  # the shutdown below
+        with contextlib.suppress(asyncio.CancelledError):  # the shutdown below
             loop.run_until_complete(serve())
+        # Let the cancelled connections unwind before the loop goes, so none is left pending.
+        loop.run_until_complete(asyncio.gather(*asyncio.all_tasks(loop), return_exceptions=True))
+        loop.close()
 
     thread = threading.Thread(target=run, daemon=True)
     thread.start()
@@ -310,7 +316,6 @@ def _delaying_proxy(upstream: str, delay_ms: float) -> Iterator[str]:
         def shutdown() -> None:
             for task in asyncio.all_tasks(loop):
                 task.cancel()
-            loop.call_later(0.1, loop.stop)
 
         loop.call_soon_threadsafe(shutdown)
         thread.join(5)
