@@ -16,6 +16,7 @@ import subprocess
 import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -149,6 +150,8 @@ def test_sign_up_go_live_watch_chat_and_replay_in_the_browser(
         page = streamer.page
         page.get_by_test_id("nav-dashboard").click()
         expect(page.get_by_test_id("ingest-url")).to_have_text(platform.rtmp_url)
+        expect(page.get_by_test_id("key-state")).to_have_text("No key yet")
+        expect(page.get_by_test_id("preview-status")).to_have_text("You are offline")
         page.get_by_test_id("create-key").click()
         key = page.get_by_test_id("stream-key").inner_text().strip()
         assert re.fullmatch(r"\S{20,}", key), key
@@ -164,6 +167,14 @@ def test_sign_up_go_live_watch_chat_and_replay_in_the_browser(
         # response, and the page then presents the spent cookie again (the reuse grace).
         page.goto("/dashboard/")
         expect(page.get_by_test_id("chat-status")).to_have_text("connected", timeout=60_000)
+        # After a reload the key is never shown again, but the page says there is one, and since when.
+        key_state = page.get_by_test_id("key-state")
+        expect(key_state).to_have_attribute("data-has-key", "true")
+        expect(key_state).to_contain_text(re.compile(r"A key is set \(created .+\)"))
+        created = datetime.fromisoformat(key_state.get_attribute("data-created") or "")
+        assert abs(datetime.now(UTC) - created) < timedelta(minutes=10), created
+        expect(page.get_by_test_id("stream-key")).to_have_count(0)
+        expect(page.get_by_test_id("create-key")).to_have_text("Rotate stream key")
 
         # 3. The viewer's player plays, switches rungs and shows how far behind live it is.
         watch = viewer.page
@@ -187,6 +198,18 @@ def test_sign_up_go_live_watch_chat_and_replay_in_the_browser(
         viewer.screenshot("channel")
         expect(page.get_by_test_id("health-live")).to_be_visible(timeout=30_000)
         expect(page.get_by_test_id("health-resolution")).to_have_text("1280x720", timeout=30_000)
+        # What the worker found in the source and made of it.
+        expect(page.get_by_test_id("health-codecs")).to_have_text("H.264 · AAC")
+        expect(page.get_by_test_id("health-keyframes")).to_have_text(re.compile(r"^\d+\.\d s$"))
+        top_rung = page.get_by_test_id("health-top-rung")
+        expect(top_rung).to_contain_text(re.compile(r"Copied from your encoder|Re-encoded"))
+        rungs = page.get_by_test_id("health-rungs")
+        expect(rungs).to_contain_text(re.compile(r"\b720p\d+\b"))
+        expect(rungs).to_contain_text(re.compile(r"\b360p\d+\b"))
+        # One truth: the preview and its badge say live too, and the preview plays.
+        expect(page.get_by_test_id("channel-live")).to_be_visible()
+        expect(page.get_by_test_id("preview-status")).to_have_count(0, timeout=30_000)
+        expect(page.get_by_test_id("player-state")).not_to_have_text("offline")
         streamer.screenshot("dashboard")
 
         # 5. Publishing stops: the channel goes offline and its VOD is there, and plays.
@@ -194,6 +217,9 @@ def test_sign_up_go_live_watch_chat_and_replay_in_the_browser(
         assert publisher.returncode == 0, stderr.decode()
         expect(watch.get_by_test_id("channel-offline")).to_be_visible(timeout=60_000)
         expect(watch.get_by_test_id("player-state")).to_have_text("offline")
+        expect(page.get_by_test_id("health-offline")).to_be_visible(timeout=60_000)
+        expect(page.get_by_test_id("channel-offline")).to_be_visible()
+        expect(page.get_by_test_id("preview-status")).to_have_text("You are offline")
         vod = watch.get_by_test_id("vod-card").first
         try:
             expect(vod).to_be_visible(timeout=30_000)

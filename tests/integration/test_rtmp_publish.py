@@ -30,19 +30,20 @@ from letslive.constants import (
     ENV_INGEST_RTMP_MAX_CONNECTIONS_PER_ADDRESS,
     ENV_INGEST_RTMP_MAX_MESSAGE_BYTES,
 )
+from tests.fixtures.rtmp.client import S0_S1_S2_SIZE, Publisher, c0_c1, c2, status
 from workers.ingest.config import IngestSettings
 from workers.ingest.rtmp import (
     EcmaArray,
     EndReason,
     FlvWriter,
     InMemoryAuthorizer,
+    PublishRejected,
     RtmpLimits,
     RtmpServer,
     amf0,
 )
 from workers.ingest.rtmp import messages as rtmp
 from workers.ingest.rtmp.amf0 import AmfValue
-from workers.ingest.rtmp.chunks import ChunkReader, ChunkWriter
 from workers.ingest.rtmp.handshake import HANDSHAKE_SIZE
 from workers.ingest.rtmp.messages import Command, Message, MessageType
 
@@ -90,10 +91,10 @@ def is_avc_frame(payload: bytes) -> bool:
 class RecordingSession:
     """Records what the server passes on and writes it as FLV to `path`."""
 
-    def __init__(self, key: str, path: Path, fail_on_video: bool = False) -> None:
+    def __init__(self, key: str, path: Path, fail_on_video: Exception | None = None) -> None:
         self.key = key
         self.path = path
-        self.fail_on_video = fail_on_video
+        self.fail_on_video = fail_on_video  # raised by the first video message
         self._file = path.open("wb")
         self._flv = FlvWriter(self._file.write)
         self.metadata: list[dict[str, AmfValue]] = []
@@ -112,8 +113,8 @@ class RecordingSession:
         await self._flv.write_audio(timestamp_ms, payload)
 
     async def on_video(self, timestamp_ms: int, payload: bytes) -> None:
-        if self.fail_on_video:
-            raise RuntimeError("the session's sink broke")
+        if self.fail_on_video is not None:
+            raise self.fail_on_video
         self.video.append((timestamp_ms, payload))
         await self._flv.write_video(timestamp_ms, payload)
         self.live.set()
@@ -135,16 +136,16 @@ class RecordingSession:
 class Recorder:
     """The session factory: one `RecordingSession` per accepted publish, FLV in `directory`."""
 
-    def __init__(self, directory: Path, failing_keys: frozenset[str] = frozenset()) -> None:
+    def __init__(self, directory: Path, failures: dict[str, Exception] | None = None) -> None:
         self.directory = directory
-        self.failing_keys = failing_keys
+        self.failures = failures or {}
         self.sessions: list[RecordingSession] = []
         self._created = asyncio.Event()
 
     def __call__(self, app: str, stream_key: str, client: str) -> RecordingSession:
         assert app == "live"
         assert client.startswith("127.0.0.1:")
-        session = RecordingSession(stream_key, self.directory / f"{stream_key}.flv", stream_key in self.failing_keys)
+        session = RecordingSession(stream_key, self.directory / f"{stream_key}.flv", self.failures.get(stream_key))
         self.sessions.append(session)
         self._created.set()
         return session
@@ -174,9 +175,10 @@ class Served:
 
 @contextlib.asynccontextmanager
 async def serving(
-    directory: Path, keys: tuple[str, ...] = (KEY,), failing_keys: frozenset[str] = frozenset(), **limits: Any
+    directory: Path, keys: tuple[str, ...] = (KEY,), failures: dict[str, Exception] | None = None, **limits: Any
 ) -> AsyncIterator[Served]:
-    recorder = Recorder(directory, failing_keys)
+    """A server on a free port; the session of a key in `failures` raises it on its first video."""
+    recorder = Recorder(directory, failures)
     authorizer = InMemoryAuthorizer(recorder, keys=keys)
     server = RtmpServer(authorizer, RtmpLimits(**limits))
     await server.start("127.0.0.1", 0)
@@ -359,8 +361,7 @@ class RawClient:
     def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         self.reader = reader
         self.writer = writer
-        self.chunks_in = ChunkReader()
-        self.chunks_out = ChunkWriter()
+        self.publisher = Publisher()
         self.inbox: list[Message] = []
         self.sent_after_handshake = 0
 
@@ -372,11 +373,10 @@ class RawClient:
 
     async def handshake(self, c1: bytes | None = None) -> bytes:
         """C0+C1, S0+S1+S2 back, then C2 (S1 echoed); returns S0+S1+S2."""
-        c1 = c1 if c1 is not None else bytes(8) + os.urandom(HANDSHAKE_SIZE - 8)
-        self.writer.write(b"\x03" + c1)
+        self.writer.write(c0_c1(c1))
         async with asyncio.timeout(TIMEOUT):
-            answer = await self.reader.readexactly(1 + 2 * HANDSHAKE_SIZE)
-        self.writer.write(answer[1 : 1 + HANDSHAKE_SIZE])
+            answer = await self.reader.readexactly(S0_S1_S2_SIZE)
+        self.writer.write(c2(answer))
         await self.writer.drain()
         return answer
 
@@ -386,10 +386,10 @@ class RawClient:
         await self.writer.drain()
 
     async def send(self, *messages: Message) -> None:
-        await self.send_raw(b"".join(self.chunks_out.write(message) for message in messages))
+        await self.send_raw(self.publisher.send(*messages))
 
     async def call(self, name: str, transaction_id: float, *arguments: AmfValue, stream_id: int = 0) -> None:
-        await self.send(rtmp.command(name, transaction_id, None, *arguments, stream_id=stream_id))
+        await self.send_raw(self.publisher.call(name, transaction_id, *arguments, stream_id=stream_id))
 
     async def receive(self, predicate: Callable[[Message], bool]) -> Message:
         async with asyncio.timeout(TIMEOUT):
@@ -399,7 +399,7 @@ class RawClient:
                         return self.inbox.pop(index)
                 data = await self.reader.read(65536)
                 assert data, "the server closed the connection"
-                self.inbox += self.chunks_in.feed(data)
+                self.inbox += self.publisher.read(data)
 
     async def reply(self, name: str, transaction_id: float | None = None) -> Command:
         def match(message: Message) -> bool:
@@ -422,7 +422,7 @@ class RawClient:
         return bytes(received)
 
     async def connect(self, app: str = "live") -> Command:
-        await self.send(rtmp.command("connect", 1, {"app": app, "tcUrl": f"rtmp://127.0.0.1/{app}"}))
+        await self.send_raw(self.publisher.connect(app))
         return await self.reply("_result")
 
     async def publish(self, key: str = KEY) -> Command:
@@ -445,9 +445,7 @@ def has_type(type_id: int, message: Message) -> bool:
 
 
 def status_code(command: Command) -> AmfValue:
-    info = command.arguments[0]
-    assert isinstance(info, dict)
-    return info["code"]
+    return status(command)["code"]
 
 
 def test_the_whole_publish_sequence_message_by_message(tmp_path: Path) -> None:
@@ -460,7 +458,7 @@ def test_the_whole_publish_sequence_message_by_message(tmp_path: Path) -> None:
             assert answer[5:9] == bytes(4)  # S1: the simple scheme
             assert answer[1 + HANDSHAKE_SIZE :] == c1  # S2 echoes C1
 
-            await client.send(rtmp.command("connect", 1, {"app": "live", "tcUrl": "rtmp://127.0.0.1/live"}))
+            await client.send_raw(client.publisher.connect())
             controls = [
                 await client.receive(partial(has_type, kind))
                 for kind in (MessageType.WINDOW_ACK_SIZE, MessageType.SET_PEER_BANDWIDTH, MessageType.SET_CHUNK_SIZE)
@@ -470,7 +468,7 @@ def test_the_whole_publish_sequence_message_by_message(tmp_path: Path) -> None:
             connected = await client.reply("_result")
             assert connected.transaction_id == 1
             assert status_code(connected) == "NetConnection.Connect.Success"
-            assert client.chunks_in.chunk_size == 4096
+            assert client.publisher.chunks_in.chunk_size == 4096
 
             await client.call("releaseStream", 2, KEY)
             assert (await client.reply("_result")).transaction_id == 2
@@ -491,8 +489,7 @@ def test_the_whole_publish_sequence_message_by_message(tmp_path: Path) -> None:
             # Our acknowledgement window, a larger client chunk size, then media with a metadata
             # frame; the chunk writer sends the equal audio deltas as type 3 headers.
             await client.send(rtmp.window_ack_size(4096))
-            await client.send(rtmp.set_chunk_size(1000))
-            client.chunks_out.set_chunk_size(1000)
+            await client.send_raw(client.publisher.set_chunk_size(1000))
             metadata = EcmaArray(width=640.0, height=360.0, encoder="raw")
             data = amf0.encode("@setDataFrame", "onMetaData", metadata)
             await client.send(Message(MessageType.DATA_AMF0, 0, 1, data, 4))
@@ -528,9 +525,7 @@ def test_refused_publish_gets_badname_and_the_connection_closes(tmp_path: Path) 
         async with serving(tmp_path) as served:
             client = await RawClient.open(served.port)
             await client.handshake()
-            status = await client.publish("wrong")
-            info = status.arguments[0]
-            assert isinstance(info, dict)
+            info = status(await client.publish("wrong"))
             assert (info["level"], info["code"]) == ("error", "NetStream.Publish.BadName")
             await client.closed_by_server()
             assert served.recorder.sessions == []
@@ -569,7 +564,8 @@ def test_closing_the_server_ends_live_publishes(tmp_path: Path) -> None:
 
 def test_a_failing_session_ends_its_connection_only(tmp_path: Path) -> None:
     async def scenario() -> None:
-        async with serving(tmp_path, keys=(KEY, "broken"), failing_keys=frozenset({"broken"})) as served:
+        failures: dict[str, Exception] = {"broken": RuntimeError("the session's sink broke")}
+        async with serving(tmp_path, keys=(KEY, "broken"), failures=failures) as served:
             healthy = await RawClient.open(served.port)
             await healthy.handshake()
             assert status_code(await healthy.publish(KEY)) == "NetStream.Publish.Start"
@@ -587,6 +583,52 @@ def test_a_failing_session_ends_its_connection_only(tmp_path: Path) -> None:
             session = await served.recorder.session(KEY)
             await session.wait_live()
             assert served.server.active_publishes == 1
+
+    run(scenario)
+
+
+HEVC_REFUSAL = "This server takes H.264 video: set OBS Settings → Output → Encoder to x264"
+
+
+def test_a_session_rejecting_the_publish_tells_the_client_why(tmp_path: Path) -> None:
+    async def scenario() -> None:
+        failures: dict[str, Exception] = {KEY: PublishRejected(HEVC_REFUSAL)}
+        async with serving(tmp_path, failures=failures) as served:
+            client = await RawClient.open(served.port)
+            await client.handshake()
+            assert status_code(await client.publish()) == "NetStream.Publish.Start"
+            await client.send(Message(MessageType.VIDEO, 0, 1, b"\x1c\x00hevc", 6))
+            rejected = await client.reply("onStatus")
+            assert rejected.transaction_id == 0
+            assert status(rejected) == {
+                "level": "error",
+                "code": "NetStream.Publish.Rejected",
+                "description": HEVC_REFUSAL,
+            }
+            session = await served.recorder.session(KEY)
+            await session.wait_ended()
+            assert session.ends == [EndReason.REJECTED]
+            # Lingering close: the server shut its side at once and waits for the client's.
+            assert await client.closed_by_server() == b""
+            await eventually(lambda: served.server.active_connections == 0)
+            assert served.authorizer.live == frozenset()
+
+    run(scenario)
+
+
+@needs_ffmpeg
+def test_ffmpeg_publisher_rejected_by_its_session_exits_with_the_reason(tmp_path: Path) -> None:
+    async def scenario() -> None:
+        failures: dict[str, Exception] = {KEY: PublishRejected(HEVC_REFUSAL, "NetStream.Publish.Failed")}
+        async with serving(tmp_path, failures=failures) as served:
+            outcome = await ffmpeg_publish(served.port, KEY, 3)
+            assert outcome.returncode != 0
+            assert HEVC_REFUSAL in outcome.stderr
+            (session,) = served.recorder.sessions
+            await session.wait_ended()
+            assert session.ends == [EndReason.REJECTED]
+            assert session.video == []
+            assert served.server.active_publishes == 0
 
     run(scenario)
 

@@ -26,7 +26,14 @@ from letslive.data.streams import StreamRepository
 from letslive.errors import BroadcastNotFound, ChannelBusy, DependencyUnavailable, InvalidStreamKey
 from letslive.events import event_publisher
 from letslive.models.events import DomainEvent
-from letslive.models.streams import Broadcast, ListPosition, PublishGrant, StreamHealth
+from letslive.models.streams import (
+    Broadcast,
+    IngestWarning,
+    ListPosition,
+    PublishGrant,
+    RungReport,
+    StreamHealth,
+)
 from letslive.services.streams import StreamService, encode_cursor, hash_stream_key
 from letslive.services.tokens import AccessTokenIssuer, SigningKey
 from letslive.settings import get_settings
@@ -208,6 +215,36 @@ def test_rotating_the_key_replaces_it_atomically(api: Api, worker: Worker, dynam
     assert worker.service.authorize_publish(second) == PublishGrant("alice", hash_stream_key(second))
 
 
+def test_the_channel_says_when_its_key_was_made_and_a_rotation_renews_it(api: Api, dynamodb: "DynamoDBClient") -> None:
+    me = api.auth("alice")
+    before = datetime.now(UTC)
+    api.new_key("alice")
+    first = api.client.get("/streams/me", headers=me).json()
+    assert first["has_key"] is True
+    created = datetime.fromisoformat(first["key_created_at"])
+    assert before <= created <= datetime.now(UTC)
+    (channel,) = [item for item in stream_items(dynamodb) if item["pk"]["S"] == "CHANNEL#alice"]
+    assert datetime.fromisoformat(channel["key_created_at"]["S"]) == created
+
+    # A settings change keeps it; a rotation renews it.
+    patched = api.client.patch("/streams/me", headers=me, json={"title": "Chill"}).json()
+    assert patched["key_created_at"] == first["key_created_at"]
+    api.new_key("alice")
+    rotated = datetime.fromisoformat(api.client.get("/streams/me", headers=me).json()["key_created_at"])
+    assert rotated > created
+
+
+def test_a_key_stored_before_its_creation_time_was_recorded_still_counts(api: Api, dynamodb: "DynamoDBClient") -> None:
+    api.new_key("alice")
+    dynamodb.update_item(
+        TableName=get_settings().table_name(Table.STREAMS),
+        Key={"pk": {"S": "CHANNEL#alice"}, "sk": {"S": "CHANNEL"}},
+        UpdateExpression="REMOVE key_created_at",
+    )
+    me = api.client.get("/streams/me", headers=api.auth("alice")).json()
+    assert (me["has_key"], me["key_created_at"]) == (True, None)
+
+
 def test_keys_of_different_channels_open_their_own_channel(api: Api, worker: Worker) -> None:
     alice, bob = api.new_key("alice"), api.new_key("bob")
     assert worker.service.authorize_publish(alice) == PublishGrant("alice", hash_stream_key(alice))
@@ -237,6 +274,7 @@ def test_a_channel_never_set_up_has_defaults(api: Api, dynamodb: "DynamoDBClient
         "category": None,
         "tags": [],
         "has_key": False,
+        "key_created_at": None,
         "live": False,
         "started_at": None,
     }
@@ -425,6 +463,8 @@ def test_a_broadcast_from_start_to_end(
     assert report == {
         "broadcast_id": broadcast.broadcast_id,
         "started_at": report["started_at"],
+        "playback_url": playback,
+        "viewer_count": 0,
         "input_bitrate_kbps": 6000.5,
         "fps": 60.0,
         "width": 1920,
@@ -432,6 +472,13 @@ def test_a_broadcast_from_start_to_end(
         "resolution": "1920x1080",
         "transcode_speed": 1.25,
         "last_segment_at": report["last_segment_at"],
+        "video_codec": None,
+        "audio_codec": None,
+        "keyframe_interval_seconds": None,
+        "top_rung": None,
+        "top_rung_reason": None,
+        "rungs": [],
+        "warnings": [],
         "updated_at": report["updated_at"],
     }
     assert datetime.fromisoformat(report["last_segment_at"]) == START + timedelta(seconds=3)
@@ -602,6 +649,116 @@ def test_heartbeat_says_stop_once_the_key_is_rotated(api: Api, worker: Worker) -
     assert api.channel("alice")["live"] is True  # live until the worker ends it
     assert worker.service.heartbeat(uuid.uuid4().hex, grant.key_hash, health()) is False
     assert worker.service.heartbeat("not-an-id", grant.key_hash, health()) is False
+
+
+def ladder_report(**overrides: Any) -> StreamHealth:
+    """A heartbeat of the current worker: the measurements and what the ladder made of them."""
+    values: dict[str, Any] = {
+        "video_codec": "h264",
+        "audio_codec": "aac",
+        "keyframe_interval_seconds": 4.0,
+        "top_rung": "re-encoded",
+        "top_rung_reason": "keyframes every 4 s, segments are 1 s",
+        "rungs": [
+            RungReport(name="1080p", width=1920, height=1080, fps=60.0, copied=False),
+            RungReport(name="720p", width=1280, height=720, fps=30.0, copied=False),
+            RungReport(name="360p", width=640, height=360, fps=30.0, copied=False),
+        ],
+        "warnings": [
+            IngestWarning(
+                code="keyframe-interval",
+                message="Your keyframes are 4 s apart, so the source is re-encoded and viewers wait longer.",
+                setting="OBS → Settings → Output → Keyframe Interval: 1 s",
+            ),
+            IngestWarning(code="frame-rate-capped", message="720p and below are sent at 30 fps."),
+        ],
+    }
+    return health(**(values | overrides))
+
+
+def the_health_fields(report: dict[str, Any]) -> dict[str, Any]:
+    return {name: report[name] for name in StreamHealth.model_fields}
+
+
+def test_the_ladder_report_of_a_heartbeat_comes_back_exactly(
+    api: Api, worker: Worker, dynamodb: "DynamoDBClient"
+) -> None:
+    grant, broadcast = worker.go_live(api.new_key("alice"))
+    sent = ladder_report()
+    assert worker.service.heartbeat(broadcast.broadcast_id, grant.key_hash, sent) is True
+
+    response = api.client.get("/streams/me/health", headers=api.auth("alice"))
+    assert response.status_code == 200, response.text
+    report = response.json()
+    assert the_health_fields(report) == sent.model_dump(mode="json")
+    assert StreamHealth.model_validate(the_health_fields(report)) == sent
+    assert report["resolution"] == "1920x1080"
+    # Stored as typed maps, not as an opaque document.
+    (channel,) = [item for item in stream_items(dynamodb) if item["pk"]["S"] == "CHANNEL#alice"]
+    stored = channel["health"]["M"]
+    assert stored["rungs"]["L"][0]["M"]["copied"] == {"BOOL": False}
+    assert stored["warnings"]["L"][1]["M"]["code"] == {"S": "frame-rate-capped"}
+
+    # Each heartbeat replaces the last: a warning that no longer applies goes away.
+    copied = ladder_report(
+        keyframe_interval_seconds=1.0,
+        top_rung="copied",
+        top_rung_reason="H.264 at 1080p with keyframes every 1 s",
+        rungs=[RungReport(name="1080p", width=1920, height=1080, fps=60.0, copied=True)],
+        warnings=[],
+    )
+    assert worker.service.heartbeat(broadcast.broadcast_id, grant.key_hash, copied) is True
+    report = api.client.get("/streams/me/health", headers=api.auth("alice")).json()
+    assert the_health_fields(report) == copied.model_dump(mode="json")
+
+
+def test_a_heartbeat_of_an_older_worker_still_works(api: Api, worker: Worker, dynamodb: "DynamoDBClient") -> None:
+    grant, broadcast = worker.go_live(api.new_key("alice"))
+    newer_only: dict[str, Any] = {
+        "video_codec": None,
+        "audio_codec": None,
+        "keyframe_interval_seconds": None,
+        "top_rung": None,
+        "top_rung_reason": None,
+        "rungs": [],
+        "warnings": [],
+    }
+    # Sent without the newer fields...
+    assert worker.service.heartbeat(broadcast.broadcast_id, grant.key_hash, health()) is True
+    report = api.client.get("/streams/me/health", headers=api.auth("alice")).json()
+    assert the_health_fields(report) == health().model_dump(mode="json")
+    assert {name: report[name] for name in newer_only} == newer_only
+
+    # ...and stored by an older layer, whose map has no such attributes at all.
+    dynamodb.update_item(
+        TableName=get_settings().table_name(Table.STREAMS),
+        Key={"pk": {"S": "CHANNEL#alice"}, "sk": {"S": "CHANNEL"}},
+        UpdateExpression="SET health = :health",
+        ExpressionAttributeValues={":health": {"M": {"fps": {"N": "30"}, "width": {"N": "1280"}}}},
+    )
+    report = api.client.get("/streams/me/health", headers=api.auth("alice")).json()
+    assert (report["fps"], report["resolution"], report["input_bitrate_kbps"]) == (30.0, None, None)
+    assert {name: report[name] for name in newer_only} == newer_only
+
+
+def test_a_stored_report_this_version_cannot_read_keeps_its_measurements(
+    api: Api, worker: Worker, dynamodb: "DynamoDBClient", caplog: pytest.LogCaptureFixture
+) -> None:
+    """A newer worker (mid-deploy) may store a warning code this version does not know."""
+    grant, broadcast = worker.go_live(api.new_key("alice"))
+    assert worker.service.heartbeat(broadcast.broadcast_id, grant.key_hash, ladder_report()) is True
+    dynamodb.update_item(
+        TableName=get_settings().table_name(Table.STREAMS),
+        Key={"pk": {"S": "CHANNEL#alice"}, "sk": {"S": "CHANNEL"}},
+        UpdateExpression="SET health.warnings[0].code = :code",
+        ExpressionAttributeValues={":code": {"S": "something-new"}},
+    )
+    response = api.client.get("/streams/me/health", headers=api.auth("alice"))
+    assert response.status_code == 200, response.text
+    report = response.json()
+    assert (report["fps"], report["resolution"], report["transcode_speed"]) == (60.0, "1920x1080", 1.25)
+    assert (report["top_rung"], report["rungs"], report["warnings"]) == (None, [], [])
+    assert "stored stream health not understood" in caplog.text
 
 
 def test_the_new_key_after_a_rotation_can_take_over_once_the_old_session_ends(api: Api, worker: Worker) -> None:

@@ -3,7 +3,7 @@
 import pytest
 
 from letslive.errors import ConfigurationError, InvalidInput
-from letslive.media.ffmpeg import EncoderTuning, build_transcode_args, segment_seconds_for
+from letslive.media.ffmpeg import EncoderTuning, build_transcode_args
 from letslive.media.ladder import PRESETS, Ladder, PlannedRung, Rung
 from letslive.media.source import SourceInfo, avc1_codec_string, avc_codec_string_from_config, parse_hexdump
 
@@ -58,11 +58,15 @@ def test_source_browsers_cannot_play_is_re_encoded(codec: str, profile: str, pix
     assert not planned[0].scale  # same size as the source: no scale filter
 
 
-def test_non_h264_source_between_rungs_gets_the_highest_rung_below_it() -> None:
+def test_non_h264_source_between_rungs_is_re_encoded_at_its_own_size() -> None:
+    # The re-encoded top rung stands in for the copy: the source's size, with the rates of the
+    # configured rung below it; the configured rungs below follow.
     planned = Ladder.parse("1080,720,480,360").plan(source(1600, 900, codec="vp8", profile=None))
 
-    assert [rung.name for rung in planned] == ["720p", "480p", "360p"]
-    assert [rung.width for rung in planned] == [1280, 854, 640]
+    assert [rung.name for rung in planned] == ["900p", "720p", "480p", "360p"]
+    assert [rung.width for rung in planned] == [1600, 1280, 854, 640]
+    assert planned[0].video_kbps == planned[1].video_kbps
+    assert not planned[0].copy
 
 
 def test_480p_rung_from_configuration() -> None:
@@ -103,7 +107,7 @@ def test_source_smaller_than_every_rung_and_not_copyable_keeps_its_size() -> Non
 def test_widths_keep_the_aspect_ratio_and_are_even() -> None:
     planned = Ladder.parse("720,480,360").plan(source(1440, 1080, codec="hevc"))  # 4:3
 
-    assert [(rung.width, rung.height) for rung in planned] == [(960, 720), (640, 480), (480, 360)]
+    assert [(rung.width, rung.height) for rung in planned] == [(1440, 1080), (960, 720), (640, 480), (480, 360)]
     ultrawide = Ladder().plan(source(2560, 1080))
     assert all(rung.width % 2 == 0 for rung in ultrawide)
     assert [rung.width for rung in ultrawide] == [2560, 1706, 854]
@@ -182,17 +186,6 @@ def test_codec_strings() -> None:
     assert avc_codec_string_from_config(annex_b) == "avc1.640028"
     with pytest.raises(InvalidInput):
         avc_codec_string_from_config(b"\x00\x00\x00\x01\x68")
-
-
-def test_segment_length_follows_a_longer_source_gop_when_copying() -> None:
-    def with_gop(gop: float | None, codec: str = "h264") -> SourceInfo:
-        return SourceInfo(1920, 1080, 30, codec, "aac", video_profile="High", video_level=41, keyframe_interval=gop)
-
-    ladder = Ladder()
-    assert segment_seconds_for(with_gop(1.0), ladder.plan(with_gop(1.0))) == 1.0
-    assert segment_seconds_for(with_gop(None), ladder.plan(with_gop(None))) == 1.0
-    assert segment_seconds_for(with_gop(2.0), ladder.plan(with_gop(2.0))) == 2.0
-    assert segment_seconds_for(with_gop(2.0, "hevc"), ladder.plan(with_gop(2.0, "hevc"))) == 1.0
 
 
 def option(args: list[str], name: str) -> str:

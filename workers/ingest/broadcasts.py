@@ -1,9 +1,11 @@
 """Broadcasts on this worker: from an authorized RTMP publish to live HLS, and on to the VOD.
 
 - `BroadcastManager` is the RTMP server's `PublishAuthorizer`: it checks the key (hash lookup
-  through the streams service), starts or resumes the broadcast, and hands back a session.
-- `PublisherSession` receives one publish: it learns the source from `onMetaData` and the AVC
-  sequence header, plans the ladder, and feeds FLV into one FFmpeg process per part.
+  through the streams service) and hands back a session; `go_live` starts or resumes the
+  broadcast once that session knows its source.
+- `PublisherSession` receives one publish: it learns the source from the bitstream
+  (`letslive.media.detect`), plans the ladder (`letslive.media.planner`), and feeds FLV into one
+  FFmpeg process per part; it re-plans the top rung if the source's keyframes fall behind.
 - `LiveBroadcast` outlives a dropped publisher for the reconnect grace: a publisher that
   comes back with the same key continues the same broadcast (a new part, a discontinuity);
   otherwise, or on a clean unpublish, it is finalized: VOD playlists, VOD record, live state
@@ -15,24 +17,28 @@ import asyncio
 import contextlib
 import logging
 import time
+from collections import deque
 from collections.abc import Callable
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
+from typing import Final
 
 from letslive.constants import IngestMetric
-from letslive.errors import LetsLiveError
+from letslive.errors import ChannelBusy, InvalidStreamKey, LetsLiveError
+from letslive.media.detect import Detected, DetectionLimits, KeyframeCadence, Refusal, SourceDetector
 from letslive.media.ffmpeg import build_transcode_args
-from letslive.media.ladder import Ladder, PlannedRung
-from letslive.media.source import AVC_PROFILE_IDC, H264, SourceInfo
-from letslive.models.streams import Broadcast, PublishGrant, StreamHealth
+from letslive.media.ladder import Ladder
+from letslive.media.planner import LadderDecision, PlanLimits, decide
+from letslive.models.streams import Broadcast, PublishGrant, RungReport, StreamHealth
 from letslive.models.vods import VodRung
 from letslive.services.streams import StreamService
 from letslive.services.vods import VodService
 from letslive.storage import MediaStorage
 from workers.ingest.config import IngestSettings
 from workers.ingest.metrics import MetricsEmitter, MetricValue, NoMetrics
-from workers.ingest.rtmp import EndReason
+from workers.ingest.rtmp import EndReason, PublishRejected
 from workers.ingest.rtmp.amf0 import AmfValue
 from workers.ingest.rtmp.flv import FlvWriter
 from workers.ingest.transcoder import SpeedMeter, Transcoder, TranscoderFailed
@@ -42,56 +48,19 @@ from workers.ingest.worker import BroadcastRegistry
 logger = logging.getLogger(__name__)
 
 # FLV codec ids (video_file_format_spec_v10, E.4.3.1 / E.4.2.1).
-FLV_VIDEO_AVC = 7
-FLV_VIDEO_HEVC = 12
-FLV_AUDIO_AAC = 10
-_PROFILE_NAMES = {idc: name for name, idc in AVC_PROFILE_IDC.items() if name != "constrained baseline"}
-# Media buffered while waiting for the sequence headers that tell us what the source is.
-MAX_PENDING_BYTES = 16 * 1024 * 1024
-INPUT_PROBE_OPTIONS = ("-probesize", "65536", "-analyzeduration", "250000")
-# A publisher whose audio header has not come by this much video is taken as video-only.
-AUDIO_WAIT_MS = 2000
+FLV_VIDEO_AVC: Final = 7
+FLV_AUDIO_AAC: Final = 10
+# Media buffered while the source is learned (about a second of it, normally).
+MAX_PENDING_BYTES: Final = 16 * 1024 * 1024
+INPUT_PROBE_OPTIONS: Final = ("-probesize", "65536", "-analyzeduration", "250000")
+# Media kept while the top rung is copied, for re-making the unfinished segment on a switch.
+SWITCH_HISTORY_MS: Final = 4000
 
 
 class SessionRevoked(LetsLiveError):
     """The stream key was rotated (or the broadcast taken over): the publisher is cut off."""
 
     code = "session-revoked"
-
-
-class MalformedSource(LetsLiveError):
-    code = "malformed-source"
-
-
-def source_from_rtmp(metadata: dict[str, AmfValue], avc_config: bytes | None, has_audio: bool) -> SourceInfo:
-    """What the ladder needs, from `onMetaData` and the AVC decoder configuration record."""
-
-    def number(*names: str) -> float | None:
-        for name in names:
-            value = metadata.get(name)
-            if isinstance(value, (int, float)) and not isinstance(value, bool) and value > 0:
-                return float(value)
-        return None
-
-    width, height = number("width"), number("height")
-    if width is None or height is None:
-        raise MalformedSource("the publisher sent no width/height in onMetaData")
-    codec_id = number("videocodecid")
-    video_codec = H264 if avc_config is not None or codec_id == FLV_VIDEO_AVC else "hevc"
-    profile = level = constraints = None
-    if avc_config is not None and len(avc_config) >= 4 and avc_config[0] == 1:
-        profile, constraints, level = _PROFILE_NAMES.get(avc_config[1]), avc_config[2], avc_config[3]
-    return SourceInfo(
-        width=int(width),
-        height=int(height),
-        fps=number("framerate", "videoframerate") or 30.0,
-        video_codec=video_codec,
-        audio_codec="aac" if has_audio else None,
-        video_profile=profile,
-        video_level=level,
-        avc_constraints=constraints,
-        video_bitrate_kbps=int(number("videodatarate") or 0) or None,
-    )
 
 
 class LiveBroadcast:
@@ -101,8 +70,7 @@ class LiveBroadcast:
         self.broadcast = broadcast
         self.manager = manager
         self.uploader: HlsUploader | None = None
-        self.plan: list[PlannedRung] | None = None
-        self.source: SourceInfo | None = None
+        self.decision: LadderDecision | None = None
         self.parts = 0
         self.session: PublisherSession | None = None
         self._finalize_task: asyncio.Task[None] | None = None
@@ -125,33 +93,32 @@ class LiveBroadcast:
             self._finalize_task = None
         self.session = session
 
-    async def start_part(self, source: SourceInfo, first_frame_at: float) -> Transcoder:
+    async def start_part(self, decision: LadderDecision, first_frame_at: float) -> Transcoder:
         """A new FFmpeg run for the current publisher (whose first media arrived at
-        `first_frame_at`, epoch seconds); the ladder is planned on the first."""
+        `first_frame_at`, epoch seconds); the rungs are fixed by the broadcast's first part."""
         settings = self.manager.settings
-        plan = self.manager.ladder.plan(source)
-        if self.plan is None or [r.name for r in plan] != [r.name for r in self.plan]:
-            if self.uploader is not None:
-                logger.warning("source changed across a reconnect; the ladder is kept", extra=self._log())
-            else:
-                self.plan = plan
-                self.uploader = HlsUploader(
-                    self.manager.storage,
-                    self.broadcast_id,
-                    plan,
-                    window_segments=settings.window_segments,
-                    thumbnailer=jpeg_thumbnail,
-                    thumbnail_seconds=settings.thumbnail_seconds,
-                    metrics=self.manager.metrics,
-                )
-        assert self.plan is not None
-        assert self.uploader is not None
-        self.source = source
+        plan = decision.rungs
+        if self.uploader is None:
+            self.uploader = HlsUploader(
+                self.manager.storage,
+                self.broadcast_id,
+                plan,
+                window_segments=settings.window_segments,
+                thumbnailer=jpeg_thumbnail,
+                thumbnail_seconds=settings.thumbnail_seconds,
+                metrics=self.manager.metrics,
+            )
+        elif [r.name for r in plan] == [r.name for r in self.uploader.renditions]:
+            self.uploader.replan(plan)
+        else:
+            logger.warning("source changed across a reconnect; the ladder is kept", extra=self.log_fields())
+            plan = self.uploader.plan
+        self.decision = decision
         self.parts += 1
         part_dir = self.directory / f"part-{self.parts}"
         start_number = self.uploader.start_part(part_dir, first_frame_at)
         args = build_transcode_args(
-            self.plan,
+            plan,
             "pipe:0",
             part_dir,
             segment_seconds=settings.segment_seconds,
@@ -162,13 +129,17 @@ class LiveBroadcast:
             # is 5 s, all of it latency at the start of a broadcast).
             input_options=INPUT_PROBE_OPTIONS,
             start_number=start_number,
+            keyframes=decision.keyframes if plan is decision.rungs else "auto",
         )
         transcoder = Transcoder(args, part_dir)
         await transcoder.start()
         if self._sync_task is None:
             self._sync_task = asyncio.create_task(self._sync_loop())
             self._heartbeat_task = asyncio.create_task(self._heartbeat_loop())
-        logger.info("transcoding", extra={**self._log(), "part": self.parts, "rungs": [r.name for r in self.plan]})
+        logger.info(
+            "transcoding",
+            extra={**self.log_fields(), "part": self.parts, "rungs": [r.name for r in plan], "top": decision.top_rung},
+        )
         return transcoder
 
     async def _sync_loop(self) -> None:
@@ -196,7 +167,9 @@ class LiveBroadcast:
                 self.manager.streams.heartbeat, self.broadcast_id, self.broadcast.key_hash, health
             )
             if still_valid is False:
-                logger.info("stream key rotated or broadcast taken over: cutting the publisher off", extra=self._log())
+                logger.info(
+                    "stream key rotated or broadcast taken over: cutting the publisher off", extra=self.log_fields()
+                )
                 session.revoked = True
 
     async def part_ended(self, reason: str) -> None:
@@ -225,8 +198,8 @@ class LiveBroadcast:
                     await task
         try:
             vod = await self.uploader.finalize() if self.uploader is not None else None
-            if vod is not None and self.plan is not None:
-                rungs = [VodRung(name=r.name, height=r.height, bandwidth=r.bandwidth) for r in self.plan]
+            if vod is not None:
+                rungs = [VodRung(name=r.name, height=r.height, bandwidth=r.bandwidth) for r in vod.rungs]
                 await self.manager.call(
                     self.manager.vods.record_vod,
                     self.broadcast,
@@ -236,7 +209,7 @@ class LiveBroadcast:
                     vod.thumbnail_key,
                 )
         except LetsLiveError as exc:
-            logger.error("could not write the VOD", extra={**self._log(), "error": exc.detail})
+            logger.error("could not write the VOD", extra={**self.log_fields(), "error": exc.detail})
         finally:
             await self.manager.call(
                 partial(self.manager.streams.end_broadcast, only_if_disconnected=only_if_disconnected),
@@ -245,115 +218,250 @@ class LiveBroadcast:
             )
             self.manager.forget(self)
             self.finished.set()
-            logger.info("broadcast ended", extra=self._log())
+            logger.info("broadcast ended", extra=self.log_fields())
 
-    def _log(self) -> dict[str, object]:
+    def log_fields(self) -> dict[str, object]:
         return {"broadcast_id": self.broadcast_id, "channel": self.broadcast.username}
 
 
-class PublisherSession:
-    """One accepted RTMP publish feeding a `LiveBroadcast` (the RTMP server's `PublishSession`)."""
+@dataclass(frozen=True, slots=True)
+class _Tag:
+    kind: str  # "audio" or "video"
+    timestamp_ms: int
+    payload: bytes
+    arrived_at: float  # epoch seconds
+    keyframe: bool = False
 
-    def __init__(self, live: LiveBroadcast, grant: PublishGrant) -> None:
-        self.live = live
+
+class PublisherSession:
+    """One accepted RTMP publish (the RTMP server's `PublishSession`).
+
+    It buffers the first tags until `SourceDetector` knows the source from the bitstream; only
+    then does the channel go live (`BroadcastManager.go_live`) and the ladder get planned. A
+    source that can never be served is refused (`PublishRejected`) before anything is written.
+    While the top rung is copied, the source's keyframe cadence is watched: when a GOP outgrows
+    the copy limit, the part ends at the start of its unfinished segment and a new part
+    re-encodes the top rung from that keyframe on, so no media is lost or repeated.
+    """
+
+    def __init__(self, manager: "BroadcastManager", grant: PublishGrant, client: str) -> None:
+        self.manager = manager
         self.grant = grant
+        self.client = client
+        self.live: LiveBroadcast | None = None
         self.revoked = False
         self.metadata: dict[str, AmfValue] = {}
-        self._avc_config: bytes | None = None
-        self._audio_seen = False
-        self._pending: list[tuple[str, int, bytes]] = []
+        self.decision: LadderDecision | None = None
+        self.detected: Detected | None = None
+        settings = manager.settings
+        self._detector = SourceDetector(DetectionLimits(copy_max_keyframe_seconds=settings.copy_max_keyframe_seconds))
+        self._cadence: KeyframeCadence | None = None
+        self._pending: list[_Tag] = []
         self._pending_bytes = 0
+        # Since a little before the last segment boundary: where a switched part restarts.
+        self._recent: deque[_Tag] = deque()
+        self._headers: dict[str, _Tag] = {}  # the latest sequence header of each kind
         self._transcoder: Transcoder | None = None
         self._writer: FlvWriter | None = None
+        self._part_first_ms: int | None = None
         self._bytes = 0
         self._started = time.monotonic()
         self._frames = 0
-        self._first_video_ms: int | None = None
-        self._first_media_at: float | None = None  # wall clock, the part's media time 0
         self._media_ms: tuple[int, int] | None = None  # first and latest media timestamp
         self._speed = SpeedMeter()
 
     # --- PublishSession ----------------------------------------------------------------------
     async def on_metadata(self, metadata: dict[str, AmfValue]) -> None:
         self.metadata = dict(metadata)
+        self._detector.metadata(self.metadata)
         if self._writer is not None:
             await self._writer.write_metadata(self.metadata)
 
     async def on_audio(self, timestamp_ms: int, payload: bytes) -> None:
-        if payload and payload[0] >> 4 == FLV_AUDIO_AAC:
-            self._audio_seen = True
-        await self._media("audio", timestamp_ms, payload)
+        tag = _Tag("audio", timestamp_ms, payload, time.time())
+        if len(payload) >= 2 and payload[0] >> 4 == FLV_AUDIO_AAC and payload[1] == 0:
+            self._headers["audio"] = tag
+        await self._media(tag)
 
     async def on_video(self, timestamp_ms: int, payload: bytes) -> None:
         if self.revoked:
             raise SessionRevoked("the stream key is no longer valid")
-        if len(payload) >= 5 and payload[0] & 0x0F == FLV_VIDEO_AVC and payload[1] == 0:
-            self._avc_config = payload[5:]
-        if self._first_video_ms is None:
-            self._first_video_ms = timestamp_ms
-        self._frames += 1
-        await self._media("video", timestamp_ms, payload)
+        keyframe = bool(payload) and payload[0] & 0x70 == 0x10  # frame type 1 (legacy and enhanced)
+        tag = _Tag("video", timestamp_ms, payload, time.time(), keyframe)
+        if len(payload) >= 2 and payload[0] & 0x0F == FLV_VIDEO_AVC and payload[1] == 0:
+            self._headers["video"] = tag
+            tag = replace(tag, keyframe=False)  # the sequence header is no frame
+        else:
+            self._frames += 1
+        await self._media(tag)
 
     async def on_end(self, reason: str) -> None:
+        live = self.live
+        if live is None:
+            return  # never went live: nothing was started, nothing to end
         if self._transcoder is not None:
             await self._transcoder.finish()
-            if self.live.uploader is not None:
+            if live.uploader is not None:
                 # The part's last segments, before a reconnect's new part resets what is listed.
-                await self.live.uploader.sync()
-        await self.live.part_ended(reason)
+                await live.uploader.sync()
+        await live.part_ended(reason)
 
-    # --- feeding FFmpeg ----------------------------------------------------------------------
-    async def _media(self, kind: str, timestamp_ms: int, payload: bytes) -> None:
-        self._bytes += len(payload)
-        if self._first_media_at is None:
-            self._first_media_at = time.time()
-        first, latest = self._media_ms or (timestamp_ms, timestamp_ms)
-        self._media_ms = (first, max(latest, timestamp_ms))  # audio and video interleave a little
-        if self._writer is None:
-            self._pending.append((kind, timestamp_ms, payload))
-            self._pending_bytes += len(payload)
-            if self._pending_bytes > MAX_PENDING_BYTES:
-                raise MalformedSource("no usable sequence headers in the first 16 MiB of media")
-            if self._ready(timestamp_ms):
-                await self._start()
+    # --- before going live ---------------------------------------------------------------------
+    async def _media(self, tag: _Tag) -> None:
+        self._bytes += len(tag.payload)
+        first, latest = self._media_ms or (tag.timestamp_ms, tag.timestamp_ms)
+        self._media_ms = (first, max(latest, tag.timestamp_ms))  # audio and video interleave a little
+        if self._writer is not None:
+            await self._live_tag(tag)
             return
-        await self._write(kind, timestamp_ms, payload)
+        self._pending.append(tag)
+        self._pending_bytes += len(tag.payload)
+        if tag.kind == "video":
+            self._detector.video(tag.timestamp_ms, tag.payload)
+        else:
+            self._detector.audio(tag.timestamp_ms, tag.payload)
+        result = self._detector.result()
+        if result is None and self._pending_bytes > MAX_PENDING_BYTES:
+            result = Refusal("The encoder sent 16 MiB without a usable H.264 sequence header and keyframe.")
+        if isinstance(result, Refusal):
+            logger.info(
+                "publish refused: %s", result.reason, extra={"client": self.client, "channel": self.grant.username}
+            )
+            raise PublishRejected(result.description)
+        if isinstance(result, Detected):
+            await self._go_live(result)
 
-    def _ready(self, timestamp_ms: int) -> bool:
-        if not self.metadata or (self._avc_config is None and self._first_video_ms is None):
-            return False
-        wants_audio = self.metadata.get("audiocodecid") is not None or self._audio_seen
-        waited = timestamp_ms - (self._first_video_ms or timestamp_ms)
-        return self._avc_config is not None and (self._audio_seen or not wants_audio or waited > AUDIO_WAIT_MS)
-
-    async def _start(self) -> None:
-        source = source_from_rtmp(self.metadata, self._avc_config, self._audio_seen)
-        assert self._first_media_at is not None
-        self._transcoder = await self.live.start_part(source, self._first_media_at)
-        self._writer = FlvWriter(self._transcoder.write, audio=self._audio_seen, video=True)
-        await self._writer.write_header()
-        await self._writer.write_metadata(self.metadata)
+    async def _go_live(self, detected: Detected) -> None:
+        settings = self.manager.settings
+        self.detected = detected
+        self.decision = decide(
+            self.manager.ladder, detected.source, cadence_ok=detected.cadence_ok, limits=self.manager.plan_limits
+        )
+        self.live = await self.manager.go_live(self)
+        if detected.contradictions:
+            logger.info(
+                "onMetaData disagrees with the bitstream; the bitstream wins",
+                extra={**self.live.log_fields(), "contradictions": list(detected.contradictions)},
+            )
+        self._cadence = KeyframeCadence(settings.copy_max_keyframe_seconds, detected.source.fps)
         pending, self._pending, self._pending_bytes = self._pending, [], 0
-        for kind, timestamp_ms, payload in pending:
-            await self._write(kind, timestamp_ms, payload)
+        await self._start_part(self.decision, pending)
 
-    async def _write(self, kind: str, timestamp_ms: int, payload: bytes) -> None:
+    async def _start_part(self, decision: LadderDecision, tags: list[_Tag], *, replay: bool = False) -> None:
+        """A new FFmpeg run fed `tags`: the publish's first tags, or (`replay`) tags already
+        given to the previous part, from a keyframe on."""
+        assert self.live is not None
+        assert self.detected is not None
+        self._transcoder = await self.live.start_part(decision, tags[0].arrived_at)
+        self._writer = FlvWriter(self._transcoder.write, audio=self.detected.source.audio_codec is not None, video=True)
+        await self._writer.write_header()
+        if self.metadata:
+            await self._writer.write_metadata(self.metadata)
+        self._part_first_ms = min(tag.timestamp_ms for tag in tags)
+        self._recent.clear()
+        if replay:
+            # A part cut from the middle of the publish: its FFmpeg needs the sequence headers first.
+            for header in self._headers.values():
+                await self._write(replace(header, timestamp_ms=tags[0].timestamp_ms))
+        for tag in tags:
+            if replay:
+                await self._write(tag)
+            else:
+                await self._live_tag(tag)
+
+    # --- live ------------------------------------------------------------------------------------
+    async def _live_tag(self, tag: _Tag) -> None:
+        overdue = (
+            tag.kind == "video" and self._cadence is not None and self._cadence.frame(tag.timestamp_ms, tag.keyframe)
+        )
+        if overdue and self._copying:
+            await self._switch_to_reencode()
+        if self._copying:
+            self._remember(tag)
+        await self._write(tag)
+
+    @property
+    def _copying(self) -> bool:
+        return self.decision is not None and self.decision.top_rung == "copied"
+
+    def _remember(self, tag: _Tag) -> None:
+        """Keep the last few seconds, whole GOPs: the unfinished segment a switch re-makes
+        starts in them (a copied segment lasts at most the copy limit plus one segment)."""
+        self._recent.append(tag)
+        if not tag.keyframe:
+            return
+        horizon = tag.timestamp_ms - SWITCH_HISTORY_MS
+        while True:
+            second = next((i for i, t in enumerate(self._recent) if i and t.keyframe), None)
+            if second is None or self._recent[second].timestamp_ms > horizon:
+                return
+            for _ in range(second):
+                self._recent.popleft()
+
+    async def _switch_to_reencode(self) -> None:
+        """The copied top rung can no longer be cut on time: end this part where its unfinished
+        segment starts and re-make that segment and all that follows with the top re-encoded."""
+        live, old, detected = self.live, self._transcoder, self.detected
+        assert live is not None
+        assert live.uploader is not None
+        assert old is not None
+        assert detected is not None
+        assert self._cadence is not None
+        assert self._part_first_ms is not None
+        interval = self._cadence.longest_seconds
+        source = replace(detected.source, keyframe_interval=interval)
+        decision = decide(self.manager.ladder, source, cadence_ok=False, limits=self.manager.plan_limits)
+        if [r.name for r in decision.rungs] != [r.name for r in live.uploader.renditions]:
+            logger.warning(
+                "cannot re-encode the top rung under the same names; keeping the copy", extra=live.log_fields()
+            )
+            return
+        async with live.uploader.paused():
+            await old.finish()
+            cut = live.uploader.drop_final_segments()
+        restart = self._restart_point(cut)
+        logger.info(
+            "keyframes too far apart: re-encoding the top rung from here on",
+            extra={**live.log_fields(), "keyframe_interval": interval, "cut_seconds": cut},
+        )
+        self.decision = decision
+        self.detected = replace(detected, source=source)
+        live.uploader.replan(decision.rungs)
+        live.decision = decision
+        tags = list(self._recent)[restart:]
+        await self._start_part(decision, tags, replay=True)
+
+    def _restart_point(self, cut_seconds: float | None) -> int:
+        """Index in `_recent` of the keyframe the dropped segment started at (the last keyframe
+        when the cut is unknown, so at most the open GOP is repeated)."""
+        keyframes = [i for i, tag in enumerate(self._recent) if tag.keyframe]
+        if not keyframes:
+            return 0
+        if cut_seconds is None or self._part_first_ms is None:
+            return keyframes[-1]
+        target = self._part_first_ms + cut_seconds * 1000
+        return min(keyframes, key=lambda i: abs(self._recent[i].timestamp_ms - target))
+
+    async def _write(self, tag: _Tag) -> None:
         assert self._writer is not None
         try:
-            if kind == "video":
-                await self._writer.write_video(timestamp_ms, payload)
+            if tag.kind == "video":
+                await self._writer.write_video(tag.timestamp_ms, tag.payload)
             else:
-                await self._writer.write_audio(timestamp_ms, payload)
+                await self._writer.write_audio(tag.timestamp_ms, tag.payload)
         except TranscoderFailed:
-            logger.error("ffmpeg failed; ending the publish", extra=self.live._log())
+            logger.error("ffmpeg failed; ending the publish", extra=self.live.log_fields() if self.live else {})
             raise
 
     def health(self) -> StreamHealth:
         elapsed = max(time.monotonic() - self._started, 1e-3)
-        source = self.live.source
+        source = self.detected.source if self.detected else None
+        decision = self.decision
         progress = self._transcoder.progress if self._transcoder is not None else None
-        uploader = self.live.uploader
+        uploader = self.live.uploader if self.live is not None else None
         last = uploader.last_segment_at if uploader is not None else None
+        cadence = self._cadence.longest_seconds if self._cadence is not None else None
+        interval = cadence if cadence is not None else (source.keyframe_interval if source else None)
         return StreamHealth(
             input_bitrate_kbps=round(self._bytes * 8 / 1000 / elapsed, 1),
             fps=round(self._frames / elapsed, 2),
@@ -364,6 +472,16 @@ class PublisherSession:
                 progress.out_time_seconds if progress else None,
             ),
             last_segment_at=datetime.fromtimestamp(last, UTC) if last else None,
+            video_codec=source.video_codec if source else None,
+            audio_codec=source.audio_codec if source else None,
+            keyframe_interval_seconds=round(interval, 3) if interval is not None else None,
+            top_rung=decision.top_rung if decision else None,
+            top_rung_reason=decision.reason if decision else None,
+            rungs=[
+                RungReport(name=r.name, width=r.width, height=r.height, fps=round(r.fps, 3), copied=r.copy)
+                for r in (decision.rungs if decision else [])
+            ],
+            warnings=list(decision.warnings) if decision else [],
         )
 
 
@@ -388,6 +506,12 @@ class BroadcastManager:
         self.storage = storage
         self.reconnect_grace_seconds = reconnect_grace_seconds
         self.ladder = Ladder.parse(settings.ladder)
+        self.plan_limits = PlanLimits(
+            copy_max_keyframe_seconds=settings.copy_max_keyframe_seconds,
+            copy_max_kbps=settings.copy_max_kbps,
+            encode_pixels_per_second=settings.encode_pixels_per_second,
+            segment_seconds=settings.segment_seconds,
+        )
         self._live: dict[str, LiveBroadcast] = {}
 
     @property
@@ -403,28 +527,42 @@ class BroadcastManager:
             return None
 
     async def authorize(self, app: str, stream_key: str, client: str) -> PublisherSession | None:
+        """Check the key (nothing is written): the channel goes live only once the session knows
+        its source (`go_live`)."""
         if app != "live" or self.registry.draining:
             return None
         try:
             grant = await asyncio.to_thread(self.streams.authorize_publish, stream_key)
-            if grant is None:
-                return None
-            broadcast = await asyncio.to_thread(self.streams.start_broadcast, grant, _now())
         except LetsLiveError as exc:
             logger.info("publish refused", extra={"client": client, "reason": exc.detail})
             return None
+        if grant is None:
+            return None
+        logger.info("publish accepted; learning the source", extra={"client": client, "channel": grant.username})
+        return PublisherSession(self, grant, client)
+
+    async def go_live(self, session: PublisherSession) -> "LiveBroadcast":
+        """Start (or resume) the session's broadcast: the channel is live from here on."""
+        if self.registry.draining:
+            raise PublishRejected("This server is shutting down; publish again to reach another.")
+        try:
+            broadcast = await asyncio.to_thread(self.streams.start_broadcast, session.grant, _now())
+        except (ChannelBusy, InvalidStreamKey) as exc:
+            raise PublishRejected(f"{exc.detail[:1].upper()}{exc.detail[1:]}.", "NetStream.Publish.BadName") from exc
+        except LetsLiveError as exc:
+            logger.warning("could not start the broadcast: %s", exc.detail, extra={"channel": session.grant.username})
+            raise PublishRejected("The server could not start the broadcast; try again.") from exc
         live = self._live.get(broadcast.broadcast_id)
         if live is None:
             live = LiveBroadcast(broadcast, self)
             self._live[broadcast.broadcast_id] = live
             self.registry.started(broadcast.broadcast_id)
-        session = PublisherSession(live, grant)
         live.attach(session)
         logger.info(
-            "publish accepted",
-            extra={**live._log(), "client": client, "resumed": getattr(broadcast, "resumed", False)},
+            "live",
+            extra={**live.log_fields(), "client": session.client, "resumed": getattr(broadcast, "resumed", False)},
         )
-        return session
+        return live
 
     def forget(self, live: LiveBroadcast) -> None:
         self._live.pop(live.broadcast_id, None)

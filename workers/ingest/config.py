@@ -14,7 +14,10 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from letslive.constants import (
     ENV_ECS_AGENT_URI,
     ENV_INGEST_CHECK_CACHE_SECONDS,
+    ENV_INGEST_COPY_MAX_KBPS,
+    ENV_INGEST_COPY_MAX_KEYFRAME_SECONDS,
     ENV_INGEST_DRAIN_TIMEOUT_SECONDS,
+    ENV_INGEST_ENCODE_PIXELS_PER_SECOND,
     ENV_INGEST_HEALTH_HOST,
     ENV_INGEST_HEALTH_PORT,
     ENV_INGEST_HEARTBEAT_SECONDS,
@@ -39,6 +42,7 @@ from letslive.constants import (
     ENV_INGEST_WORK_DIR,
 )
 from letslive.errors import ConfigurationError
+from letslive.media.planner import DEFAULT_COPY_MAX_KBPS, DEFAULT_ENCODE_PIXELS_PER_SECOND
 
 
 class IngestSettings(BaseSettings):
@@ -105,6 +109,23 @@ class IngestSettings(BaseSettings):
     # How often the live session's health reaches the streams table (and a rotated key is noticed).
     heartbeat_seconds: float = Field(default=5.0, gt=0, le=60, validation_alias=ENV_INGEST_HEARTBEAT_SECONDS)
     thumbnail_seconds: float = Field(default=15.0, gt=0, le=300, validation_alias=ENV_INGEST_THUMBNAIL_SECONDS)
+    # The source is copied as the top rung only while its keyframes come at most this far apart
+    # (they are the copied rung's segment boundaries); otherwise the top rung is re-encoded.
+    copy_max_keyframe_seconds: float = Field(
+        default=1.0, ge=0.5, le=2.0, validation_alias=ENV_INGEST_COPY_MAX_KEYFRAME_SECONDS
+    )
+    # A source declaring more than this is re-encoded rather than copied to viewers.
+    copy_max_kbps: int = Field(
+        default=DEFAULT_COPY_MAX_KBPS, ge=1000, le=100_000, validation_alias=ENV_INGEST_COPY_MAX_KBPS
+    )
+    # The re-encoded top rung's pixel rate (width x height x fps) the task sustains in real time
+    # beside the lower rungs (bench/ladder.py); above it the top rung is capped.
+    encode_pixels_per_second: int = Field(
+        default=DEFAULT_ENCODE_PIXELS_PER_SECOND,
+        ge=320 * 180 * 15,
+        le=3840 * 2160 * 60,
+        validation_alias=ENV_INGEST_ENCODE_PIXELS_PER_SECOND,
+    )
 
     # The ECS agent's endpoint, set by ECS in every task; unset means not on ECS, and then there
     # is no scale-in protection to ask for.

@@ -16,10 +16,11 @@ for every object whose retries ran out.
 """
 
 import asyncio
+import contextlib
 import logging
 import random
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -121,6 +122,7 @@ class HlsUploader:
         # One pass at a time: the periodic pass and a publisher's end both sync, and two passes
         # over the same listing would store a segment twice or read one the other just deleted.
         self._sync_lock = asyncio.Lock()
+        self._dropped: set[str] = set()  # segments a later part re-made (`drop_final_segments`)
 
     # --- parts ---------------------------------------------------------------------------------
     def start_part(self, output_dir: Path, first_frame_at: float | None = None) -> int:
@@ -135,6 +137,46 @@ class HlsUploader:
         self._part_first_sequence = self.next_sequence
         self._part_first_frame_at = first_frame_at
         return self._part_first_sequence
+
+    def replan(self, plan: Sequence[PlannedRung]) -> None:
+        """The same rungs made differently from the next part on (the top rung copied, then
+        re-encoded): the master playlist is written again with their CODECS."""
+        if [rung.name for rung in plan] != [r.name for r in self.renditions]:
+            raise InvalidInput("a broadcast's rungs cannot change names")
+        self.plan = list(plan)
+        for rendition, rung in zip(self.renditions, plan, strict=True):
+            rendition.rung = rung
+        self._master_stored = False
+
+    @contextlib.asynccontextmanager
+    async def paused(self) -> AsyncIterator[None]:
+        """No sync pass runs inside: a part can be ended and cut without a pass storing its end."""
+        async with self._sync_lock:
+            yield
+
+    def drop_final_segments(self) -> float | None:
+        """Forget the current part's last segment in every rung (its FFmpeg has exited; the next
+        part re-makes that media) and delete the files: returns where it started, in seconds from
+        the part's first segment, or None when the rungs do not end on a common unstored segment.
+        Call it inside `paused()`."""
+        assert self._output_dir is not None
+        for rendition in self.renditions:
+            self._read_playlist(rendition, self._output_dir)
+        finals = [max(r.seen) if r.seen else None for r in self.renditions]
+        if None in finals or len(set(finals)) != 1:
+            return None
+        final = finals[0]
+        assert final is not None
+        stored = {s.uri for r in self.renditions for s in r.stored[r.part_start :]}
+        if any(r.seen[final].uri in stored for r in self.renditions):
+            return None
+        starts = set()
+        for rendition in self.renditions:
+            starts.add(round(sum(s.duration for q, s in rendition.seen.items() if q < final), 3))
+            dropped = rendition.seen.pop(final).uri
+            self._dropped.add(dropped)
+            (self._output_dir / dropped).unlink(missing_ok=True)
+        return min(starts)
 
     @property
     def next_sequence(self) -> int:
@@ -183,7 +225,7 @@ class HlsUploader:
         except (FileNotFoundError, InvalidInput):
             return  # not written yet, or caught mid-rename: the next pass reads it
         for segment in playlist.segments:
-            if segment.sequence not in rendition.seen:
+            if segment.sequence not in rendition.seen and segment.uri not in self._dropped:
                 rendition.seen[segment.sequence] = self._restamp(rendition, segment)
 
     def _restamp(self, rendition: Rendition, segment: Segment) -> Segment:

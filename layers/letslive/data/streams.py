@@ -3,14 +3,17 @@
 Item layout (keys `pk` / `sk`):
 - `CHANNEL#<username>` / `CHANNEL`: `ChannelItem`, one per streamer, created on first use (a
   key or a settings change): `title` (default "<username>'s stream"), `category`, `tags`,
-  `key_hash` (SHA-256 hex of the current stream key; absent until one is made), and the live
-  state: `live`, `broadcast_id`, `started_at`, `thumbnail_key`, `viewer_count` (the chat's
-  count of the room's connections, `viewers_counted_at` its time), `heartbeat_at` (last sign
-  of life from the ingest worker) and `health`
-  (a map: input_bitrate_kbps, fps, width, height, transcode_speed, last_segment_at,
-  updated_at). While live it also carries `gsi1pk = "LIVE"`, `gsi1sk = <started_at>#<username>`,
-  so the live directory is one query on the sparse index `gsi1`, newest first; ending the
-  broadcast removes them (and the live state).
+  `key_hash` (SHA-256 hex of the current stream key; absent until one is made) with
+  `key_created_at` (absent on keys made before it was recorded), and the live state: `live`,
+  `broadcast_id`, `started_at`, `thumbnail_key`, `viewer_count` (the chat's count of the
+  room's connections, `viewers_counted_at` its time), `heartbeat_at` (last sign of life from
+  the ingest worker) and `health` (a map: input_bitrate_kbps, fps, width, height,
+  transcode_speed, last_segment_at, video_codec, audio_codec, keyframe_interval_seconds,
+  top_rung, top_rung_reason, rungs (list of maps: name, width, height, fps, copied), warnings
+  (list of maps: code, message, setting), updated_at; older workers leave the newer ones out).
+  While live it also carries `gsi1pk = "LIVE"`, `gsi1sk = <started_at>#<username>`, so the
+  live directory is one query on the sparse index `gsi1`, newest first; ending the broadcast
+  removes them (and the live state).
 - `KEY#<key_hash>` / `KEY`: `StreamKeyItem` → `username`: how a publish finds its channel. It is
   written and the previous one deleted in the same transaction that changes the channel's
   `key_hash`, so exactly one key per channel is ever valid.
@@ -24,12 +27,14 @@ Every state change of a live channel is a conditional write, so two ingest worke
 start, resume or end the same broadcast.
 """
 
+import logging
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any, Final, cast
 
+from pydantic import ValidationError
 from pynamodb.attributes import (
     BooleanAttribute,
     ListAttribute,
@@ -58,19 +63,48 @@ from letslive.models.streams import (
     default_title,
 )
 
+logger = logging.getLogger(__name__)
+
 LIVE_PARTITION: Final = "LIVE"
 CHANNEL_SK: Final = "CHANNEL"
 KEY_SK: Final = "KEY"
 BROADCAST_SK: Final = "BROADCAST"
 
 
+class RungMap(MapAttribute[str, Any]):
+    """`RungReport` as stored."""
+
+    name = UnicodeAttribute()
+    width = NumberAttribute()
+    height = NumberAttribute()
+    fps = NumberAttribute()
+    copied = BooleanAttribute()
+
+
+class WarningMap(MapAttribute[str, Any]):
+    """`IngestWarning` as stored."""
+
+    code = UnicodeAttribute()
+    message = UnicodeAttribute()
+    setting = UnicodeAttribute(null=True)
+
+
 class HealthMap(MapAttribute[str, Any]):
+    """`StreamHealth` as stored, plus when it was reported."""
+
     input_bitrate_kbps = NumberAttribute(null=True)
     fps = NumberAttribute(null=True)
     width = NumberAttribute(null=True)
     height = NumberAttribute(null=True)
     transcode_speed = NumberAttribute(null=True)
     last_segment_at = UTCDateTimeAttribute(null=True)
+    video_codec = UnicodeAttribute(null=True)
+    audio_codec = UnicodeAttribute(null=True)
+    keyframe_interval_seconds = NumberAttribute(null=True)
+    top_rung = UnicodeAttribute(null=True)
+    top_rung_reason = UnicodeAttribute(null=True)
+    rungs = ListAttribute[RungMap](of=RungMap, null=True)
+    warnings = ListAttribute[WarningMap](of=WarningMap, null=True)
     updated_at = UTCDateTimeAttribute(null=True)
 
 
@@ -91,6 +125,7 @@ class ChannelItem(BaseItem):
     category = UnicodeAttribute(null=True)
     tags = ListAttribute[UnicodeAttribute](of=UnicodeAttribute, null=True)
     key_hash = UnicodeAttribute(null=True)
+    key_created_at = UTCDateTimeAttribute(null=True)
     live = BooleanAttribute(null=True)
     broadcast_id = UnicodeAttribute(null=True)
     started_at = UTCDateTimeAttribute(null=True)
@@ -171,7 +206,8 @@ class StreamRepository:
 
     def replace_key(self, username: str, key_hash: str, now: datetime) -> None:
         """Make `key_hash` the channel's only key (creating the channel if need be), atomically."""
-        new_key = self.keys(*stream_key_key(key_hash), username=username, created_at=now.astimezone(UTC))
+        created_at = now.astimezone(UTC)
+        new_key = self.keys(*stream_key_key(key_hash), username=username, created_at=created_at)
         for _ in range(self._max_attempts):
             current = self._channel_item(username, consistent_read=True)
             old = current.key_hash if current is not None else None
@@ -181,7 +217,11 @@ class StreamRepository:
                 if old is not None:
                     tx.delete(self.keys(*stream_key_key(old)))
                 tx.save(new_key, condition=self.keys.pk.does_not_exist())
-                actions = [*self._defaults(username), self.channels.key_hash.set(key_hash)]
+                actions = [
+                    *self._defaults(username),
+                    self.channels.key_hash.set(key_hash),
+                    self.channels.key_created_at.set(created_at),
+                ]
                 tx.update(self.channels(*channel_key(username)), actions=actions, condition=condition)
 
             codes = self._transact(write, "replace the stream key")
@@ -335,22 +375,12 @@ class StreamRepository:
             return False
         channels = self.channels
         at = now.astimezone(UTC)
-        health_map = HealthMap(  # type: ignore[no-untyped-call]
-            input_bitrate_kbps=health.input_bitrate_kbps,
-            fps=health.fps,
-            width=health.width,
-            height=health.height,
-            transcode_speed=health.transcode_speed,
-            last_segment_at=health.last_segment_at.astimezone(UTC) if health.last_segment_at else None,
-            updated_at=at,
-        )
         condition = (
             (channels.broadcast_id == broadcast_id) & (channels.key_hash == key_hash) & (channels.live == True)  # noqa: E712
         )
         item = channels(*channel_key(broadcast.username))
-        return self._conditional_update(
-            item, [channels.health.set(health_map), channels.heartbeat_at.set(at)], condition, "store the health"
-        )
+        actions = [channels.health.set(health_map(health, at)), channels.heartbeat_at.set(at)]
+        return self._conditional_update(item, actions, condition, "store the health")
 
     def set_viewer_count(self, username: str, viewers: int, counted_at: datetime) -> bool:
         """Store a live channel's viewer count unless a later count is stored already (events
@@ -503,25 +533,15 @@ class StreamRepository:
 
 def channel_from_item(item: ChannelItem) -> Channel:
     username = item.username
-    health = None
-    health_updated_at = None
-    if item.health is not None:
-        h = item.health
-        health = StreamHealth(
-            input_bitrate_kbps=_float(h.input_bitrate_kbps),
-            fps=_float(h.fps),
-            width=_int(h.width),
-            height=_int(h.height),
-            transcode_speed=_float(h.transcode_speed),
-            last_segment_at=h.last_segment_at,
-        )
-        health_updated_at = h.updated_at
+    health = None if item.health is None else health_from_map(item.health)
+    health_updated_at = None if item.health is None else item.health.updated_at
     return Channel(
         username=username,
         title=item.title or default_title(username),
         category=item.category,
         tags=tuple(str(tag) for tag in item.tags or ()),
         key_hash=item.key_hash,
+        key_created_at=item.key_created_at if item.key_hash is not None else None,
         live=bool(item.live),
         broadcast_id=item.broadcast_id,
         started_at=item.started_at,
@@ -548,9 +568,32 @@ def broadcast_from_item(item: BroadcastItem) -> Broadcast:
     )
 
 
-def _float(value: Any) -> float | None:
-    return None if value is None else float(value)
+def health_map(health: StreamHealth, updated_at: datetime) -> HealthMap:
+    values = health.model_dump(exclude={"rungs", "warnings"})
+    if health.last_segment_at is not None:
+        values["last_segment_at"] = health.last_segment_at.astimezone(UTC)
+    return HealthMap(  # type: ignore[no-untyped-call]
+        **values,
+        rungs=[RungMap(**rung.model_dump()) for rung in health.rungs],  # type: ignore[no-untyped-call]
+        warnings=[WarningMap(**warning.model_dump()) for warning in health.warnings],  # type: ignore[no-untyped-call]
+        updated_at=updated_at,
+    )
 
 
-def _int(value: Any) -> int | None:
-    return None if value is None else int(value)
+# The measurements every version of the worker has sent.
+_MEASURED: Final = ("input_bitrate_kbps", "fps", "width", "height", "transcode_speed", "last_segment_at")
+
+
+def health_from_map(stored: HealthMap) -> StreamHealth:
+    """The stored health, validated again. A map without the newer fields (an older worker's)
+    reads with their defaults; one this version cannot read (a newer worker's, mid-deploy) keeps
+    its measurements rather than failing the dashboard."""
+    values = dict(stored.attribute_values)  # the attributes present, by name
+    values.pop("updated_at", None)
+    values["rungs"] = [dict(rung.attribute_values) for rung in stored.rungs or ()]
+    values["warnings"] = [dict(warning.attribute_values) for warning in stored.warnings or ()]
+    try:
+        return StreamHealth.model_validate(values)
+    except ValidationError as exc:
+        logger.warning("stored stream health not understood, keeping the measurements: %s", exc)
+        return StreamHealth.model_validate({name: values.get(name) for name in _MEASURED})

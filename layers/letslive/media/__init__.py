@@ -4,7 +4,7 @@ Pure domain code (subprocess for ffprobe only): the ingest worker runs the comma
 output directory and uploads; nothing here knows about S3 or asyncio.
 """
 
-from letslive.media.ffmpeg import EncoderTuning, build_transcode_args, segment_seconds_for
+from letslive.media.ffmpeg import EncoderTuning, build_transcode_args
 from letslive.media.ladder import PRESETS, Ladder, PlannedRung, Rung, plan
 from letslive.media.playlists import (
     MediaPlaylist,
@@ -43,6 +43,5 @@ __all__ = [
     "parse_media_playlist",
     "plan",
     "probe",
-    "segment_seconds_for",
     "vod_playlist",
 ]

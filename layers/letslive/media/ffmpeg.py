@@ -15,9 +15,9 @@ player can switch rungs at any segment boundary. Encoded rungs get closed GOPs, 
 - otherwise at every segment boundary by time (`expr:gte(t,n_forced*<segment>)`), with `-g` and
   `-keyint_min` at one segment's frames.
 
-So the copied rung needs the streamer's encoder to put a keyframe at every segment boundary:
-OBS "Keyframe Interval" = the segment length (1 s). With a longer source GOP every rung's segments
-grow to it, and latency with them (`segment_seconds_for` picks segments that match the source).
+So the copied rung needs the streamer's encoder to put a keyframe at every segment boundary
+(OBS "Keyframe Interval" 1 s). When it does not, the planner (`letslive.media.planner`) re-encodes
+the top rung too and every rung is cut by time.
 
 Audio is encoded once per rung (AAC-LC, the rung's bitrate) and muxed into the rung's segments:
 muxed segments mean one request per segment and a plain player configuration, and encoding from
@@ -255,24 +255,6 @@ def _video_codec_args(
     if x264_params:
         args += [f"-x264-params:v:{index}", ":".join(x264_params)]
     return args
-
-
-def segment_seconds_for(
-    source: SourceInfo, plan: Sequence[PlannedRung], target: float = DEFAULT_SEGMENT_SECONDS
-) -> float:
-    """The segment length to ask for: `target`, or the source's GOP when the copied rung would
-    otherwise be cut at different instants than the encoded ones.
-
-    The HLS muxer cuts a rung at the first keyframe at or after each multiple of the segment
-    length, so a copied source whose GOP is longer than `target` (or not a whole multiple of it)
-    gets segments of its own GOP. Asking every rung for that length keeps their segments equal.
-    """
-    gop = source.keyframe_interval
-    if not plan or not plan[0].copy or gop is None or gop <= 0:
-        return target
-    if math.isclose(gop, target, rel_tol=0.02) or gop < target:
-        return target
-    return round(gop, 3)
 
 
 def _rate(fps: float) -> str:

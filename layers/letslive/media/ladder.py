@@ -176,26 +176,42 @@ class Ladder:
             rungs.append(PRESETS[int(text)])
         return cls(tuple(rungs))
 
-    def plan(self, source: SourceInfo) -> list[PlannedRung]:
-        """The renditions for `source`, tallest first; the first one is the top rung."""
+    def plan(self, source: SourceInfo, *, copy_top: bool = True, top: "TopLimit | None" = None) -> list[PlannedRung]:
+        """The renditions for `source`, tallest first; the first one is the top rung.
+
+        The top rung is the source copied when `copy_top` and browsers can play it at most
+        1080p; otherwise it is re-encoded: at the source's own size up to 1080p (it stands in
+        for the copy), else at the tallest configured rung the source reaches. `top` caps the
+        re-encoded top rung's height and frame rate (what the worker's CPU can encode).
+        """
         if source.height < 16:
             raise InvalidInput(f"a {source.height} pixel high source is too small to stream")
         planned: list[PlannedRung] = []
-        if source.passthrough_ok and source.height <= MAX_PASSTHROUGH_HEIGHT:
+        if copy_top and source.passthrough_ok and source.height <= MAX_PASSTHROUGH_HEIGHT:
             planned.append(self._source_rung(source))
             below = source.height
         else:
-            top = next((rung for rung in self.rungs if rung.height <= source.height), None)
-            if top is None:
-                # Smaller than every rung: re-encode at the source's own height, never upscale.
-                height = source.height - source.height % 2
-                top = Rung(f"{height}p", height, *_rates(self.rungs[-1]))
-            planned.append(_encoded(top, source))
-            below = top.height
+            height = min(source.height, MAX_PASSTHROUGH_HEIGHT, top.height if top else source.height)
+            rung = self._top_rung(height - height % 2)
+            encoded = _encoded(rung, source, max_fps=top.fps if top else None)
+            planned.append(encoded)
+            below = rung.height
         planned.extend(_encoded(rung, source) for rung in self.rungs if rung.height < below)
         if planned[0].copy and planned[0].name in {rung.name for rung in planned[1:]}:
             planned[0] = replace(planned[0], name="source")  # a custom rung took "<height>p"
         return planned
+
+    def _top_rung(self, height: int) -> Rung:
+        """The rung to re-encode the top at `height`: the configured one of that height, or one
+        of that height with the rates of the configured rung below it (never upscaled)."""
+        exact = next((rung for rung in self.rungs if rung.height == height), None)
+        if exact is not None:
+            return exact
+        if height > self.rungs[0].height:
+            # Only the source itself (which the top stands in for) goes above the configured rungs.
+            return replace(self.rungs[0], name=f"{height}p", height=height)
+        like = next((rung for rung in self.rungs if rung.height < height), self.rungs[-1])
+        return replace(like, name=f"{height}p", height=height)
 
     def _source_rung(self, source: SourceInfo) -> PlannedRung:
         # The configured rung at or below the source stands in for the bitrate the source does not state.
@@ -229,17 +245,27 @@ def _even(value: float) -> int:
     return max(2, 2 * round(value / 2))
 
 
-def _rates(rung: Rung) -> tuple[int, int, int, int]:
-    return rung.video_kbps, rung.max_kbps, rung.buffer_kbits, rung.audio_kbps
+@dataclass(frozen=True, slots=True)
+class TopLimit:
+    """The tallest, fastest re-encoded top rung the worker affords."""
+
+    height: int
+    fps: float | None = None
 
 
-def _encoded(rung: Rung, source: SourceInfo) -> PlannedRung:
+def capped_fps(fps: float, max_fps: float | None) -> float:
+    """`fps` divided by the smallest whole number that brings it to `max_fps` or below: a whole
+    divisor (60 -> 30, 59.94 -> 29.97, 50 -> 25) keeps every kept frame on the source's
+    timestamps, the source's keyframes among them."""
+    if max_fps is None or fps <= max_fps:
+        return fps
+    return round(fps / math.ceil(fps / max_fps - 1e-9), 3)
+
+
+def _encoded(rung: Rung, source: SourceInfo, max_fps: float | None = None) -> PlannedRung:
     width = _even(source.width * rung.height / source.height)
-    fps = source.fps
-    if rung.max_fps is not None and fps > rung.max_fps:
-        # A whole divisor (60 -> 30, 59.94 -> 29.97, 50 -> 25) keeps every kept frame on the
-        # source's timestamps, the source's keyframes among them.
-        fps = round(fps / math.ceil(fps / rung.max_fps - 1e-9), 3)
+    caps = [cap for cap in (rung.max_fps, max_fps) if cap is not None]
+    fps = capped_fps(source.fps, min(caps) if caps else None)
     level_idc = (
         _level_idc(rung.level)
         if rung.level is not None

@@ -9,7 +9,7 @@ import re
 import unicodedata
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Final
+from typing import Final, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -104,6 +104,31 @@ class ChannelPatch(BaseModel):
         return clean_tags(value)
 
 
+TopRung = Literal["copied", "re-encoded"]
+
+
+class IngestWarning(BaseModel):
+    """Something the ladder had to do because of the streamer's settings, said plainly."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    code: Literal["keyframe-interval", "frame-rate-capped", "resolution-capped", "bitrate-capped", "codec-converted"]
+    message: str = Field(max_length=500, description="what happened and what it costs the viewers")
+    setting: str | None = Field(default=None, max_length=200, description="the exact encoder setting to change")
+
+
+class RungReport(BaseModel):
+    """One rendition the viewers get."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str = Field(max_length=32)
+    width: int = Field(ge=0, le=16384)
+    height: int = Field(ge=0, le=16384)
+    fps: float = Field(ge=0, le=1000)
+    copied: bool = Field(description="the source itself, passed through without re-encoding")
+
+
 class StreamHealth(BaseModel):
     """What the ingest worker measures about a live session (`StreamService.heartbeat`)."""
 
@@ -113,8 +138,20 @@ class StreamHealth(BaseModel):
     fps: float | None = Field(default=None, ge=0, le=1000)
     width: int | None = Field(default=None, ge=0, le=16384)
     height: int | None = Field(default=None, ge=0, le=16384)
-    transcode_speed: float | None = Field(default=None, ge=0, description="media seconds encoded per second")
+    transcode_speed: float | None = Field(
+        default=None, ge=0, description="media seconds encoded per second: below 1.0 the ladder falls behind"
+    )
     last_segment_at: datetime | None = None
+    # What the source is, learned from its bitstream ("h264", "aac", ...; None: the stream has none).
+    video_codec: str | None = Field(default=None, max_length=32)
+    audio_codec: str | None = Field(default=None, max_length=32)
+    keyframe_interval_seconds: float | None = Field(
+        default=None, ge=0, description="the longest gap between the source's keyframes lately measured"
+    )
+    top_rung: TopRung | None = Field(default=None, description="whether the best rendition is the source itself")
+    top_rung_reason: str | None = Field(default=None, max_length=300, description="why it is copied or re-encoded")
+    rungs: list[RungReport] = Field(default_factory=list, max_length=8, description="best first")
+    warnings: list[IngestWarning] = Field(default_factory=list, max_length=8)
 
 
 # --- response bodies -------------------------------------------------------------------------
@@ -133,22 +170,26 @@ class MyChannel(BaseModel):
     category: str | None
     tags: list[str]
     has_key: bool
+    key_created_at: datetime | None = Field(
+        description="when the current key was made; null without a key (or for a key older than this field)"
+    )
     live: bool
     started_at: datetime | None
 
 
-class StreamHealthReport(BaseModel):
-    """`GET /streams/me/health`: the live session as the ingest worker last reported it."""
+class StreamHealthReport(StreamHealth):
+    """`GET /streams/me/health`: the live session as the ingest worker last reported it (all
+    measurements null, lists empty, until it has), with what the dashboard needs to show it, so
+    that one answer says whether the streamer is live (404 `not-live` when not)."""
+
+    # Every field is always sent: required in the schema, so clients need no "absent" case.
+    model_config = ConfigDict(json_schema_serialization_defaults_required=True)
 
     broadcast_id: str
     started_at: datetime
-    input_bitrate_kbps: float | None
-    fps: float | None
-    width: int | None
-    height: int | None
+    playback_url: str = Field(description="the live master playlist (HLS); playable once a segment is made")
+    viewer_count: int
     resolution: str | None = Field(description='"<width>x<height>", null until reported')
-    transcode_speed: float | None = Field(description="1.0 is real time; below it the ladder falls behind")
-    last_segment_at: datetime | None
     updated_at: datetime | None = Field(description="when the worker last reported; null until it has")
 
 
@@ -187,13 +228,15 @@ class LivePage(BaseModel):
 
 @dataclass(frozen=True)
 class Channel:
-    """A channel as stored. `key_hash` is the SHA-256 of the current stream key."""
+    """A channel as stored. `key_hash` is the SHA-256 of the current stream key, `key_created_at`
+    when it was made (None for keys stored before that was recorded)."""
 
     username: str
     title: str
     category: str | None
     tags: tuple[str, ...]
     key_hash: str | None
+    key_created_at: datetime | None = None
     live: bool = False
     broadcast_id: str | None = None
     started_at: datetime | None = None

@@ -263,7 +263,8 @@ class StreamService:
         return self._mine(self.streams.update_settings(username.lower(), patch))
 
     def health(self, username: str) -> StreamHealthReport:
-        """The caller's live session as the worker last reported it; `NotLive` when offline."""
+        """The caller's live session as the worker last reported it, with its playback URL and
+        viewer count, so one answer tells a dashboard all it shows; `NotLive` when offline."""
         channel = self.streams.channel(username.lower(), consistent_read=True)
         if channel is None or not channel.live or channel.broadcast_id is None or channel.started_at is None:
             raise NotLive("you are not live")
@@ -271,17 +272,16 @@ class StreamService:
         resolution = None
         if health.width is not None and health.height is not None:
             resolution = f"{health.width}x{health.height}"
-        return StreamHealthReport(
-            broadcast_id=channel.broadcast_id,
-            started_at=channel.started_at,
-            input_bitrate_kbps=health.input_bitrate_kbps,
-            fps=health.fps,
-            width=health.width,
-            height=health.height,
-            resolution=resolution,
-            transcode_speed=health.transcode_speed,
-            last_segment_at=health.last_segment_at,
-            updated_at=channel.health_updated_at,
+        return StreamHealthReport.model_validate(
+            dict(health)  # the fields as they are (nested reports stay validated instances)
+            | {
+                "broadcast_id": channel.broadcast_id,
+                "started_at": channel.started_at,
+                "playback_url": media_url(self.media_base_url, live_playlist_path(channel.broadcast_id)),
+                "viewer_count": channel.viewer_count,
+                "resolution": resolution,
+                "updated_at": channel.health_updated_at,
+            }
         )
 
     # --- viewers (HTTP) -----------------------------------------------------------------------
@@ -475,6 +475,7 @@ class StreamService:
             category=channel.category,
             tags=list(channel.tags),
             has_key=channel.key_hash is not None,
+            key_created_at=channel.key_created_at,
             live=channel.live,
             started_at=channel.started_at if channel.live else None,
         )

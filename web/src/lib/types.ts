@@ -66,6 +66,8 @@ export interface MyChannel {
   category: string | null;
   tags: string[];
   has_key: boolean;
+  /** When the current key was made; null without a key (or for a key made before this was recorded). */
+  key_created_at: string | null;
   live: boolean;
   started_at: string | null;
 }
@@ -75,9 +77,28 @@ export interface StreamKeyCreated {
   ingest_url_hint: string;
 }
 
+/** One rendition the viewers get; `copied`: the source itself, not re-encoded. */
+export interface RungReport {
+  name: string;
+  width: number;
+  height: number;
+  fps: number;
+  copied: boolean;
+}
+
+export interface IngestWarning {
+  code: "keyframe-interval" | "frame-rate-capped" | "resolution-capped" | "bitrate-capped" | "codec-converted";
+  message: string;
+  /** The exact encoder setting to change. */
+  setting?: string | null;
+}
+
+/** `GET /streams/me/health`: 200 while live (measurements null until the worker reports), 404 `not-live`. */
 export interface StreamHealthReport {
   broadcast_id: string;
   started_at: string;
+  playback_url: string;
+  viewer_count: number;
   input_bitrate_kbps: number | null;
   fps: number | null;
   width: number | null;
@@ -85,6 +106,13 @@ export interface StreamHealthReport {
   resolution: string | null;
   transcode_speed: number | null;
   last_segment_at: string | null;
+  video_codec: string | null;
+  audio_codec: string | null;
+  keyframe_interval_seconds: number | null;
+  top_rung: "copied" | "re-encoded" | null;
+  top_rung_reason: string | null;
+  rungs: RungReport[];
+  warnings: IngestWarning[];
   updated_at: string | null;
 }
 

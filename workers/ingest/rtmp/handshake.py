@@ -1,17 +1,16 @@
-"""The server side of the RTMP handshake (spec section 5.2), the simple scheme.
+"""The server side of the RTMP handshake (spec section 5.2), the simple scheme, sans-IO.
 
 C0+C1 in, S0+S1+S2 out, C2 in. Clients that try the digest ("complex", Flash Player 9+)
 handshake put a non-zero version in C1 and a digest in its random part; they get the simple
 answer too: S1 with a zero version field, and S2 a copy of C1 -- what nginx-rtmp answers
 clients without a Flash digest, what librtmp (OBS) compares S2 against, and what FFmpeg accepts
 when publishing (it only validates the server's digest when playing). C2 is read, not checked:
-digest clients answer S1 differently, and checking buys nothing against a peer that can simply
-echo.
+digest clients answer S1 differently, checking buys nothing against a peer that can simply echo,
+and it lets recorded client bytes be replayed against a new S1.
+
+Pure: S1's time and random part are given, so that the caller owns the clock and the entropy.
 """
 
-import asyncio
-import os
-import time
 from typing import Final
 
 from workers.ingest.rtmp.errors import HandshakeError
@@ -20,6 +19,7 @@ RTMP_VERSION: Final = 3  # plain RTMP; 6 and 8 are RTMPE (encrypted), which is n
 HANDSHAKE_SIZE: Final = 1536
 _TIME_SIZE: Final = 4
 _ZERO_SIZE: Final = 4
+RANDOM_SIZE: Final = HANDSHAKE_SIZE - _TIME_SIZE - _ZERO_SIZE  # S1's random part
 
 
 def check_c0(c0: int) -> None:
@@ -29,7 +29,7 @@ def check_c0(c0: int) -> None:
 
 def make_s0_s1(uptime_ms: int, random: bytes) -> bytes:
     """S0 (the version) and S1: our time, four zero bytes (the simple scheme), random bytes."""
-    if len(random) != HANDSHAKE_SIZE - _TIME_SIZE - _ZERO_SIZE:
+    if len(random) != RANDOM_SIZE:
         raise ValueError("S1 random part has the wrong size")
     return bytes((RTMP_VERSION,)) + (uptime_ms & 0xFFFFFFFF).to_bytes(4, "big") + bytes(_ZERO_SIZE) + random
 
@@ -41,21 +41,36 @@ def make_s2(c1: bytes) -> bytes:
     return bytes(c1)
 
 
-async def accept_handshake(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, uptime_ms: int) -> int:
-    """Run the server side of the handshake; returns the bytes read. The caller bounds the time.
+class ServerHandshake:
+    """Feed it the client's first bytes; it answers S0+S1+S2 once C1 is in, and is complete after C2.
 
-    Raises `HandshakeError` for a version we do not serve and `asyncio.IncompleteReadError` when
-    the client closes the connection before the handshake is complete.
+    `receive_data` returns (bytes to send, bytes that followed C2): a client may send its first
+    chunks right behind C2, in the same segment. Raises `HandshakeError` on the first byte if it
+    asks for a version we do not serve, before anything is answered.
     """
-    c0 = await reader.readexactly(1)
-    check_c0(c0[0])
-    c1 = await reader.readexactly(HANDSHAKE_SIZE)
-    writer.write(make_s0_s1(uptime_ms, os.urandom(HANDSHAKE_SIZE - _TIME_SIZE - _ZERO_SIZE)) + make_s2(c1))
-    await writer.drain()
-    await reader.readexactly(HANDSHAKE_SIZE)  # C2
-    return 1 + 2 * HANDSHAKE_SIZE
 
+    def __init__(self, uptime_ms: int, random: bytes) -> None:
+        self._s0_s1 = make_s0_s1(uptime_ms, random)
+        self._buffer = bytearray()
+        self._answered = False
+        self.complete = False
 
-def uptime_ms(origin: float) -> int:
-    """Milliseconds since `origin` (a `time.monotonic()` reading): the epoch field of S1."""
-    return int((time.monotonic() - origin) * 1000)
+    def receive_data(self, data: bytes) -> tuple[bytes, bytes]:
+        if self.complete:
+            raise RuntimeError("the handshake is over")
+        self._buffer += data
+        if not self._buffer:
+            return b"", b""
+        check_c0(self._buffer[0])
+        answer = b""
+        c1_end = 1 + HANDSHAKE_SIZE
+        if not self._answered and len(self._buffer) >= c1_end:
+            self._answered = True
+            answer = self._s0_s1 + make_s2(bytes(self._buffer[1:c1_end]))
+        c2_end = c1_end + HANDSHAKE_SIZE
+        if len(self._buffer) < c2_end:
+            return answer, b""
+        self.complete = True
+        rest = bytes(self._buffer[c2_end:])
+        self._buffer.clear()
+        return answer, rest

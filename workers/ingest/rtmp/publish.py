@@ -2,7 +2,9 @@
 
 The server calls `PublishAuthorizer.authorize` on every `publish` command and streams the
 accepted publish into the `PublishSession` it returns. `on_end` is called exactly once per
-accepted publish, however it ends; the other callbacks only before it.
+accepted publish, however it ends; the other callbacks only before it. A session that finds it
+cannot serve what it is given (HEVC where H.264 is needed, say) raises `PublishRejected` from a
+callback: the publisher is told why, in an `onStatus` error it shows to its user.
 """
 
 from collections.abc import Callable, Iterable
@@ -20,14 +22,30 @@ class EndReason(StrEnum):
     TIMEOUT = "timeout"  # no data for the idle timeout
     ERROR = "error"  # malformed input, or a session callback failed
     SERVER_CLOSED = "server-closed"  # `RtmpServer.close()`
+    REJECTED = "rejected"  # a session callback raised `PublishRejected`
+
+
+class PublishRejected(Exception):
+    """Raised by a `PublishSession` callback to end its publish for a reason the publisher must see.
+
+    The server sends the client an `onStatus` of level "error" with `code` and `description` on
+    the publish stream (OBS and FFmpeg show the description), ends the publish with
+    `on_end("rejected")` and closes the connection once the client has had time to read it.
+    """
+
+    def __init__(self, description: str, code: str = "NetStream.Publish.Rejected") -> None:
+        super().__init__(description)
+        self.description = description
+        self.code = code
 
 
 class PublishSession(Protocol):
     """Receives one accepted publish. Timestamps are absolute milliseconds (RTMP's 32 bits).
 
     Callbacks are awaited in order, one at a time: a slow session slows the reading of its
-    connection (TCP back-pressure), never the other connections. An exception from a callback
-    ends the publish (`on_end("error")`) and closes the connection.
+    connection (TCP back-pressure), never the other connections. `PublishRejected` from a
+    callback ends the publish (`on_end("rejected")`) after telling the client why; any other
+    exception ends it (`on_end("error")`) and closes the connection.
     """
 
     async def on_metadata(self, metadata: dict[str, AmfValue]) -> None:

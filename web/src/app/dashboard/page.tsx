@@ -6,27 +6,30 @@ import { useCallback, useEffect, useRef, useState } from "react";
 import Chat from "@/components/Chat";
 import ChatSettings from "@/components/dashboard/ChatSettings";
 import Health from "@/components/dashboard/Health";
+import Preview from "@/components/dashboard/Preview";
 import StreamInfo from "@/components/dashboard/StreamInfo";
 import StreamSetup from "@/components/dashboard/StreamSetup";
+import { useLiveSession } from "@/components/dashboard/useLiveSession";
 import VodManager from "@/components/dashboard/VodManager";
 import ErrorBox from "@/components/ErrorBox";
-import LiveBadge from "@/components/LiveBadge";
-import Player from "@/components/Player";
 import RequireSignIn from "@/components/RequireSignIn";
 import { api } from "@/lib/api";
 import { useChatRoom } from "@/lib/chat";
 import { channelHref } from "@/lib/format";
-import type { ChannelState, MyChannel } from "@/lib/types";
-import { usePoll } from "@/lib/usePoll";
+import type { MyChannel } from "@/lib/types";
+
+// After a broadcast ends its VOD is written asynchronously: look again a little later.
+const VOD_REFRESH_MS = [3000, 12000];
 
 function Dashboard({ username }: { username: string }) {
   const [mine, setMine] = useState<MyChannel | null>(null);
-  const [state, setState] = useState<ChannelState | null>(null);
   const [latency, setLatency] = useState<number | null>(null);
   const [error, setError] = useState<unknown>(null);
   const [vodsVersion, setVodsVersion] = useState(0);
-  const wasLive = useRef<boolean | null>(null);
+  const wasLive = useRef(false);
   const room = useChatRoom(username);
+  // One poll says whether we are live; the preview, its badge and the health card all show it.
+  const session = useLiveSession();
 
   const loadMine = useCallback(async () => {
     try {
@@ -40,18 +43,16 @@ function Dashboard({ username }: { username: string }) {
     void loadMine();
   }, [loadMine]);
 
-  // The public state drives the preview and the viewer count; a broadcast that ends adds a VOD.
-  usePoll(async () => {
-    const value = await api<ChannelState>(`/streams/${encodeURIComponent(username)}`, { auth: "none" });
-    setState(value);
-    if (wasLive.current && !value.live) {
-      setTimeout(() => setVodsVersion((n) => n + 1), 3000);
-      setTimeout(() => setVodsVersion((n) => n + 1), 12000);
-    }
-    wasLive.current = value.live;
-  }, 5000);
+  useEffect(() => {
+    if (session.liveness === "checking") return;
+    const live = session.liveness === "live";
+    const ended = wasLive.current && !live;
+    wasLive.current = live;
+    if (!ended) return;
+    const timers = VOD_REFRESH_MS.map((ms) => setTimeout(() => setVodsVersion((n) => n + 1), ms));
+    return () => timers.forEach(clearTimeout);
+  }, [session.liveness]);
 
-  const live = state?.live === true;
   return (
     <>
       <div className="section-head">
@@ -63,24 +64,13 @@ function Dashboard({ username }: { username: string }) {
       <ErrorBox error={error} testId="dashboard-error" />
       <div className="dash-grid">
         <div className="dash-col">
-          <section className="panel">
-            <div className="section-head">
-              <h2>Live preview</h2>
-              {state && <LiveBadge live={live} />}
-            </div>
-            <Player
-              src={live ? (state?.playback_url ?? null) : null}
-              live
-              offlineText="You are offline"
-              onLatency={setLatency}
-            />
-          </section>
-          <Health viewers={live ? (state?.viewer_count ?? 0) : null} latency={latency} />
+          <Preview session={session} onLatency={setLatency} />
+          <Health session={session} latency={latency} />
           {mine && <StreamInfo channel={mine} onSaved={setMine} />}
           <VodManager username={username} refreshKey={vodsVersion} />
         </div>
         <div className="dash-col">
-          <StreamSetup hasKey={mine?.has_key ?? false} onCreated={() => void loadMine()} />
+          <StreamSetup channel={mine} onCreated={() => void loadMine()} />
           <Chat room={room} channel={username} compact />
           <ChatSettings channel={username} room={room} />
         </div>

@@ -6,12 +6,33 @@ import CopyButton from "@/components/CopyButton";
 import ErrorBox from "@/components/ErrorBox";
 import { api } from "@/lib/api";
 import { useConfig } from "@/lib/config";
-import type { StreamKeyCreated } from "@/lib/types";
+import { formatDate } from "@/lib/format";
+import type { MyChannel, StreamKeyCreated } from "@/lib/types";
 import { useAction } from "@/lib/useAction";
 
-/** The ingest server and the stream key: created or rotated here, shown once. */
-export default function StreamSetup({ hasKey, onCreated }: { hasKey: boolean; onCreated: () => void }) {
+/** Whether the channel has a key (never the key itself, which is shown only when created). */
+function KeyState({ channel }: { channel: MyChannel | null }) {
+  if (!channel) return <span className="muted">Checking…</span>;
+  if (!channel.has_key) {
+    return (
+      <span className="muted" data-testid="key-state" data-has-key="false">
+        No key yet
+      </span>
+    );
+  }
+  return (
+    <span data-testid="key-state" data-has-key="true" data-created={channel.key_created_at ?? ""}>
+      A key is set{channel.key_created_at ? ` (created ${formatDate(channel.key_created_at)})` : ""}.{" "}
+      <span className="muted">It is shown only when created or rotated.</span>
+    </span>
+  );
+}
+
+/** The ingest server and the stream key: created or rotated here, shown once. `channel` is null
+ *  until `GET /streams/me` answers: until then nothing is claimed and nothing can be rotated. */
+export default function StreamSetup({ channel, onCreated }: { channel: MyChannel | null; onCreated: () => void }) {
   const config = useConfig();
+  const hasKey = channel?.has_key === true;
   const [created, setCreated] = useState<StreamKeyCreated | null>(null);
   const [confirming, setConfirming] = useState(false);
   const { busy, error, run } = useAction();
@@ -40,10 +61,8 @@ export default function StreamSetup({ hasKey, onCreated }: { hasKey: boolean; on
             <code className="secret" data-testid="stream-key">
               {created.stream_key}
             </code>
-          ) : hasKey ? (
-            <span className="muted">set (shown only when created)</span>
           ) : (
-            <span className="muted">none yet</span>
+            <KeyState channel={channel} />
           )}
         </dd>
         <dd>{created && <CopyButton text={created.stream_key} testId="copy-stream-key" />}</dd>
@@ -59,7 +78,7 @@ export default function StreamSetup({ hasKey, onCreated }: { hasKey: boolean; on
             type="button"
             className="btn btn-primary"
             data-testid="create-key"
-            disabled={busy}
+            disabled={busy || !channel}
             onClick={() => (hasKey || created ? setConfirming(true) : create())}
           >
             {busy ? "Creating…" : hasKey || created ? "Rotate stream key" : "Create stream key"}
