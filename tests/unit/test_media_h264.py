@@ -56,9 +56,7 @@ PROBED: dict[str, Probed] = {
     "h264_high_1920x1080.flv": Probed("High", 40, 1920, 1080, "yuv420p", "30/1", "1:1", "progressive"),
     "h264_high10_854x480.flv": Probed("High 10", 30, 854, 480, "yuv420p10le", "24000/1001", "1:1", "progressive"),
     "h264_high422_720x576.flv": Probed("High 4:2:2", 30, 720, 576, "yuv422p", "25/1", "12:11", "progressive"),
-    "h264_high444_426x240.flv": Probed(
-        "High 4:4:4 Predictive", 30, 426, 240, "yuv444p", "60/1", "7:5", "progressive"
-    ),
+    "h264_high444_426x240.flv": Probed("High 4:4:4 Predictive", 30, 426, 240, "yuv444p", "60/1", "7:5", "progressive"),
     "h264_interlaced_1440x1080.flv": Probed("High", 40, 1440, 1080, "yuv420p", "25/1", "4:3", "tt"),
     "openh264_426x240.flv": Probed("Constrained Baseline", 21, 426, 240, "yuv420p", None, None, "progressive"),
 }
@@ -101,9 +99,15 @@ def test_sps_matches_ffprobe(name: str) -> None:
     assert (sps.profile_idc, sps.level_idc) == (profile_idc, probed.level)
     assert sps.constraint_flags & constraint_bit == constraint_bit
     assert (sps.width, sps.height) == (probed.width, probed.height)
-    assert (sps.chroma_format_idc, sps.bit_depth_luma, sps.bit_depth_chroma) == (chroma_format_idc, bit_depth, bit_depth)
+    assert (sps.chroma_format_idc, sps.bit_depth_luma, sps.bit_depth_chroma) == (
+        chroma_format_idc,
+        bit_depth,
+        bit_depth,
+    )
     assert sps.frame_mbs_only == (probed.field_order == "progressive")
-    expected_sar = None if probed.sample_aspect_ratio is None else tuple(map(int, probed.sample_aspect_ratio.split(":")))
+    expected_sar = (
+        None if probed.sample_aspect_ratio is None else tuple(map(int, probed.sample_aspect_ratio.split(":")))
+    )
     assert sps.sar == expected_sar
     assert sps.timing == TIMING[name]
     expected_fps = None if probed.r_frame_rate is None else round(float(Fraction(probed.r_frame_rate)), 3)
@@ -288,11 +292,15 @@ class BitWriter:
     def se(self, value: int) -> None:
         self.ue(2 * value - 1 if value > 0 else -2 * value)
 
+    def padded(self) -> bytes:
+        """The bits, then zeros to a byte boundary."""
+        bits = self.bits + [0] * (-len(self.bits) % 8)
+        return bytes(int("".join(map(str, bits[i : i + 8])), 2) for i in range(0, len(bits), 8))
+
     def rbsp(self) -> bytes:
         """The bits, then rbsp_stop_one_bit and alignment zeros."""
-        bits = [*self.bits, 1]
-        bits += [0] * (-len(bits) % 8)
-        return bytes(int("".join(map(str, bits[i : i + 8])), 2) for i in range(0, len(bits), 8))
+        self.bits.append(1)
+        return self.padded()
 
 
 def escape(rbsp: bytes) -> bytes:
@@ -415,7 +423,7 @@ def write_sps(f: SpsFields) -> bytes:
             w.u(32, f.timing[0])
             w.u(32, f.timing[1])
             w.flag(f.timing[2])
-        w.u(5, 0)  # nal_hrd, vcl_hrd, pic_struct, bitstream_restriction flags: none
+        w.u(4, 0)  # nal_hrd, vcl_hrd, pic_struct, bitstream_restriction flags: none
     return b"\x67" + escape(w.rbsp())
 
 
@@ -458,9 +466,9 @@ CHECKED_FIELDS = SpsFields(
     timing=(1001, 60000, True),
 )
 CHECKED_SPS = bytes.fromhex(
-    "67f4001f9146101419212329313941494b51596165717981899194a0bd20f6f6f60ed4d494542d2cadd45b49eb6a"
-    "0a75f6c9aa3ec82b03dfc02f6ae1f95a1587c0fa81b1ad9740c3b0d81d1c0cbfb1e0b89d2c008ba22008e0000003"
-    "03e900001d4c3c20"
+    "67f4001f909b2a492492492490890c4290ac290a8298f1c3870e1c3870e1c3870e1c3870e1c3870e1c3870e1c3870e1c"
+    "3870e1c3870e080e1c3870e1c3870e1c3870e1c3870e1c3870e1c3870e1c845010207051a2187ca02802efc23ff80140"
+    "010db808080d2800001f480007530420"
 )
 
 
@@ -524,7 +532,9 @@ def test_monochrome_and_separate_planes_crop_in_luma_units() -> None:
     assert (mono.width, mono.height) == (1920 - 3, 1088 - 7)
     planes = parse_sps(write_sps(SpsFields(chroma_format_idc=3, separate_colour_plane=True, crop=(1, 2, 3, 4))))
     assert (planes.width, planes.height) == (1920 - 3, 1088 - 7)
-    fields = parse_sps(write_sps(SpsFields(chroma_format_idc=0, frame_mbs_only=False, height_map_units=34, crop=(0, 0, 0, 4))))
+    fields = parse_sps(
+        write_sps(SpsFields(chroma_format_idc=0, frame_mbs_only=False, height_map_units=34, crop=(0, 0, 0, 4)))
+    )
     assert fields.height == 1088 - 8
 
 
@@ -580,7 +590,7 @@ def sps_fields(draw: st.DrawFn) -> tuple[SpsFields, int, int]:
             st.none()
             | st.builds(
                 scaling_list_deltas,
-                st.lists(st.integers(1, 255), min_size=64, max_size=64),
+                st.binary(min_size=64, max_size=64).map(lambda raw: [byte or 1 for byte in raw]),
                 st.none() | st.integers(0, 63),
             ),
             min_size=lists,
@@ -644,7 +654,8 @@ def test_written_sps_parses_back(case: tuple[SpsFields, int, int]) -> None:
 @given(st.binary(max_size=300))
 def test_escape_then_unescape_is_identity(rbsp: bytes) -> None:
     escaped = escape(rbsp)
-    assert b"\x00\x00\x00" not in escaped and b"\x00\x00\x01" not in escaped and b"\x00\x00\x02" not in escaped
+    for start_code_like in (b"\x00\x00\x00", b"\x00\x00\x01", b"\x00\x00\x02"):
+        assert start_code_like not in escaped
     assert unescape_rbsp(escaped) == rbsp
 
 
@@ -653,7 +664,8 @@ def parse_all_or_refuse(data: bytes) -> None:
     assert len(unescape_rbsp(data)) <= len(data)
     with contextlib.suppress(BitstreamError):
         sps = parse_sps(data)
-        assert 0 < sps.width <= 1055 * 16 and 0 < sps.height <= 1055 * 16
+        assert 0 < sps.width <= 1055 * 16
+        assert 0 < sps.height <= 1055 * 16
         assert sps.fps is None or 0 < sps.fps <= 1000
     with contextlib.suppress(BitstreamError):
         config = parse_avc_decoder_config(data)
@@ -680,13 +692,15 @@ def test_arbitrary_sps_bodies_of_high_profile(data: bytes) -> None:
 
 
 REAL = [avcc_of(name) for name in sorted(PROBED)]
-REAL_BLOBS = [unit for config in REAL for unit in config.sps] + [
-    bodies(name, VIDEO)[0][5:] for name in sorted(PROBED)
-]
+REAL_BLOBS = [unit for config in REAL for unit in config.sps] + [bodies(name, VIDEO)[0][5:] for name in sorted(PROBED)]
 
 
 @FUZZ
-@given(st.sampled_from(REAL_BLOBS), st.lists(st.tuples(st.integers(0, 10_000), st.integers(0, 7)), max_size=4), st.integers(0, 200))
+@given(
+    st.sampled_from(REAL_BLOBS),
+    st.lists(st.tuples(st.integers(0, 10_000), st.integers(0, 7)), max_size=4),
+    st.integers(0, 200),
+)
 def test_mutated_real_sps_and_avcc(blob: bytes, flips: list[tuple[int, int]], cut: int) -> None:
     mutated = bytearray(blob)
     for position, bit in flips:
@@ -695,7 +709,7 @@ def test_mutated_real_sps_and_avcc(blob: bytes, flips: list[tuple[int, int]], cu
     parse_all_or_refuse(blob[: cut % (len(blob) + 1)])
 
 
-@FUZZ
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(sps_fields(), st.integers(1, 40))
 def test_truncated_written_sps_parses_or_refuses(case: tuple[SpsFields, int, int], keep: int) -> None:
     nal = write_sps(case[0])

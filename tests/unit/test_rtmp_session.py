@@ -90,9 +90,9 @@ class Joined:
             self.replies += self.client.read(bytes(self.answer[S0_S1_S2_SIZE:]))
             del self.answer[S0_S1_S2_SIZE:]
 
-    def handshake(self, c1: bytes | None = None) -> bytes:
+    def handshake(self) -> bytes:
         """C0+C1, then C2 echoing S1; returns S0+S1+S2."""
-        self.push(c0_c1(c1))
+        self.push(c0_c1())
         answer = bytes(self.answer[:S0_S1_S2_SIZE])
         assert len(answer) == S0_S1_S2_SIZE
         self.push(c2(answer))
@@ -700,8 +700,12 @@ def test_a_command_without_a_name_is_refused() -> None:
 # Recordings of real publishers
 
 
+# What each recording holds (`record.py` made them; update these if it remakes them): video
+# messages (the AVC sequence header, 45 frames, the end of sequence), audio messages (the AAC
+# sequence header and frames), onMetaData messages (GStreamer's flvmux repeats it), and the
+# transaction ids we answer with `_result` (rtmp2sink sends 0, "no answer", but for connect and
+# createStream).
 RECORDINGS = {
-    # client: (video messages, audio messages, onMetaData, [(command, transaction id)] answered)
     "ffmpeg": (47, 66, 1, [1, 2, 3, 4, 6]),
     "gst-rtmpsink": (47, 71, 14, [1, 2, 3, 4, 6]),
     "gst-rtmp2sink": (47, 71, 14, [1, 2]),

@@ -8,6 +8,7 @@ import asyncio
 import contextlib
 import logging
 import time
+from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -70,8 +71,23 @@ class SpeedMeter:
         return round(max(0.0, (output_seconds - last[1]) / (input_seconds - last[0])), 3)
 
 
+# Input queued for FFmpeg beyond what its pipe holds: about 40 s of a 6 Mbit/s source.
+DEFAULT_QUEUE_BYTES = 32 * 1024 * 1024
+
+
 class Transcoder:
-    def __init__(self, args: list[str], output_dir: Path, stderr_lines: int = 20) -> None:
+    """One FFmpeg process, fed through a queue.
+
+    The queue is why the RTMP socket is read at the network's pace even while FFmpeg lags
+    (starting up, a CPU spike): a publisher that stops and closes while we lag resets the
+    connection if our acknowledgements sit unread on its side, and a reset throws away what
+    our kernel had received but we had not read yet — the end of the broadcast. Past
+    `queue_bytes` writers wait, so a transcoder that never catches up still slows its publisher.
+    """
+
+    def __init__(
+        self, args: list[str], output_dir: Path, stderr_lines: int = 20, queue_bytes: int = DEFAULT_QUEUE_BYTES
+    ) -> None:
         # Progress to stdout once a second; the HLS goes to files, so stdout is free.
         self.args = [args[0], "-progress", "pipe:1", "-stats_period", "1", *args[1:]]
         self.output_dir = output_dir
@@ -80,6 +96,12 @@ class Transcoder:
         self._readers: list[asyncio.Task[None]] = []
         self._stderr_tail: list[str] = []
         self._stderr_lines = stderr_lines
+        self._queue: deque[bytes] = deque()
+        self._queued = 0
+        self._queue_bytes = queue_bytes
+        self._changed = asyncio.Condition()
+        self._feeder: asyncio.Task[None] | None = None
+        self._failure: TranscoderFailed | None = None
 
     @property
     def running(self) -> bool:
@@ -103,6 +125,7 @@ class Transcoder:
             asyncio.create_task(self._read_progress(self._process.stdout)),
             asyncio.create_task(self._read_stderr(self._process.stderr)),
         ]
+        self._feeder = asyncio.create_task(self._feed())
 
     async def _read_progress(self, stream: asyncio.StreamReader) -> None:
         async for raw in stream:
@@ -114,21 +137,68 @@ class Transcoder:
             if line:
                 self._stderr_tail = [*self._stderr_tail[-(self._stderr_lines - 1) :], line]
 
+    @property
+    def queued_bytes(self) -> int:
+        return self._queued
+
     async def write(self, data: bytes) -> None:
-        """Feed FFmpeg; waits while its pipe is full (backpressure reaches the RTMP socket)."""
-        if self._process is None or self._process.stdin is None or self._process.returncode is not None:
-            raise TranscoderFailed(f"ffmpeg is not running: {self.stderr_tail}")
-        try:
-            self._process.stdin.write(data)
-            await self._process.stdin.drain()
-        except (BrokenPipeError, ConnectionResetError) as exc:
-            raise TranscoderFailed(f"ffmpeg stopped reading: {self.stderr_tail}") from exc
+        """Queue input for FFmpeg; waits while the queue is full. Raises `TranscoderFailed`
+        once FFmpeg has exited or stopped reading."""
+        async with self._changed:
+            await self._changed.wait_for(lambda: self._failure is not None or self._queued < self._queue_bytes)
+            if self._failure is not None:
+                raise self._failure
+            self._queue.append(data)
+            self._queued += len(data)
+            self._changed.notify_all()
+
+    async def _feed(self) -> None:
+        process = self._process
+        assert process is not None
+        assert process.stdin is not None
+        while True:
+            async with self._changed:
+                await self._changed.wait_for(lambda: bool(self._queue))
+                data = self._queue[0]
+            try:
+                if process.returncode is not None:
+                    raise TranscoderFailed(f"ffmpeg is not running: {self.stderr_tail}")
+                process.stdin.write(data)
+                await process.stdin.drain()
+            except (BrokenPipeError, ConnectionResetError, TranscoderFailed) as exc:
+                failure = (
+                    exc
+                    if isinstance(exc, TranscoderFailed)
+                    else TranscoderFailed(f"ffmpeg stopped reading: {self.stderr_tail}")
+                )
+                async with self._changed:
+                    self._failure = failure
+                    self._queue.clear()
+                    self._queued = 0
+                    self._changed.notify_all()
+                return
+            async with self._changed:
+                self._queue.popleft()
+                self._queued -= len(data)
+                self._changed.notify_all()
+
+    async def _drain_queue(self) -> None:
+        """Wait until FFmpeg has been given everything queued (or failed)."""
+        async with self._changed:
+            await self._changed.wait_for(lambda: self._failure is not None or not self._queue)
 
     async def finish(self, grace_seconds: float = 30.0) -> int:
         """End of input: let FFmpeg flush the last segments and exit; killed after the grace."""
         process = self._process
         if process is None:
             return 0
+        started = time.monotonic()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._drain_queue(), grace_seconds)
+        if self._feeder is not None:
+            self._feeder.cancel()
+            await asyncio.gather(self._feeder, return_exceptions=True)
+        grace_seconds = max(1.0, grace_seconds - (time.monotonic() - started))
         if process.stdin is not None and not process.stdin.is_closing():
             process.stdin.close()
             with contextlib.suppress(BrokenPipeError, ConnectionResetError):

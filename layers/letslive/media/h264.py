@@ -299,15 +299,19 @@ def _ue_at_most(r: BitReader, maximum: int, name: str) -> int:
 
 
 def _skip_scaling_list(r: BitReader, size: int) -> None:
-    """Read past a scaling_list() (7.3.2.1.1.1): delta-coded until a delta makes the next scale 0."""
-    last_scale = next_scale = 8
+    """Read past a scaling_list() (7.3.2.1.1.1): `size` delta-coded scales, or fewer when one is 0.
+
+    A scale of 0 means the rest of the list repeats the last one (or, first, the default list),
+    so nothing more is coded; the values themselves do not matter to the ingest.
+    """
+    scale = 8
     for _ in range(size):
-        if next_scale != 0:
-            delta_scale = r.se()
-            if not -128 <= delta_scale <= 127:
-                raise BitstreamError(f"SPS delta_scale {delta_scale} out of range")
-            next_scale = (last_scale + delta_scale + 256) % 256
-        last_scale = next_scale or last_scale
+        delta_scale = r.se()
+        if not -128 <= delta_scale <= 127:
+            raise BitstreamError(f"SPS delta_scale {delta_scale} out of range")
+        scale = (scale + delta_scale + 256) % 256
+        if scale == 0:
+            return
 
 
 def _parse_vui(r: BitReader) -> tuple[tuple[int, int] | None, tuple[int, int, bool] | None]:

@@ -4,7 +4,7 @@ The server calls `PublishAuthorizer.authorize` on every `publish` command and st
 accepted publish into the `PublishSession` it returns. `on_end` is called exactly once per
 accepted publish, however it ends; the other callbacks only before it. A session that finds it
 cannot serve what it is given (HEVC where H.264 is needed, say) raises `PublishRejected` from a
-callback: the publisher is told why, in an `onStatus` error it shows to its user.
+callback: the publisher is told why, in an `onStatus` error, before the connection closes.
 """
 
 from collections.abc import Callable, Iterable
@@ -25,15 +25,18 @@ class EndReason(StrEnum):
     REJECTED = "rejected"  # a session callback raised `PublishRejected`
 
 
+PUBLISH_REJECTED = "NetStream.Publish.Rejected"
+
+
 class PublishRejected(Exception):
     """Raised by a `PublishSession` callback to end its publish for a reason the publisher must see.
 
     The server sends the client an `onStatus` of level "error" with `code` and `description` on
-    the publish stream (OBS and FFmpeg show the description), ends the publish with
+    the publish stream (FFmpeg prints the description as a "Server error"), ends the publish with
     `on_end("rejected")` and closes the connection once the client has had time to read it.
     """
 
-    def __init__(self, description: str, code: str = "NetStream.Publish.Rejected") -> None:
+    def __init__(self, description: str, code: str = PUBLISH_REJECTED) -> None:
         super().__init__(description)
         self.description = description
         self.code = code

@@ -42,7 +42,7 @@ from workers.ingest.rtmp.messages import (
     PeerBandwidthLimit,
     UserControlEvent,
 )
-from workers.ingest.rtmp.publish import EndReason
+from workers.ingest.rtmp.publish import PUBLISH_REJECTED, EndReason
 
 # Our outgoing chunk size, announced right after connect as nginx-rtmp does (its default 4096).
 OUT_CHUNK_SIZE: Final = 4096
@@ -54,7 +54,6 @@ MAX_STREAM_NAME: Final = 1024
 CONNECT_PROPERTIES: Final[dict[str, AmfValue]] = {"fmsVer": "FMS/3,0,1,123", "capabilities": 31.0}
 
 PUBLISH_BAD_NAME: Final = "NetStream.Publish.BadName"
-PUBLISH_REJECTED: Final = "NetStream.Publish.Rejected"
 
 
 # Events
