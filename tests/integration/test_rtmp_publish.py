@@ -30,7 +30,7 @@ from letslive.constants import (
     ENV_INGEST_RTMP_MAX_CONNECTIONS_PER_ADDRESS,
     ENV_INGEST_RTMP_MAX_MESSAGE_BYTES,
 )
-from tests.fixtures.rtmp.client import S0_S1_S2_SIZE, Publisher, c0_c1, c2, status
+from tests.fixtures.rtmp.client import RawClient, status
 from workers.ingest.config import IngestSettings
 from workers.ingest.rtmp import (
     EcmaArray,
@@ -355,91 +355,6 @@ def test_two_publishers_with_different_keys_at_once(tmp_path: Path) -> None:
 # Raw RTMP client
 
 
-class RawClient:
-    """A scriptable RTMP client: the handshake, then messages through our own chunk layers."""
-
-    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        self.reader = reader
-        self.writer = writer
-        self.publisher = Publisher()
-        self.inbox: list[Message] = []
-        self.sent_after_handshake = 0
-
-    @classmethod
-    async def open(cls, port: int) -> "RawClient":
-        async with asyncio.timeout(TIMEOUT):
-            reader, writer = await asyncio.open_connection("127.0.0.1", port)
-        return cls(reader, writer)
-
-    async def handshake(self, c1: bytes | None = None) -> bytes:
-        """C0+C1, S0+S1+S2 back, then C2 (S1 echoed); returns S0+S1+S2."""
-        self.writer.write(c0_c1(c1))
-        async with asyncio.timeout(TIMEOUT):
-            answer = await self.reader.readexactly(S0_S1_S2_SIZE)
-        self.writer.write(c2(answer))
-        await self.writer.drain()
-        return answer
-
-    async def send_raw(self, data: bytes) -> None:
-        self.writer.write(data)
-        self.sent_after_handshake += len(data)
-        await self.writer.drain()
-
-    async def send(self, *messages: Message) -> None:
-        await self.send_raw(self.publisher.send(*messages))
-
-    async def call(self, name: str, transaction_id: float, *arguments: AmfValue, stream_id: int = 0) -> None:
-        await self.send_raw(self.publisher.call(name, transaction_id, *arguments, stream_id=stream_id))
-
-    async def receive(self, predicate: Callable[[Message], bool]) -> Message:
-        async with asyncio.timeout(TIMEOUT):
-            while True:
-                for index, message in enumerate(self.inbox):
-                    if predicate(message):
-                        return self.inbox.pop(index)
-                data = await self.reader.read(65536)
-                assert data, "the server closed the connection"
-                self.inbox += self.publisher.read(data)
-
-    async def reply(self, name: str, transaction_id: float | None = None) -> Command:
-        def match(message: Message) -> bool:
-            if message.type_id != MessageType.COMMAND_AMF0:
-                return False
-            command = rtmp.parse_command(message)
-            return command.name == name and transaction_id in (None, command.transaction_id)
-
-        return rtmp.parse_command(await self.receive(match))
-
-    async def closed_by_server(self) -> bytes:
-        """Everything the server still sent before closing; fails if it does not close in time."""
-        received = bytearray()
-        async with asyncio.timeout(TIMEOUT):
-            try:
-                while data := await self.reader.read(65536):
-                    received += data
-            except ConnectionResetError:
-                pass
-        return bytes(received)
-
-    async def connect(self, app: str = "live") -> Command:
-        await self.send_raw(self.publisher.connect(app))
-        return await self.reply("_result")
-
-    async def publish(self, key: str = KEY) -> Command:
-        """The OBS sequence up to `publish`; returns the onStatus answer."""
-        await self.connect()
-        await self.call("releaseStream", 2, key)
-        await self.call("FCPublish", 3, key)
-        await self.call("createStream", 4)
-        created = await self.reply("_result", 4)
-        assert created.arguments == (1.0,)
-        await self.call("publish", 5, key, "live", stream_id=1)
-        return await self.reply("onStatus")
-
-    def close(self) -> None:
-        self.writer.close()
-
-
 def has_type(type_id: int, message: Message) -> bool:
     return message.type_id == type_id
 
@@ -538,7 +453,7 @@ def test_idle_publisher_times_out_and_its_session_ends_once(tmp_path: Path) -> N
         async with serving(tmp_path, idle_timeout_seconds=0.5) as served:
             client = await RawClient.open(served.port)
             await client.handshake()
-            assert status_code(await client.publish()) == "NetStream.Publish.Start"
+            assert status_code(await client.publish(KEY)) == "NetStream.Publish.Start"
             session = await served.recorder.session(KEY)
             await client.closed_by_server()
             await session.wait_ended()
@@ -552,7 +467,7 @@ def test_closing_the_server_ends_live_publishes(tmp_path: Path) -> None:
         async with serving(tmp_path) as served:
             client = await RawClient.open(served.port)
             await client.handshake()
-            assert status_code(await client.publish()) == "NetStream.Publish.Start"
+            assert status_code(await client.publish(KEY)) == "NetStream.Publish.Start"
             session = await served.recorder.session(KEY)
             await served.server.close()
             assert session.ends == [EndReason.SERVER_CLOSED]
@@ -596,7 +511,7 @@ def test_a_session_rejecting_the_publish_tells_the_client_why(tmp_path: Path) ->
         async with serving(tmp_path, failures=failures) as served:
             client = await RawClient.open(served.port)
             await client.handshake()
-            assert status_code(await client.publish()) == "NetStream.Publish.Start"
+            assert status_code(await client.publish(KEY)) == "NetStream.Publish.Start"
             await client.send(Message(MessageType.VIDEO, 0, 1, b"\x1c\x00hevc", 6))
             rejected = await client.reply("onStatus")
             assert rejected.transaction_id == 0

@@ -122,7 +122,7 @@ def test_mp3_audio_is_served_by_transcoding(media: Path) -> None:
 def test_444_source_is_not_copyable_and_needs_no_cadence(media: Path) -> None:
     flv = encode_flv(media / "444.flv", video=("-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv444p"))
 
-    result, at = detect(read_tags(flv))
+    result, _ = detect(read_tags(flv))
 
     assert isinstance(result, Detected)
     assert result.source.pix_fmt == "yuv444p"
@@ -201,4 +201,5 @@ def test_cadence_reports_a_gop_outgrowing_the_limit_once() -> None:
     assert cadence.longest_seconds == 1.0
     overdue = [ms for ms in range(3000, 6000, 50) if cadence.frame(ms, ms == 3000)]
     assert overdue == [4050]  # the first frame more than 1 s + one frame after the keyframe
-    assert cadence.longest_seconds is not None and cadence.longest_seconds > 1.0
+    assert cadence.longest_seconds is not None
+    assert cadence.longest_seconds > 1.0

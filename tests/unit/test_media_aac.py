@@ -1,8 +1,11 @@
 """AAC AudioSpecificConfig: FFmpeg's encoder output against ffprobe, and HE-AAC built from the spec.
 
-This machine's ffmpeg has no libfdk_aac (and its own encoder does only LC, Main and LTP), so the
-HE-AAC configs are written here with `write_asc` from ISO/IEC 14496-3 1.6.2.1; each was muxed
-once into an FLV sequence header and read by ffprobe, whose answers are the comments below.
+This machine's ffmpeg has no libfdk_aac (its own encoder does LC, Main and LTP only), so the HE-AAC
+configs are written here by `write_asc`, from ISO/IEC 14496-3 1.6.2.1. Each was checked once: put
+in an FLV sequence header before LC frames from FFmpeg's encoder, and read by ffprobe, whose
+sample_rate/channels are in the comments (it says profile "LC" for all of them: FFmpeg names
+HE-AAC only once it meets SBR data in the frames). FFmpeg 5.1 reads neither escape sample rates
+nor USAC, so those two rest on the spec alone.
 """
 
 import contextlib
@@ -106,7 +109,7 @@ def test_ffmpeg_signals_no_sbr_explicitly() -> None:
 
 
 def test_explicit_he_aac() -> None:
-    # ffprobe: aac, sample_rate 48000 (the SBR rate), channels 2.
+    # ffprobe: sample_rate 48000 (the SBR output rate), channels 2.
     asc = write_asc(5, 24000, 2, sbr_rate=48000)
     assert asc == bytes.fromhex("2b118800")
     config = parse_audio_specific_config(asc)
@@ -115,7 +118,7 @@ def test_explicit_he_aac() -> None:
 
 
 def test_explicit_he_aac_v2() -> None:
-    # ffprobe: aac, sample_rate 44100, channels 2 (parametric stereo from a mono core).
+    # ffprobe: sample_rate 44100, channels 2 (parametric stereo from a mono core).
     asc = write_asc(29, 22050, 1, sbr_rate=44100)
     assert asc == bytes.fromhex("eb8a0800")
     config = parse_audio_specific_config(asc)
@@ -124,31 +127,47 @@ def test_explicit_he_aac_v2() -> None:
 
 
 def test_backward_compatible_sbr_and_ps() -> None:
-    # ffprobe: aac, sample_rate 48000, channels 2.
+    # ffprobe: sample_rate 48000, channels 2; and for the PS one too (from a mono core).
     sbr = write_asc(2, 24000, 2, tail=sync_extension(48000))
     assert sbr == bytes.fromhex("131056e598")
     config = parse_audio_specific_config(sbr)
     assert config == AudioSpecificConfig(2, 24000, 2, sbr=True, ps=False, extension_sample_rate=48000)
     assert config.codec_string == "mp4a.40.5"
     ps = write_asc(2, 24000, 1, tail=sync_extension(48000, ps=True))
-    assert ps == bytes.fromhex("130856e598a9")
+    assert ps == bytes.fromhex("130856e59d4880")
     config = parse_audio_specific_config(ps)
     assert config == AudioSpecificConfig(2, 24000, 1, sbr=True, ps=True, extension_sample_rate=48000)
     assert config.codec_string == "mp4a.40.29"
     assert parse_audio_specific_config(write_asc(2, 24000, 1, tail=sync_extension(48000, ps=False))).ps is False
 
 
+def test_backward_compatible_signalling_after_a_core_coder_delay() -> None:
+    w = BitWriter()
+    w.u(5, 2)  # AAC-LC
+    w.u(4, 6)  # 24000
+    w.u(4, 1)  # mono
+    w.u(1, 0)  # frameLengthFlag
+    w.u(1, 1)  # dependsOnCoreCoder
+    w.u(14, 1234)  # coreCoderDelay
+    w.u(1, 1)  # extensionFlag
+    w.u(1, 0)  # extensionFlag3
+    w.bits += sync_extension(48000, ps=True).bits
+    assert len(w.bits) == 64  # the PS sync word and flag are the last 12 bits: no padding to lean on
+    config = parse_audio_specific_config(w.padded())
+    assert config == AudioSpecificConfig(2, 24000, 1, sbr=True, ps=True, extension_sample_rate=48000)
+
+
 def test_escape_sample_rate() -> None:
-    # ffprobe: aac, sample_rate 50000, channels 2.
+    # Index 15, then the rate in 24 bits (FFmpeg's decoder refuses these: "invalid sampling rate index").
     asc = write_asc(2, 50000, 2)
-    assert asc == bytes.fromhex("178186a010")
+    assert asc == bytes.fromhex("178061a810")
     assert parse_audio_specific_config(asc) == AudioSpecificConfig(2, 50000, 2)
 
 
 def test_escape_object_type() -> None:
     # Object type 42 (USAC) is 31, then 6 bits of 10.
     asc = write_asc(42, 48000, 2)
-    assert asc == bytes.fromhex("f9461000")
+    assert asc == bytes.fromhex("f94640")
     config = parse_audio_specific_config(asc)
     assert (config.object_type, config.sample_rate, config.channels) == (42, 48000, 2)
     assert config.codec_string == "mp4a.40.42"
@@ -163,16 +182,16 @@ def test_program_config_channels_stay_zero() -> None:
     "data",
     [
         b"",
-        b"\x12",  # cut inside the channel configuration
+        b"\x12",  # cut inside the rate index
         bytes.fromhex("0010"),  # object type 0
-        bytes.fromhex("16"),  # cut inside the rate index
         bytes.fromhex("1690"),  # samplingFrequencyIndex 13: reserved
         bytes.fromhex("1710"),  # index 14: reserved
         bytes.fromhex("17800000"),  # index 15, explicit rate cut short
         bytes.fromhex("1780000010"),  # index 15, explicit rate 0
         bytes.fromhex("f8"),  # object type escape cut short
-        bytes.fromhex("2b1180"),  # explicit SBR cut before the core object type
-        bytes.fromhex("131056e5"),  # sync word and sbrPresentFlag 1, then no rate
+        bytes.fromhex("2b11"),  # explicit SBR cut inside the SBR rate
+        bytes.fromhex("2b118000"),  # explicit SBR with core object type 0
+        bytes.fromhex("131056e5"),  # sync word and object type 5, then no sbrPresentFlag
     ],
 )
 def test_malformed_configs_are_refused(data: bytes) -> None:
@@ -226,7 +245,7 @@ def test_arbitrary_bytes(data: bytes) -> None:
 REAL = [bodies(name, AUDIO)[0][2:] for name in sorted(PROBED)] + [
     bytes.fromhex("2b118800"),
     bytes.fromhex("eb8a0800"),
-    bytes.fromhex("130856e598a9"),
+    bytes.fromhex("130856e59d4880"),
 ]
 
 

@@ -3,7 +3,7 @@
 The fixtures (tests/fixtures/media, README there) are FLV files as the encoders wrote them; the
 expected values below are what ffprobe printed for the same files. What no encoder on this
 machine writes (SPS scaling matrices: x264 puts its CQM in the PPS; pic_order_cnt_type 1) comes
-from `SpsWriter` here, a bit-exact writer of the spec's syntax; one such SPS was checked once with
+from `write_sps` here, a writer of the spec's syntax; one such SPS was checked once with
 FFmpeg's own SPS reader (`-bsf:v trace_headers`), the rest is round-trip properties.
 """
 

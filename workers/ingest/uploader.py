@@ -130,6 +130,7 @@ class HlsUploader:
         so segment names never repeat within the broadcast. `first_frame_at` (epoch seconds) is
         when the part's first media reached the server: its media time 0 in wall-clock time."""
         self._output_dir = output_dir
+        self._dropped.clear()  # names of the previous part's directory; this part may reuse them
         for rendition in self.renditions:
             rendition.seen.clear()
             rendition.part_start = len(rendition.stored)

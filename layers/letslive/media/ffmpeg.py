@@ -25,7 +25,6 @@ the same decoded samples gives every rung identical audio timing, so switching r
 click. The three AAC encodes cost 0.8 CPU s per 20 s of media here, 4 % of one core in all.
 """
 
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,7 +32,6 @@ from typing import Final, Literal
 
 from letslive.errors import InvalidInput
 from letslive.media.ladder import PlannedRung
-from letslive.media.source import SourceInfo
 
 DEFAULT_SEGMENT_SECONDS: Final = 1.0
 DEFAULT_WINDOW_SEGMENTS: Final = 6

@@ -6,9 +6,9 @@ and the SPS inside it), not from RTMP `onMetaData`, which encoders fill in loose
 Why this is hand-written: no small, maintained pure-Python SPS parser exists (the one on PyPI,
 h26x-extractor, says itself that it is unmaintained and not robust to bad input, and depends on
 `bitstring`); PyAV or ffprobe would mean a large binary dependency or a process per publish, on
-bytes a stranger sent. This is the subset the ingest needs (ITU-T H.264 7.3.2.1.1 and E.1.1, up
-to the VUI timing info; ISO/IEC 14496-15 5.3.3.1), about 150 lines, and it never raises anything
-but `BitstreamError` on arbitrary bytes.
+bytes a stranger sent. This is the small subset the ingest needs (ITU-T H.264 7.3.2.1.1 and
+E.1.1 up to the VUI timing info; ISO/IEC 14496-15 5.3.3.1), and it raises nothing but
+`BitstreamError` on arbitrary bytes.
 """
 
 from collections.abc import Iterator
