@@ -138,7 +138,7 @@ async def publish(
                 await asyncio.wait([waiter], timeout=0.25)
             _, stderr = await waiter
             # The publisher may exit with its media still in the socket buffers: the worker reads on.
-            while server.active_connections:
+            while server.active_connections:  # noqa: ASYNC110 - the server has no event for it
                 await asyncio.sleep(0.1)
             # Finalized: the VOD written, the channel offline, the events sent.
             await asyncio.gather(*(live.finished.wait() for live in manager.live.values()))
