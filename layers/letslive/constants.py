@@ -142,9 +142,8 @@ ENV_INGEST_SEGMENT_SECONDS: Final = f"{ENV_INGEST_PREFIX}SEGMENT_SECONDS"
 ENV_INGEST_WINDOW_SEGMENTS: Final = f"{ENV_INGEST_PREFIX}WINDOW_SEGMENTS"
 ENV_INGEST_HEARTBEAT_SECONDS: Final = f"{ENV_INGEST_PREFIX}HEARTBEAT_SECONDS"
 ENV_INGEST_THUMBNAIL_SECONDS: Final = f"{ENV_INGEST_PREFIX}THUMBNAIL_SECONDS"
-# When the top rung is the source copied, and how much re-encoding a worker affords
+# When the top rung may be the source copied, and how much re-encoding a worker affords
 # (`letslive.media.planner.PlanLimits`).
-ENV_INGEST_COPY_MAX_KEYFRAME_SECONDS: Final = f"{ENV_INGEST_PREFIX}COPY_MAX_KEYFRAME_SECONDS"
 ENV_INGEST_COPY_MAX_KBPS: Final = f"{ENV_INGEST_PREFIX}COPY_MAX_KBPS"
 ENV_INGEST_ENCODE_PIXELS_PER_SECOND: Final = f"{ENV_INGEST_PREFIX}ENCODE_PIXELS_PER_SECOND"
 # ECS task scale-in protection while broadcasts run: how long one protection lasts (renewed

@@ -2,11 +2,12 @@
 (and a few hand-made tags where no encoder here writes them), fed tag by tag as a publisher
 would send them."""
 
+import subprocess
 from pathlib import Path
 
 import pytest
 
-from letslive.media.detect import Detected, DetectionLimits, KeyframeCadence, Refusal, SourceDetector
+from letslive.media.detect import CopyCadence, Detected, DetectionLimits, Refusal, SourceDetector
 from letslive.media.ladder import Ladder
 from letslive.media.planner import OBS_KEYFRAME_INTERVAL, PlanLimits, decide
 from tests.flv_files import AUDIO, SCRIPT, VIDEO, Tag, encode_flv, metadata_of, read_tags
@@ -194,12 +195,50 @@ def test_video_without_a_sequence_header_times_out_with_a_reason(media: Path) ->
     assert "sequence header" in result.description
 
 
-def test_cadence_reports_a_gop_outgrowing_the_limit_once() -> None:
-    cadence = KeyframeCadence(1.0, 30.0)
-    frames = [(ms, ms % 1000 == 0) for ms in range(0, 3000, 50)]  # keyframes every second
-    assert not any(cadence.frame(ms, key) for ms, key in frames)
+def frames(start: int, end: int, keyframes: set[int], step: int = 50) -> list[tuple[int, bool]]:
+    return [(ms, ms in keyframes) for ms in range(start, end, step)]
+
+
+def test_copy_cadence_takes_keyframes_on_the_segment_clock() -> None:
+    every_second = CopyCadence(1.0, 20.0, 0)
+    assert not any(every_second.frame(ms, key) for ms, key in frames(0, 6000, set(range(0, 6000, 1000))))
+    assert every_second.cuts == 5
+    assert every_second.longest_seconds == 1.0
+    every_half_second = CopyCadence(1.0, 20.0, 0)
+    assert not any(every_half_second.frame(ms, key) for ms, key in frames(0, 6000, set(range(0, 6000, 500))))
+    assert every_half_second.cuts == 5
+
+
+def test_copy_cadence_breaks_once_when_a_segment_would_run_long() -> None:
+    # A scene cut at 2.5 s restarts the encoder's keyframe count: the next keyframe is at 3.5 s,
+    # so the segment from 2 s cannot be cut at 3 s.
+    cadence = CopyCadence(1.0, 20.0, 0)
+    broken = [ms for ms, key in frames(0, 6000, {0, 1000, 2000, 2500, 3500, 4500, 5500}) if cadence.frame(ms, key)]
+
+    assert broken == [3100]  # the first frame more than a segment and a frame after 2 s
+    assert cadence.broken
     assert cadence.longest_seconds == 1.0
-    overdue = [ms for ms in range(3000, 6000, 50) if cadence.frame(ms, ms == 3000)]
-    assert overdue == [4050]  # the first frame more than 1 s + one frame after the keyframe
-    assert cadence.longest_seconds is not None
-    assert cadence.longest_seconds > 1.0
+
+
+def test_irregular_scene_cut_keyframes_are_not_copied(media: Path) -> None:
+    # Scene cuts at irregular instants with x264's scene-cut detection on (keyint 120): keyframes
+    # at the cuts, off any 1 s clock.
+    cuts = [0.8, 0.5, 0.9, 2.6, 0.6, 1.6]
+    patterns = ["testsrc2", "smptebars", "rgbtestsrc", "mandelbrot", "testsrc", "smptehdbars"]
+    inputs = [arg for pattern, length in zip(patterns, cuts, strict=True)
+              for arg in ("-f", "lavfi", "-t", str(length), "-i", f"{pattern}=size=320x180:rate=30")]  # fmt: skip
+    graph = "".join(f"[{i}:v]" for i in range(len(cuts))) + f"concat=n={len(cuts)}:v=1:a=0[v]"
+    path = media / "cuts.flv"
+    subprocess.run(
+        ["ffmpeg", "-hide_banner", "-loglevel", "error", "-y", *inputs, "-filter_complex", graph, "-map", "[v]",
+         *X264, "-x264-params", "keyint=120:scenecut=40", "-f", "flv", str(path)],
+        check=True, timeout=120,
+    )  # fmt: skip
+
+    result, _ = detect(read_tags(path.read_bytes()))
+
+    assert isinstance(result, Detected)
+    assert not result.cadence_ok
+    decision = decide(Ladder(), result.source, cadence_ok=result.cadence_ok)
+    assert decision.top_rung == "re-encoded"
+    assert "off the 1 s clock" in decision.warnings[0].message

@@ -27,7 +27,7 @@ from typing import Final
 
 from letslive.constants import IngestMetric
 from letslive.errors import ChannelBusy, InvalidStreamKey, LetsLiveError
-from letslive.media.detect import Detected, DetectionLimits, KeyframeCadence, Refusal, SourceDetector
+from letslive.media.detect import CopyCadence, Detected, DetectionLimits, Refusal, SourceDetector
 from letslive.media.ffmpeg import build_transcode_args
 from letslive.media.ladder import Ladder
 from letslive.media.planner import LadderDecision, PlanLimits, decide
@@ -254,8 +254,8 @@ class PublisherSession:
         self.decision: LadderDecision | None = None
         self.detected: Detected | None = None
         settings = manager.settings
-        self._detector = SourceDetector(DetectionLimits(copy_max_keyframe_seconds=settings.copy_max_keyframe_seconds))
-        self._cadence: KeyframeCadence | None = None
+        self._detector = SourceDetector(DetectionLimits(segment_seconds=settings.segment_seconds))
+        self._cadence: CopyCadence | None = None
         self._pending: list[_Tag] = []
         self._pending_bytes = 0
         # Since a little before the last segment boundary: where a switched part restarts.
@@ -332,7 +332,6 @@ class PublisherSession:
             await self._go_live(result)
 
     async def _go_live(self, detected: Detected) -> None:
-        settings = self.manager.settings
         self.detected = detected
         self.decision = decide(
             self.manager.ladder, detected.source, cadence_ok=detected.cadence_ok, limits=self.manager.plan_limits
@@ -343,7 +342,6 @@ class PublisherSession:
                 "onMetaData disagrees with the bitstream; the bitstream wins",
                 extra={**self.live.log_fields(), "contradictions": list(detected.contradictions)},
             )
-        self._cadence = KeyframeCadence(settings.copy_max_keyframe_seconds, detected.source.fps)
         pending, self._pending, self._pending_bytes = self._pending, [], 0
         await self._start_part(self.decision, pending)
 
@@ -359,6 +357,10 @@ class PublisherSession:
             await self._writer.write_metadata(self.metadata)
         self._part_first_ms = min(tag.timestamp_ms for tag in tags)
         self._recent.clear()
+        # How this part's muxer would cut a copy (from its first timestamp on); it measures the
+        # keyframe interval for the health report whether or not the top rung is copied.
+        fps = self.detected.source.fps
+        self._cadence = CopyCadence(self.manager.settings.segment_seconds, fps, self._part_first_ms)
         if replay:
             # A part cut from the middle of the publish: its FFmpeg needs the sequence headers first.
             for header in self._headers.values():
@@ -386,7 +388,7 @@ class PublisherSession:
 
     def _remember(self, tag: _Tag) -> None:
         """Keep the last few seconds, whole GOPs: the unfinished segment a switch re-makes
-        starts in them (a copied segment lasts at most the copy limit plus one segment)."""
+        starts in them (a copied segment is cut within a segment and a frame of its start)."""
         self._recent.append(tag)
         if not tag.keyframe:
             return
@@ -507,7 +509,6 @@ class BroadcastManager:
         self.reconnect_grace_seconds = reconnect_grace_seconds
         self.ladder = Ladder.parse(settings.ladder)
         self.plan_limits = PlanLimits(
-            copy_max_keyframe_seconds=settings.copy_max_keyframe_seconds,
             copy_max_kbps=settings.copy_max_kbps,
             encode_pixels_per_second=settings.encode_pixels_per_second,
             segment_seconds=settings.segment_seconds,

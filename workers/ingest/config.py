@@ -15,7 +15,6 @@ from letslive.constants import (
     ENV_ECS_AGENT_URI,
     ENV_INGEST_CHECK_CACHE_SECONDS,
     ENV_INGEST_COPY_MAX_KBPS,
-    ENV_INGEST_COPY_MAX_KEYFRAME_SECONDS,
     ENV_INGEST_DRAIN_TIMEOUT_SECONDS,
     ENV_INGEST_ENCODE_PIXELS_PER_SECOND,
     ENV_INGEST_HEALTH_HOST,
@@ -104,16 +103,13 @@ class IngestSettings(BaseSettings):
     )
     # Rung heights, capped by the source (`letslive.media.ladder.Ladder.parse`).
     ladder: str = Field(default="1080,720,360", pattern=r"^\d{3,4}(,\d{3,4})*$", validation_alias=ENV_INGEST_LADDER)
+    # The target segment length of every rung; the source is copied as the top rung only when
+    # its keyframes land on this clock (set OBS's keyframe interval to it), else re-encoded.
     segment_seconds: float = Field(default=1.0, ge=0.5, le=10, validation_alias=ENV_INGEST_SEGMENT_SECONDS)
     window_segments: int = Field(default=6, ge=3, le=30, validation_alias=ENV_INGEST_WINDOW_SEGMENTS)
     # How often the live session's health reaches the streams table (and a rotated key is noticed).
     heartbeat_seconds: float = Field(default=5.0, gt=0, le=60, validation_alias=ENV_INGEST_HEARTBEAT_SECONDS)
     thumbnail_seconds: float = Field(default=15.0, gt=0, le=300, validation_alias=ENV_INGEST_THUMBNAIL_SECONDS)
-    # The source is copied as the top rung only while its keyframes come at most this far apart
-    # (they are the copied rung's segment boundaries); otherwise the top rung is re-encoded.
-    copy_max_keyframe_seconds: float = Field(
-        default=1.0, ge=0.5, le=2.0, validation_alias=ENV_INGEST_COPY_MAX_KEYFRAME_SECONDS
-    )
     # A source declaring more than this is re-encoded rather than copied to viewers.
     copy_max_kbps: int = Field(
         default=DEFAULT_COPY_MAX_KBPS, ge=1000, le=100_000, validation_alias=ENV_INGEST_COPY_MAX_KBPS

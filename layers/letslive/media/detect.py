@@ -5,7 +5,7 @@ only a hint) and answers, once it can, with a `Detected` source — size, profil
 and bit depth from the SPS, frame rate from the VUI or else from the tags' timestamps, audio from
 the AudioSpecificConfig, and the keyframe cadence measured from the first keyframes — or with a
 `Refusal` saying why the publish can never be served and which encoder setting to change.
-`KeyframeCadence` keeps measuring the cadence for the rest of the publish.
+`CopyCadence` keeps checking the cadence for the rest of the publish.
 
 Pure: no I/O and no clock; time is the tags' own timestamps (milliseconds).
 """
@@ -46,11 +46,10 @@ _MAX_MALFORMED: Final = 8
 
 @dataclass(frozen=True, slots=True)
 class DetectionLimits:
-    """How long the detector waits, in media milliseconds, and what cadence allows copying."""
+    """How long the detector waits, in media milliseconds, and the segment length to copy at."""
 
-    # Keyframes at most this far apart (one frame of slack) can be segment boundaries, so the
-    # top rung can be the source copied; otherwise it is re-encoded.
-    copy_max_keyframe_seconds: float = 1.0
+    # The source is copied only if its keyframes cut it into segments of this length.
+    segment_seconds: float = 1.0
     # Video this long without an audio sequence header: served as video only.
     audio_wait_ms: int = 2000
     # Audio this long without any video: served as audio only.
@@ -77,7 +76,8 @@ class Detected:
     """The source, known well enough to plan the ladder.
 
     `keyframe_interval` is the longest gap between the keyframes seen so far (seconds), None
-    when no second keyframe came within the copy limit (the source's GOP is longer, or unknown).
+    when no second keyframe came in time (the source's GOP is longer than a segment).
+    `cadence_ok`: the keyframes cut the copied source into segments of the target length.
     `contradictions` lists where `onMetaData` disagreed with the bitstream (the bitstream won).
     """
 
@@ -98,6 +98,7 @@ class _Video:
     last_ms: int | None = None
     frame_times: list[int] = field(default_factory=list)
     keyframes: list[int] = field(default_factory=list)
+    cadence: "CopyCadence | None" = None
 
 
 @dataclass
@@ -152,6 +153,9 @@ class SourceDetector:
             video.frame_times.append(timestamp_ms)
         if tag.is_keyframe and (not video.keyframes or timestamp_ms > video.keyframes[-1]):
             video.keyframes.append(timestamp_ms)
+        if video.cadence is None:
+            video.cadence = CopyCadence(self.limits.segment_seconds, self._fps()[0] or 30.0, video.first_ms)
+        video.cadence.frame(timestamp_ms, tag.is_keyframe)
 
     def audio(self, timestamp_ms: int, payload: bytes) -> None:
         if self._refusal is not None:
@@ -227,20 +231,11 @@ class SourceDetector:
             self._refusal = Refusal(f"The {kind} the encoder sends could not be read (malformed tags).")
 
     def _cadence_known(self) -> bool:
-        """A second keyframe came, or enough media passed to know it will not come in time."""
+        """The first segment was cut on time, or cannot be any more (or copying is out anyway)."""
         video = self._video
-        if len(video.keyframes) >= 2 or (video.sps is not None and not copyable(video.sps)):
+        if video.sps is not None and not copyable(video.sps):
             return True
-        assert video.last_ms is not None
-        assert video.first_ms is not None
-        return video.last_ms - video.first_ms > self._copy_limit_ms()
-
-    def _copy_limit_ms(self) -> float:
-        return self.limits.copy_max_keyframe_seconds * 1000 + self._frame_ms()
-
-    def _frame_ms(self) -> float:
-        fps = self._fps()[0]
-        return 1000 / fps if fps else 34.0
+        return video.cadence is not None and (video.cadence.broken or video.cadence.cuts > 0)
 
     def _expects_audio(self) -> bool:
         """Whether to wait for audio: metadata says so, or says nothing either way."""
@@ -275,12 +270,9 @@ class SourceDetector:
     def _detected(self, *, with_audio: bool) -> Detected:
         video, audio = self._video, self._audio
         fps, fps_from = self._fps()
-        # Every GOP seen so far counts, the open one too: the buffered media is copied as well.
         gaps = [later - earlier for earlier, later in itertools.pairwise(video.keyframes)]
-        assert video.last_ms is not None
-        open_gop = video.last_ms - video.keyframes[-1] if video.keyframes else 0
         interval = max(gaps) / 1000 if gaps else None
-        cadence_ok = bool(gaps) and max(*gaps, open_gop) <= self._copy_limit_ms()
+        cadence_ok = video.cadence is not None and video.cadence.cuts > 0 and not video.cadence.broken
         audio_codec = audio.codec if with_audio else None
         sps = video.sps
         assert sps is not None  # `result()` answers only once the SPS is known
@@ -347,41 +339,48 @@ def fps_from_timestamps(times_ms: list[int]) -> float | None:
     return nearest if abs(nearest - fps) / nearest <= 0.015 else round(fps, 3)
 
 
-class KeyframeCadence:
-    """The source's keyframe cadence for the rest of a publish: the longest recent gap between
-    keyframes, and whether the current GOP has outgrown a limit (so the copied top rung can no
-    longer be cut on time)."""
+class CopyCadence:
+    """Whether the source's keyframes cut it into segments of the target length, the way FFmpeg's
+    HLS muxer cuts a copied rung: at the first keyframe at or after each multiple of the target,
+    counted from the part's first timestamp. Keyframes every second (or every half second) do;
+    OBS's default of 250 frames, or extra keyframes at scene cuts, do not.
 
-    def __init__(self, limit_seconds: float, fps: float, history: int = 10) -> None:
-        self._limit_ms = limit_seconds * 1000 + 1000 / max(fps, 1.0)
+    `frame()` is fed every video frame's timestamp; it returns True once, on the first frame that
+    proves a segment will come out longer than the target by more than a frame.
+    """
+
+    def __init__(self, segment_seconds: float, fps: float, start_ms: int) -> None:
+        self._segment_ms = segment_seconds * 1000
+        self._slack_ms = 1000 / max(fps, 1.0) + 1  # one frame, and FLV's millisecond rounding
+        self._start = start_ms
+        self.cuts = 0
+        self.broken = False
+        self._segment_start: int | None = None
         self._last_key: int | None = None
-        self._gaps: deque[int] = deque(maxlen=history)
         self._open_ms = 0
-        self._reported = False
-
-    @property
-    def last_keyframe_ms(self) -> int | None:
-        return self._last_key
+        self._gaps: deque[int] = deque(maxlen=10)
 
     @property
     def longest_seconds(self) -> float | None:
-        """The longest of the last few gaps, the open GOP included once it is past the limit."""
-        gaps = [*self._gaps, *([self._open_ms] if self._reported else [])]
-        return max(gaps) / 1000 if gaps else None
+        """The longest of the last few gaps between keyframes (the open one included)."""
+        gaps = [*self._gaps, self._open_ms] if self._last_key is not None else []
+        return max(gaps) / 1000 if gaps and max(gaps) else None
 
     def frame(self, timestamp_ms: int, keyframe: bool) -> bool:
-        """Record a video frame; True on the first frame that makes the current GOP longer than
-        the limit (once per GOP)."""
         if keyframe:
             if self._last_key is not None and timestamp_ms > self._last_key:
                 self._gaps.append(timestamp_ms - self._last_key)
-            self._last_key, self._open_ms, self._reported = timestamp_ms, 0, False
-            return False
-        if self._last_key is None:
+            self._last_key, self._open_ms = timestamp_ms, 0
+            if self._segment_start is None:
+                self._segment_start = timestamp_ms
+            elif timestamp_ms >= self._start + (self.cuts + 1) * self._segment_ms:
+                self.cuts += 1
+                self._segment_start = timestamp_ms
+        if self._segment_start is None or self._last_key is None:
             return False
         self._open_ms = max(self._open_ms, timestamp_ms - self._last_key)
-        if self._open_ms > self._limit_ms and not self._reported:
-            self._reported = True
+        if not self.broken and timestamp_ms - self._segment_start > self._segment_ms + self._slack_ms:
+            self.broken = True
             return True
         return False
 

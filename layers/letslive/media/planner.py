@@ -1,8 +1,8 @@
 """Which ladder a detected source gets, and what the streamer is told about it.
 
 The top rung is the source copied only when every rung can be cut at the same instants with
-segments of the target length: the source's keyframes must come at most
-`copy_max_keyframe_seconds` apart (OBS's default "0 = auto" is 250 frames, 8.3 s at 30 fps).
+segments of the target length: the source's keyframes must land on the segment clock
+(`letslive.media.detect.CopyCadence`; OBS's default "0 = auto" is 250 frames, 8.3 s at 30 fps).
 Otherwise the top rung is re-encoded with keyframes forced on the segment clock, like every
 other rung — at the source's size and rate when the worker can encode that in real time
 (`encode_pixels_per_second`, measured by `bench/ladder.py` on a 2 vCPU task), else capped to a
@@ -34,7 +34,6 @@ _CAP_HEIGHT: Final = 720
 
 @dataclass(frozen=True, slots=True)
 class PlanLimits:
-    copy_max_keyframe_seconds: float = 1.0
     copy_max_kbps: int = DEFAULT_COPY_MAX_KBPS
     encode_pixels_per_second: float = DEFAULT_ENCODE_PIXELS_PER_SECOND
     segment_seconds: float = 1.0
@@ -55,14 +54,23 @@ class LadderDecision:
         return "source" if self.top_rung == "copied" else "time"
 
 
+def _cadence(interval: float | None, limits: PlanLimits) -> str:
+    """The measured cadence in words, for a source whose keyframes miss the segment clock."""
+    if interval is None:
+        return f"more than {_seconds(limits.segment_seconds)} apart"
+    if interval <= limits.segment_seconds * 1.05:
+        return f"off the {_seconds(limits.segment_seconds)} clock (irregular, up to {_seconds(interval)} apart)"
+    return f"{_seconds(interval)} apart"
+
+
 def keyframe_warning(interval: float | None, limits: PlanLimits) -> IngestWarning:
-    apart = "more than " + _seconds(limits.copy_max_keyframe_seconds) if interval is None else _seconds(interval)
     return IngestWarning(
         code="keyframe-interval",
         message=(
-            f"Your keyframes are {apart} apart, so your top quality is re-encoded to cut every rung into "
-            f"{_seconds(limits.segment_seconds)} segments: viewers get slightly lower quality and the server "
-            "spends CPU. With a 1 s keyframe interval it is passed through untouched."
+            f"Your keyframes are {_cadence(interval, limits)}, so your top quality is re-encoded to cut every "
+            f"rung into {_seconds(limits.segment_seconds)} segments: viewers get slightly lower quality and the "
+            f"server spends CPU. With a keyframe every {_seconds(limits.segment_seconds)} it is passed through "
+            "untouched."
         ),
         setting=OBS_KEYFRAME_INTERVAL,
     )
@@ -70,7 +78,7 @@ def keyframe_warning(interval: float | None, limits: PlanLimits) -> IngestWarnin
 
 def decide(ladder: Ladder, source: SourceInfo, *, cadence_ok: bool, limits: PlanLimits | None = None) -> LadderDecision:
     """The ladder for `source`, whose first keyframes came `source.keyframe_interval` apart
-    (`cadence_ok`: close enough to be segment boundaries)."""
+    (`cadence_ok`: they cut the copied source into segments of the target length)."""
     limits = limits or PlanLimits()
     warnings: list[IngestWarning] = []
     reasons: list[str] = []
@@ -95,12 +103,8 @@ def decide(ladder: Ladder, source: SourceInfo, *, cadence_ok: bool, limits: Plan
             )
         )
     if not cadence_ok:
-        interval = source.keyframe_interval
-        apart = (
-            _seconds(interval) if interval is not None else "more than " + _seconds(limits.copy_max_keyframe_seconds)
-        )
-        reasons.append(f"keyframes {apart} apart (at most {_seconds(limits.copy_max_keyframe_seconds)} to copy)")
-        warnings.append(keyframe_warning(interval, limits))
+        reasons.append(f"keyframes {_cadence(source.keyframe_interval, limits)}")
+        warnings.append(keyframe_warning(source.keyframe_interval, limits))
     declared = source.video_bitrate_kbps
     if declared is not None and declared > limits.copy_max_kbps:
         reasons.append(f"{declared} kbps is above the {limits.copy_max_kbps} kbps a copied source may have")
