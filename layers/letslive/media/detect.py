@@ -363,8 +363,8 @@ class CopyCadence:
     @property
     def longest_seconds(self) -> float | None:
         """The longest of the last few gaps between keyframes (the open one included)."""
-        gaps = [*self._gaps, self._open_ms] if self._last_key is not None else []
-        return max(gaps) / 1000 if gaps and max(gaps) else None
+        longest = max([*self._gaps, self._open_ms])
+        return longest / 1000 if longest else None
 
     def frame(self, timestamp_ms: int, keyframe: bool) -> bool:
         if keyframe:
