@@ -4,10 +4,18 @@ Everything is real: ministack on a free loopback port, `cdklocal deploy` of the 
 the ingest worker as a process, the edge in a thread. Nothing here is mocked.
 """
 
-from collections.abc import Iterator
+import json
+import uuid
+from collections.abc import Callable, Iterator
+from typing import Any
 
+import boto3
+import httpx
 import pytest
 
+from infra.constants import OUTPUT_EVENT_BUS
+from letslive.constants import EVENT_SOURCE
+from localstack.emulator import EMULATOR_CREDENTIALS
 from localstack.platform import RunningPlatform, local_platform
 
 # The name the tests use for it.
@@ -18,3 +26,36 @@ LocalPlatform = RunningPlatform
 def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalPlatform]:
     with local_platform(tmp_path_factory.mktemp("platform")) as running:
         yield running
+
+
+@pytest.fixture(scope="module")
+def api(platform: LocalPlatform) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=f"{platform.edge_url}/api", timeout=30) as client:
+        yield client
+
+
+@pytest.fixture(scope="module")
+def events(platform: LocalPlatform) -> Callable[[], list[dict[str, Any]]]:
+    """Every event on the platform's bus, copied into an SQS queue by a rule made here."""
+    kwargs: dict[str, Any] = {
+        "endpoint_url": platform.deployment.endpoint,
+        "region_name": EMULATOR_CREDENTIALS["AWS_REGION"],
+        "aws_access_key_id": "test",
+        "aws_secret_access_key": "test",
+    }
+    sqs, eventbridge = boto3.client("sqs", **kwargs), boto3.client("events", **kwargs)
+    bus = platform.deployment.output(OUTPUT_EVENT_BUS)
+    queue_url = sqs.create_queue(QueueName=f"e2e-events-{uuid.uuid4().hex[:6]}")["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    eventbridge.put_rule(Name="e2e-all", EventBusName=bus, EventPattern=json.dumps({"source": [EVENT_SOURCE]}))
+    eventbridge.put_targets(Rule="e2e-all", EventBusName=bus, Targets=[{"Id": "q", "Arn": arn}])
+    received: list[dict[str, Any]] = []
+
+    def read() -> list[dict[str, Any]]:
+        while batch := sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10).get("Messages", []):
+            for message in batch:
+                received.append(json.loads(message["Body"]))
+                sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"])
+        return received
+
+    return read

@@ -36,20 +36,75 @@ CLOCK_BLOCK_WIDTH = 1 / 32
 CLOCK_STRIP_HEIGHT = 1 / 15
 
 
-def make_source(directory: Path, height: int, seconds: int) -> Path:
-    """An H.264 High + AAC FLV with OBS's settings, encoded once."""
+# OBS's default output settings: keyframe interval "0 = auto", which x264 makes 250 frames
+# (8.3 s at 30 fps), scene-cut keyframes on.
+OBS_DEFAULT_VIDEO = ("-c:v", "libx264", "-profile:v", "high", "-pix_fmt", "yuv420p")
+
+
+def make_source(directory: Path, height: int, seconds: int, video: tuple[str, ...] = OBS_VIDEO, name: str = "") -> Path:
+    """An H.264 High + AAC FLV with OBS's recommended settings (or `video`), encoded once."""
     width = height * 16 // 9
-    path = directory / f"source_{height}p_{seconds}s.flv"
+    path = directory / f"source_{height}p_{seconds}s{name}.flv"
     subprocess.run(
         [
             "ffmpeg", "-hide_banner", "-loglevel", "error", "-y",
             "-f", "lavfi", "-i", f"testsrc2=size={width}x{height}:rate=30", *SINE,
-            "-t", str(seconds), *OBS_VIDEO, "-preset", "ultrafast", *OBS_AUDIO, "-f", "flv", str(path),
+            "-t", str(seconds), *video, "-preset", "ultrafast", *OBS_AUDIO, "-f", "flv", str(path),
         ],
         check=True,
         timeout=300,
     )  # fmt: skip
     return path
+
+
+# Shot lengths (seconds) of `make_scene_cut_source`: keyframes at every cut, none on a 1 s clock.
+SHOTS = (0.8, 0.5, 0.9, 2.6, 0.6, 1.6, 1.3, 0.7, 2.2, 0.8)
+_PATTERNS = ("testsrc2", "smptebars", "rgbtestsrc", "mandelbrot", "testsrc", "smptehdbars")
+
+
+def make_scene_cut_source(directory: Path, height: int) -> Path:
+    """A source with irregular scene cuts (different test patterns) encoded by x264 with scene-cut
+    detection on and keyint 120, as OBS's x264 does: its keyframes land at the cuts."""
+    width = height * 16 // 9
+    path = directory / f"scene_cuts_{height}p.flv"
+    inputs = [
+        arg
+        for index, length in enumerate(SHOTS)
+        for arg in (
+            "-f",
+            "lavfi",
+            "-t",
+            str(length),
+            "-i",
+            f"{_PATTERNS[index % len(_PATTERNS)]}=size={width}x{height}:rate=30",
+        )
+    ]
+    graph = "".join(f"[{i}:v]" for i in range(len(SHOTS))) + f"concat=n={len(SHOTS)}:v=1:a=0[v]"
+    subprocess.run(
+        [
+            "ffmpeg", "-hide_banner", "-loglevel", "error", "-y", *inputs, *SINE, "-filter_complex", graph,
+            "-map", "[v]", "-map", f"{len(SHOTS)}:a", "-t", str(sum(SHOTS)), *OBS_DEFAULT_VIDEO, "-preset", "ultrafast",
+            "-x264-params", "keyint=120:scenecut=40", *OBS_AUDIO, "-f", "flv", str(path),
+        ],
+        check=True,
+        timeout=300,
+    )  # fmt: skip
+    return path
+
+
+def gstreamer_command(sink: str, url: str, seconds: int, keyint: int = 30, height: int = 720) -> list[str]:
+    """A live GStreamer publisher with its own encoder and muxer at their defaults, as the issue
+    tried them: `sink` is `rtmpsink` (librtmp, the library family OBS grew from) or `rtmp2sink`."""
+    width = height * 16 // 9
+    return [
+        "gst-launch-1.0", "-q",
+        "videotestsrc", "is-live=true", f"num-buffers={seconds * 30}", "!",
+        f"video/x-raw,width={width},height={height},framerate=30/1", "!",
+        "x264enc", "tune=zerolatency", "speed-preset=ultrafast", f"key-int-max={keyint}", "!",
+        "h264parse", "!", "flvmux", "streamable=true", "name=mux", "!", sink, f"location={url}",
+        "audiotestsrc", "is-live=true", f"num-buffers={seconds * 47}", "samplesperbuffer=1024", "!",
+        "audio/x-raw,rate=48000,channels=2", "!", "voaacenc", "!", "aacparse", "!", "mux.",
+    ]  # fmt: skip
 
 
 def publish(source: Path, url: str) -> "subprocess.Popen[bytes]":

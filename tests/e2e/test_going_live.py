@@ -5,37 +5,31 @@ uploads to the emulator's S3; everything is read back through the edge (the Clou
 stand-in) and the API, as a player and the web app would. Nothing is mocked.
 """
 
-import json
 import shutil
 import signal
-import subprocess
-import uuid
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import boto3
 import httpx
 import pytest
 
-from infra.constants import OUTPUT_EVENT_BUS
-from letslive.constants import EVENT_SOURCE
 from letslive.media.playlists import parse_master_playlist, parse_media_playlist
-from localstack.emulator import EMULATOR_CREDENTIALS
 from localstack.platform import free_port, start_ingest_worker
+from tests.e2e.channels import (
+    channel_state,
+    fetch,
+    ffprobe_ok,
+    finish,
+    media_objects,
+    new_channel,
+    playback_url,
+    vods_of,
+)
 from tests.e2e.conftest import LocalPlatform
 from tests.e2e.media import make_source, publish, wait_for
 
-PASSWORD = "correct horse battery staple 42"
 SEGMENT_TARGET = 1.0
-
-
-@dataclass
-class Channel:
-    username: str
-    token: str
-    key: str
 
 
 @pytest.fixture(scope="module")
@@ -48,97 +42,6 @@ def sources(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
         "720p": make_source(directory, 720, 8),
         "720p_short": make_source(directory, 720, 5),
     }
-
-
-@pytest.fixture(scope="module")
-def api(platform: LocalPlatform) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=f"{platform.edge_url}/api", timeout=30) as client:
-        yield client
-
-
-@pytest.fixture(scope="module")
-def events(platform: LocalPlatform) -> Callable[[], list[dict[str, Any]]]:
-    """Every event on the platform's bus, copied into an SQS queue by a rule made here."""
-    kwargs: dict[str, Any] = {
-        "endpoint_url": platform.deployment.endpoint,
-        "region_name": EMULATOR_CREDENTIALS["AWS_REGION"],
-        "aws_access_key_id": "test",
-        "aws_secret_access_key": "test",
-    }
-    sqs, eventbridge = boto3.client("sqs", **kwargs), boto3.client("events", **kwargs)
-    bus = platform.deployment.output(OUTPUT_EVENT_BUS)
-    queue_url = sqs.create_queue(QueueName=f"e2e-events-{uuid.uuid4().hex[:6]}")["QueueUrl"]
-    arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-    eventbridge.put_rule(Name="e2e-all", EventBusName=bus, EventPattern=json.dumps({"source": [EVENT_SOURCE]}))
-    eventbridge.put_targets(Rule="e2e-all", EventBusName=bus, Targets=[{"Id": "q", "Arn": arn}])
-    received: list[dict[str, Any]] = []
-
-    def read() -> list[dict[str, Any]]:
-        while batch := sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10).get("Messages", []):
-            for message in batch:
-                received.append(json.loads(message["Body"]))
-                sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"])
-        return received
-
-    return read
-
-
-def new_channel(api: httpx.Client) -> Channel:
-    username = f"live_{uuid.uuid4().hex[:8]}"
-    signup = api.post(
-        "/auth/signup", json={"username": username, "email": f"{username}@example.com", "password": PASSWORD}
-    )
-    assert signup.status_code == 201, signup.text
-    token = api.post("/auth/login", json={"username": username, "password": PASSWORD}).json()["access_token"]
-    key = api.post("/streams/me/key", headers={"authorization": f"Bearer {token}"})
-    assert key.status_code in (200, 201), key.text
-    return Channel(username, token, key.json()["stream_key"])
-
-
-def playback_url(api: httpx.Client, username: str) -> str:
-    url: str = wait_for(lambda: channel_state(api, username).get("playback_url"), 20, f"{username} to go live")
-    return url
-
-
-def fetch(url: str) -> httpx.Response:
-    response: httpx.Response = wait_for(lambda: (r := httpx.get(url)).status_code == 200 and r, 20, url)
-    return response
-
-
-def media_objects(platform: LocalPlatform) -> int:
-    s3 = boto3.client(
-        "s3", endpoint_url=platform.deployment.endpoint, region_name="us-east-1",
-        aws_access_key_id="test", aws_secret_access_key="test",
-    )  # fmt: skip
-    listing = s3.list_objects_v2(Bucket=platform.deployment.media_bucket, Prefix="hls/")
-    return int(listing.get("KeyCount", 0))
-
-
-def channel_state(api: httpx.Client, username: str) -> dict[str, Any]:
-    state: dict[str, Any] = api.get(f"/streams/{username}").json()
-    return state
-
-
-def vods_of(api: httpx.Client, username: str) -> list[dict[str, Any]]:
-    response = api.get("/vods", params={"channel": username})
-    assert response.status_code == 200, response.text
-    items: list[dict[str, Any]] = response.json()["items"]
-    return items
-
-
-def ffprobe_ok(url: str) -> bool:
-    result = subprocess.run(
-        ["ffprobe", "-v", "error", "-show_entries", "stream=codec_type", "-of", "json", url],
-        capture_output=True,
-        timeout=60,
-        check=False,
-    )
-    return result.returncode == 0 and not result.stderr and b"video" in result.stdout
-
-
-def finish(process: "subprocess.Popen[bytes]", timeout: float = 60) -> None:
-    _, stderr = process.communicate(timeout=timeout)
-    assert process.returncode == 0, stderr.decode(errors="replace")
 
 
 def test_a_1080p_broadcast_goes_live_with_the_full_ladder_and_becomes_a_vod(

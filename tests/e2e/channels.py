@@ -1,0 +1,80 @@
+"""Channels on the running local platform, as the e2e suites use them: an account with a stream
+key, and the API, the edge and the media bucket read back as a player and the web app would."""
+
+import subprocess
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+import boto3
+import httpx
+
+from tests.e2e.conftest import LocalPlatform
+from tests.e2e.media import wait_for
+
+PASSWORD = "correct horse battery staple 42"
+
+
+@dataclass
+class Channel:
+    username: str
+    token: str
+    key: str
+
+
+def new_channel(api: httpx.Client) -> Channel:
+    username = f"live_{uuid.uuid4().hex[:8]}"
+    signup = api.post(
+        "/auth/signup", json={"username": username, "email": f"{username}@example.com", "password": PASSWORD}
+    )
+    assert signup.status_code == 201, signup.text
+    token = api.post("/auth/login", json={"username": username, "password": PASSWORD}).json()["access_token"]
+    key = api.post("/streams/me/key", headers={"authorization": f"Bearer {token}"})
+    assert key.status_code in (200, 201), key.text
+    return Channel(username, token, key.json()["stream_key"])
+
+
+def playback_url(api: httpx.Client, username: str) -> str:
+    url: str = wait_for(lambda: channel_state(api, username).get("playback_url"), 20, f"{username} to go live")
+    return url
+
+
+def fetch(url: str) -> httpx.Response:
+    response: httpx.Response = wait_for(lambda: (r := httpx.get(url)).status_code == 200 and r, 20, url)
+    return response
+
+
+def media_objects(platform: LocalPlatform) -> int:
+    s3 = boto3.client(
+        "s3", endpoint_url=platform.deployment.endpoint, region_name="us-east-1",
+        aws_access_key_id="test", aws_secret_access_key="test",
+    )  # fmt: skip
+    listing = s3.list_objects_v2(Bucket=platform.deployment.media_bucket, Prefix="hls/")
+    return int(listing.get("KeyCount", 0))
+
+
+def channel_state(api: httpx.Client, username: str) -> dict[str, Any]:
+    state: dict[str, Any] = api.get(f"/streams/{username}").json()
+    return state
+
+
+def vods_of(api: httpx.Client, username: str) -> list[dict[str, Any]]:
+    response = api.get("/vods", params={"channel": username})
+    assert response.status_code == 200, response.text
+    items: list[dict[str, Any]] = response.json()["items"]
+    return items
+
+
+def ffprobe_ok(url: str) -> bool:
+    result = subprocess.run(
+        ["ffprobe", "-v", "error", "-show_entries", "stream=codec_type", "-of", "json", url],
+        capture_output=True,
+        timeout=60,
+        check=False,
+    )
+    return result.returncode == 0 and not result.stderr and b"video" in result.stdout
+
+
+def finish(process: "subprocess.Popen[bytes]", timeout: float = 60) -> None:
+    _, stderr = process.communicate(timeout=timeout)
+    assert process.returncode == 0, stderr.decode(errors="replace")
