@@ -9,6 +9,7 @@ what we had not read yet: no real-time encoder gets that far ahead.)
 
 import asyncio
 import contextlib
+import json
 import subprocess
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -225,11 +226,11 @@ def decoded_frames(transport_stream: bytes) -> int:
     """How many video frames FFmpeg decodes from the bytes (and that it decodes them cleanly)."""
     result = subprocess.run(
         ["ffprobe", "-v", "error", "-count_frames", "-select_streams", "v:0", "-show_entries",
-         "stream=nb_read_frames", "-of", "csv=p=0", "-f", "mpegts", "-i", "pipe:0"],
+         "stream=nb_read_frames", "-of", "json", "-f", "mpegts", "-i", "pipe:0"],
         input=transport_stream, capture_output=True, check=True, timeout=60,
     )  # fmt: skip
     assert not result.stderr, result.stderr
-    return int(result.stdout.split()[0])
+    return int(json.loads(result.stdout)["streams"][0]["nb_read_frames"])
 
 
 def nothing_left(env: Ingest, s3: Any) -> None:
@@ -281,3 +282,48 @@ def test_hevc_is_refused_before_anything_goes_live(env: Ingest, s3: Any) -> None
     assert "HEVC" in description
     assert "x264" in description
     nothing_left(env, s3)
+
+
+AUDIO_CODECS = {
+    "mp3": ("-c:a", "libmp3lame", "-ar", "44100"),
+    "speex": ("-c:a", "libspeex", "-ar", "16000", "-ac", "1"),
+    "pcm": ("-c:a", "pcm_s16le", "-ar", "44100"),
+    "nellymoser": ("-c:a", "nellymoser", "-ar", "44100", "-ac", "1"),
+    "g711": ("-c:a", "pcm_mulaw", "-ar", "8000", "-ac", "1"),
+}
+
+
+@pytest.mark.parametrize("codec", [*sorted(AUDIO_CODECS), "none"])
+def test_audio_other_than_aac_or_none_at_all_is_served(env: Ingest, codec: str) -> None:
+    audio = AUDIO_CODECS.get(codec)
+    inputs = ["-f", "lavfi", "-i", "testsrc2=size=640x360:rate=30"]
+    if audio is not None:
+        inputs += ["-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000"]
+    source = env.media / f"audio_{codec}.flv"
+    subprocess.run(
+        ["ffmpeg", "-hide_banner", "-loglevel", "error", "-y", *inputs, "-t", "4", *X264, "-g", "30",
+         *(audio or ("-an",)), "-f", "flv", str(source)],
+        check=True, timeout=120,
+    )  # fmt: skip
+
+    code, stderr, reports = run(publish(env, ffmpeg_publisher(source), ladder="360,160"))
+
+    assert code == 0, stderr
+    prefix = broadcast_prefix(broadcast_id(env))
+    variants = parse_master_playlist(read(f"{prefix}/vod.m3u8"))
+    assert [v.codecs[1:] for v in variants] == [("mp4a.40.2",) if audio else ()] * 2
+    first = parse_media_playlist(read(f"{prefix}/{variants[0].uri}")).segments[0]
+    streams = probe_streams(media_storage().get(f"{prefix}/{first.uri}"))
+    assert streams == (["h264", "aac"] if audio else ["h264"])
+    expected_codec = {"pcm": "pcm-le", "g711": "g711u", "nellymoser": "nellymoser"}.get(codec, codec)
+    assert {r.audio_codec for r in reports if r.top_rung} == {None if audio is None else expected_codec}
+
+
+def probe_streams(transport_stream: bytes) -> list[str]:
+    """The codecs of a segment's streams, as FFmpeg reads them (failing on any decode error)."""
+    result = subprocess.run(
+        ["ffprobe", "-v", "error", "-show_entries", "stream=codec_name", "-of", "json", "-f", "mpegts", "-i", "pipe:0"],
+        input=transport_stream, capture_output=True, check=True, timeout=60,
+    )  # fmt: skip
+    assert not result.stderr, result.stderr
+    return [stream["codec_name"] for stream in json.loads(result.stdout)["streams"]]
