@@ -156,7 +156,8 @@ def test_any_keyframe_interval_gives_aligned_1s_segments_and_a_warning(
             return playlists if min(len(p.segments) for p in playlists.values()) >= 5 else None
 
         assert_live_aligned(wait_for(enough, 30, "five live segments in every rung"))
-        report = wait_for(lambda: health(api, channel), 20, "the health report")
+        # The worker reports every 5 s; the first report after going live carries the ladder.
+        report = wait_for(lambda: (h := health(api, channel)) and h["top_rung"] and h, 20, "the health report")
         assert report["top_rung"] == "re-encoded"
         assert report["keyframe_interval_seconds"] is not None
         assert [w["code"] for w in report["warnings"]] == ["keyframe-interval"]

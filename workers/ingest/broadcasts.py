@@ -239,9 +239,10 @@ class PublisherSession:
     It buffers the first tags until `SourceDetector` knows the source from the bitstream; only
     then does the channel go live (`BroadcastManager.go_live`) and the ladder get planned. A
     source that can never be served is refused (`PublishRejected`) before anything is written.
-    While the top rung is copied, the source's keyframe cadence is watched: when a GOP outgrows
-    the copy limit, the part ends at the start of its unfinished segment and a new part
-    re-encodes the top rung from that keyframe on, so no media is lost or repeated.
+    While the top rung is copied, the source's keyframes are checked against the segment clock
+    (`CopyCadence`): when a segment can no longer be cut on time, the part ends where its
+    unfinished segment began and a new part re-encodes the top rung from that keyframe on, so
+    no media is lost or repeated.
     """
 
     def __init__(self, manager: "BroadcastManager", grant: PublishGrant, client: str) -> None:
