@@ -13,10 +13,12 @@ export CDK_DISABLE_VERSION_CHECK := 1
 PIP_INSTALL = $(1)/bin/pip install --quiet --disable-pip-version-check
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 # command:packages (comma-separated) installed from apt when the command is missing.
-# GStreamer is the second real RTMP publisher the tests use (rtmp2sink, x264enc); Chromium is
-# the browser of the web app's end-to-end test (Playwright drives it; it downloads no browser).
+# GStreamer (rtmpsink, rtmp2sink, x264enc) and OBS Studio (headless on Xvfb with software
+# OpenGL) are real RTMP publishers the tests use; Chromium is the browser of the web app's
+# end-to-end test (Playwright drives it; it downloads no browser).
 APT_TOOLS := ffmpeg:ffmpeg \
   gst-launch-1.0:gstreamer1.0-tools,gstreamer1.0-plugins-good,gstreamer1.0-plugins-bad,gstreamer1.0-plugins-ugly \
+  obs:obs-studio Xvfb:xvfb \
   chromium:chromium
 # The web app (web/): its sources (and their folders, so a deleted file counts too), whose
 # change triggers a rebuild of the static export.

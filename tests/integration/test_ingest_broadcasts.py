@@ -11,7 +11,7 @@ import asyncio
 import contextlib
 import json
 import subprocess
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -27,6 +27,7 @@ from letslive.settings import get_settings
 from letslive.storage import media_storage
 from tests.e2e.media import gstreamer_command
 from tests.fixtures.rtmp.client import RawClient, status
+from tests.fixtures.rtmp.obs import HeadlessObs
 from tests.hls_checks import assert_aligned
 from tests.integration.conftest import EventBus
 from workers.ingest.broadcasts import BroadcastManager
@@ -74,28 +75,61 @@ def ffmpeg_source(
     return path
 
 
-Publisher = Callable[[str], list[str]]
+# Runs a publisher against an RTMP URL to its end: its exit code and what it printed.
+Publisher = Callable[[str], Awaitable[tuple[int, bytes]]]
+
+
+def command_publisher(command: Callable[[str], list[str]]) -> Publisher:
+    async def run(url: str) -> tuple[int, bytes]:
+        process = await asyncio.create_subprocess_exec(
+            *command(url), stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE
+        )
+        _, stderr = await process.communicate()
+        assert process.returncode is not None
+        return process.returncode, stderr
+
+    return run
 
 
 def ffmpeg_publisher(source: Path) -> Publisher:
-    return lambda url: [
-        "ffmpeg",
-        "-hide_banner",
-        "-loglevel",
-        "error",
-        "-re",
-        "-i",
-        str(source),
-        "-c",
-        "copy",
-        "-f",
-        "flv",
-        url,
-    ]
+    return command_publisher(
+        lambda url: [
+            "ffmpeg",
+            "-hide_banner",
+            "-loglevel",
+            "error",
+            "-re",
+            "-i",
+            str(source),
+            "-c",
+            "copy",
+            "-f",
+            "flv",
+            url,
+        ]
+    )
 
 
 def gstreamer_publisher(sink: str, seconds: int, height: int = 720) -> Publisher:
-    return lambda url: gstreamer_command(sink, url, seconds, height=height)
+    return command_publisher(lambda url: gstreamer_command(sink, url, seconds, height=height))
+
+
+def obs_publisher(seconds: float, width: int = 640, height: int = 360) -> Publisher:
+    """Real OBS Studio with its default output settings, streaming for `seconds`, then stopped
+    as its button stops it; the exit code is 0 when the stream ended cleanly."""
+
+    async def run(url: str) -> tuple[int, bytes]:
+        server, key = url.rsplit("/", 1)
+        obs = HeadlessObs(server, key, width=width, height=height)
+        try:
+            await asyncio.to_thread(obs.start)
+            await asyncio.to_thread(obs.wait_streaming)
+            await asyncio.sleep(seconds)
+        finally:
+            await asyncio.to_thread(obs.stop)
+        return (0 if obs.stream_stopped else 1), obs.log().encode()
+
+    return run
 
 
 def settings(ingest: Ingest, **overrides: Any) -> IngestSettings:
@@ -107,7 +141,7 @@ async def publish(
     ingest: Ingest, publisher: Publisher, key: str | None = None, **overrides: Any
 ) -> tuple[int, bytes, list[StreamHealthReport]]:
     """Serve, run the publisher to its end, wait for its broadcast to be finalized: the
-    publisher's exit code and stderr, and every health report seen while it was live."""
+    publisher's exit code and output, and every health report seen while it was live."""
     manager = BroadcastManager(
         settings(ingest, **overrides), BroadcastRegistry(), ingest.streams, vod_service(), media_storage(), 1.0
     )
@@ -115,26 +149,26 @@ async def publish(
     await server.start(port=0)
     url = f"rtmp://127.0.0.1:{server.port}/live/{key or ingest.key}"
     reports: list[StreamHealthReport] = []
+
+    async def poll_health() -> None:
+        while True:
+            with contextlib.suppress(NotLive):
+                reports.append(await asyncio.to_thread(ingest.streams.health, USER))
+            await asyncio.sleep(0.25)
+
+    poller = asyncio.create_task(poll_health())
     try:
-        process = await asyncio.create_subprocess_exec(
-            *publisher(url), stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE
-        )
         async with asyncio.timeout(TIMEOUT):
-            waiter = asyncio.create_task(process.communicate())
-            while not waiter.done():
-                with contextlib.suppress(NotLive):
-                    reports.append(await asyncio.to_thread(ingest.streams.health, USER))
-                await asyncio.wait([waiter], timeout=0.25)
-            _, stderr = await waiter
+            code, output = await publisher(url)
             # The publisher may exit with its media still in the socket buffers: the worker reads on.
             while server.active_connections:  # noqa: ASYNC110 - the server has no event for it
                 await asyncio.sleep(0.1)
             # Finalized: the VOD written, the channel offline, the events sent.
             await asyncio.gather(*(live.finished.wait() for live in manager.live.values()))
     finally:
+        poller.cancel()
         await server.close()
-    assert process.returncode is not None
-    return process.returncode, stderr, reports
+    return code, output, reports
 
 
 def read(path: str) -> str:
@@ -327,3 +361,18 @@ def probe_streams(transport_stream: bytes) -> list[str]:
     )  # fmt: skip
     assert not result.stderr, result.stderr
     return [stream["codec_name"] for stream in json.loads(result.stdout)["streams"]]
+
+
+def test_real_obs_with_its_default_settings_gets_aligned_1s_segments_and_a_warning(env: Ingest) -> None:
+    # OBS Studio itself (headless, software OpenGL): output "Simple", keyframe interval "0 = auto".
+    code, log, reports = run(publish(env, obs_publisher(8), ladder="360,160"))
+
+    assert code == 0, log[-3000:]
+    playlists = vod_playlists(broadcast_id(env))
+    assert_aligned(playlists)
+    assert sum(s.duration for s in next(iter(playlists.values())).segments) >= 8
+    live = [r for r in reports if r.top_rung is not None]
+    assert live[-1].top_rung == "re-encoded"
+    assert [(r.name, r.copied) for r in live[-1].rungs] == [("360p", False), ("160p", False)]
+    assert [w.code for w in live[-1].warnings] == ["keyframe-interval"]
+    assert live[-1].warnings[0].setting == "OBS → Settings → Output → Keyframe Interval: 1 s"

@@ -7,6 +7,7 @@ rtmpsink and rtmp2sink; `tests/fixtures/rtmp/record.py`) are replayed through it
 import itertools
 import random
 from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -700,16 +701,32 @@ def test_a_command_without_a_name_is_refused() -> None:
 # Recordings of real publishers
 
 
-# What each recording holds (`record.py` made them; update these if it remakes them): video
-# messages (the AVC sequence header, 45 frames, the end of sequence), audio messages (the AAC
-# sequence header and frames), onMetaData messages (GStreamer's flvmux repeats it), and the
-# transaction ids we answer with `_result` (rtmp2sink sends 0, "no answer", but for connect and
-# createStream).
+@dataclass(frozen=True)
+class Recording:
+    """What a recording holds (`record.py` made them; update these if it remakes them)."""
+
+    videos: int  # video messages: the AVC sequence header, the frames (and an end of sequence)
+    audios: int  # the AAC sequence header and frames
+    metadata: int  # onMetaData messages (GStreamer's flvmux repeats it)
+    answered: list[int]  # transactions we answer with `_result` (rtmp2sink asks for few)
+    size: tuple[int, int]
+    encoder: str
+    last_ms: tuple[int, int]  # the range the last timestamps fall in
+    keyframes: int  # after the first frame
+    ends_with_end_of_sequence: bool = True
+
+
+# ffmpeg and GStreamer: 160x90, -g 30 / key-int-max=30, 45 frames (1.5 s). OBS 29 with its
+# default output settings (keyframe interval "0 = auto", i.e. x264's 250 frames) at 320x180.
 RECORDINGS = {
-    "ffmpeg": (47, 66, 1, [1, 2, 3, 4, 6]),
-    "gst-rtmpsink": (47, 71, 14, [1, 2, 3, 4, 6]),
-    "gst-rtmp2sink": (47, 71, 14, [1, 2]),
-}
+    "ffmpeg": Recording(47, 66, 1, [1, 2, 3, 4, 6], (160, 90), "Lavf59.27.100", (1300, 1600), 1),
+    "gst-rtmpsink": Recording(47, 71, 14, [1, 2, 3, 4, 6], (160, 90), "GStreamer 1.22.0 FLV muxer", (1300, 1600), 1),
+    "gst-rtmp2sink": Recording(47, 71, 14, [1, 2], (160, 90), "GStreamer 1.22.0 FLV muxer", (1300, 1600), 1),
+    "obs": Recording(
+        67, 101, 1, [1, 2, 3, 4, 6], (320, 180), "obs-output module (libobs version 29.0.2.1-1+b1)", (2100, 2250), 0,
+        ends_with_end_of_sequence=False,
+    ),
+}  # fmt: skip
 RECORDED_KEY = "fixture-stream-key"
 
 
@@ -730,7 +747,7 @@ def is_sequence_header(event: Event, codec: int) -> bool:
 @pytest.mark.parametrize("sizes", [(65536,), (1,), (3, 1000, 17)], ids=["reads", "byte-by-byte", "odd"])
 @pytest.mark.parametrize("name", list(RECORDINGS))
 def test_a_recorded_publisher_replays_whole(name: str, sizes: tuple[int, ...]) -> None:
-    videos, audios, metadata_count, answered = RECORDINGS[name]
+    recording = RECORDINGS[name]
     joined = replay(name, sizes)
     events = joined.events
 
@@ -740,31 +757,30 @@ def test_a_recorded_publisher_replays_whole(name: str, sizes: tuple[int, ...]) -
     video_events = [e for e in events if isinstance(e, Video)]
     audio_events = [e for e in events if isinstance(e, Audio)]
     metadata = [e.values for e in events if isinstance(e, Metadata)]
-    assert (len(video_events), len(audio_events), len(metadata)) == (videos, audios, metadata_count)
-    assert len(events) == 2 + videos + audios + metadata_count + 2
-    # The decoder configurations come first, and the stream ends with the AVC end of sequence.
+    counts = (len(video_events), len(audio_events), len(metadata))
+    assert counts == (recording.videos, recording.audios, recording.metadata)
+    assert len(events) == 2 + sum(counts) + 2
+    # The decoder configurations come first; ffmpeg and GStreamer end with the AVC end of sequence.
     assert is_sequence_header(video_events[0], 7)
     assert is_sequence_header(audio_events[0], 10)
-    assert video_events[-1].payload[:2] == b"\x17\x02"
+    assert (video_events[-1].payload[:2] == b"\x17\x02") is recording.ends_with_end_of_sequence
     for track in (video_events, audio_events):
         stamps = [e.timestamp_ms for e in track]
         assert stamps == sorted(stamps)
-        assert 1300 <= stamps[-1] <= 1600  # about 1.5 s
-    keyframes = [e for e in video_events[1:-1] if e.payload[0] >> 4 == 1]
-    assert len(keyframes) == 2  # -g 30 / key-int-max=30 over 45 frames
+        assert recording.last_ms[0] <= stamps[-1] <= recording.last_ms[1]
+    frames = video_events[1:-1] if recording.ends_with_end_of_sequence else video_events[1:]
+    assert frames[0].payload[0] >> 4 == 1  # a keyframe first
+    assert len([e for e in frames[1:] if e.payload[0] >> 4 == 1]) == recording.keyframes
 
-    # Every client says what it sends; GStreamer's flvmux sends the size too (from h264parse's caps).
+    # Every client says what it sends (GStreamer's flvmux the size too, from h264parse's caps).
     first = metadata[0]
-    assert (first["width"], first["height"], first["videocodecid"], first["audiocodecid"]) == (160.0, 90.0, 7.0, 10.0)
-    assert first["framerate"] == 30.0
-    if name.startswith("gst"):
-        assert first["encoder"] == "GStreamer 1.22.0 FLV muxer"
-        assert all(values.keys() == first.keys() for values in metadata)
-    else:
-        assert first["encoder"] == "Lavf59.27.100"
+    assert (first["width"], first["height"]) == tuple(float(side) for side in recording.size)
+    assert (first["videocodecid"], first["audiocodecid"], first["framerate"]) == (7.0, 10.0, 30.0)
+    assert first["encoder"] == recording.encoder
+    assert all(values.keys() == first.keys() for values in metadata)
 
     # Our answers, as the client read them.
     results = [c.transaction_id for c in joined.commands() if c.name == "_result"]
-    assert results == answered
+    assert results == recording.answered
     statuses = [status(c)["code"] for c in joined.commands() if c.name in ("onStatus", "onFCPublish", "onFCUnpublish")]
     assert statuses == ["NetStream.Publish.Start", "NetStream.Publish.Start", "NetStream.Unpublish.Success"]
