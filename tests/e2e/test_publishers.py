@@ -1,13 +1,15 @@
 """Every publisher, any keyframe settings, through the local platform.
 
 Real publishers — FFmpeg, GStreamer's `rtmpsink` (librtmp) and `rtmp2sink` with their own
-encoder and muxer defaults — and real sources with OBS's default keyframe interval (x264's 250
-frames) and with irregular scene-cut keyframes. Everything is read back through the edge and
+encoder and muxer defaults, and OBS Studio itself with its default output settings — and real
+sources with OBS's default keyframe interval (x264's 250 frames) and with irregular scene-cut
+keyframes. Everything is read back through the edge and
 the API, as the player and the dashboard read it.
 """
 
 import shutil
 import subprocess
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -34,6 +36,7 @@ from tests.e2e.media import (
     make_source,
     wait_for,
 )
+from tests.fixtures.rtmp.obs import HeadlessObs
 from tests.hls_checks import FRAME, assert_aligned
 
 WRONG_KEY = "live_" + "x" * 32
@@ -140,12 +143,35 @@ def assert_live_aligned(playlists: dict[str, MediaPlaylist]) -> None:
             assert abs(segment.duration - 1.0) <= FRAME or segment.discontinuity, segment
 
 
-@pytest.mark.parametrize("source", ["obs-default", "scene-cuts"])
+class ObsPublisher:
+    """Real OBS Studio (headless) with its default output settings, as `Popen`-like as the
+    test needs: it streams until `communicate()` stops it, about `seconds` after it started."""
+
+    def __init__(self, url: str, seconds: float) -> None:
+        server, key = url.rsplit("/", 1)
+        self.obs = HeadlessObs(server, key, width=960, height=540)
+        self.obs.start()
+        self.obs.wait_streaming()
+        self.until = time.monotonic() + seconds
+        self.returncode: int | None = None
+
+    def communicate(self, timeout: float) -> tuple[bytes, bytes]:
+        time.sleep(max(0.0, min(timeout, self.until - time.monotonic())))
+        self.obs.stop()
+        self.returncode = 0 if self.obs.stream_stopped else 1
+        return b"", self.obs.log().encode()
+
+    def kill(self) -> None:
+        self.obs.stop()
+
+
+@pytest.mark.parametrize("source", ["obs-default", "scene-cuts", "obs-studio"])
 def test_any_keyframe_interval_gives_aligned_1s_segments_and_a_warning(
     platform: LocalPlatform, api: httpx.Client, sources: dict[str, Path], source: str
 ) -> None:
     channel = new_channel(api)
-    publisher = start(ffmpeg_command(sources[source])(f"{platform.rtmp_url}/{channel.key}"))
+    url = f"{platform.rtmp_url}/{channel.key}"
+    publisher = ObsPublisher(url, 12) if source == "obs-studio" else start(ffmpeg_command(sources[source])(url))
     try:
         live = playback_url(api, channel.username)
         base = live.rsplit("/", 1)[0]
@@ -174,4 +200,7 @@ def test_any_keyframe_interval_gives_aligned_1s_segments_and_a_warning(
     }
     assert_aligned(playlists)
     for playlist in playlists.values():
-        assert playlist.duration == pytest.approx(12, abs=0.2)  # both sources are 12 s long
+        if source == "obs-studio":
+            assert playlist.duration >= 12  # streamed 12 s, then what OBS's encoder held at the stop
+        else:
+            assert playlist.duration == pytest.approx(12, abs=0.2)  # the ffmpeg sources are 12 s long
