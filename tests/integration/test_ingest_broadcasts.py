@@ -376,3 +376,26 @@ def test_real_obs_with_its_default_settings_gets_aligned_1s_segments_and_a_warni
     assert [(r.name, r.copied) for r in live[-1].rungs] == [("360p", False), ("160p", False)]
     assert [w.code for w in live[-1].warnings] == ["keyframe-interval"]
     assert live[-1].warnings[0].setting == "OBS → Settings → Output → Keyframe Interval: 1 s"
+
+
+def test_an_audio_only_publisher_is_served_as_one_aac_rendition(env: Ingest) -> None:
+    source = env.media / "radio.flv"
+    subprocess.run(
+        ["ffmpeg", "-hide_banner", "-loglevel", "error", "-y", "-f", "lavfi", "-i",
+         "sine=frequency=440:sample_rate=44100", "-t", "5", "-c:a", "libmp3lame", "-f", "flv", str(source)],
+        check=True, timeout=60,
+    )  # fmt: skip
+
+    code, stderr, reports = run(publish(env, ffmpeg_publisher(source)))
+
+    assert code == 0, stderr
+    prefix = broadcast_prefix(broadcast_id(env))
+    (variant,) = parse_master_playlist(read(f"{prefix}/vod.m3u8"))
+    assert (variant.uri, variant.codecs, variant.resolution) == ("vod_audio.m3u8", ("mp4a.40.2",), None)
+    playlist = parse_media_playlist(read(f"{prefix}/{variant.uri}"))
+    assert playlist.duration == pytest.approx(5, abs=0.2)
+    assert probe_streams(media_storage().get(f"{prefix}/{playlist.segments[0].uri}")) == ["aac"]
+    live = [r for r in reports if r.audio_codec is not None]
+    assert (live[-1].video_codec, live[-1].audio_codec, live[-1].top_rung, live[-1].width) == (None, "mp3", None, None)
+    (vod,) = vod_service().list_vods(USER).items
+    assert [(r.name, r.height) for r in vod.rungs] == [("audio", 0)]

@@ -55,7 +55,7 @@ def test_gstreamer_defaults_are_high_444_10_bit_and_re_encoded_at_once(name: str
     assert at < 100
     decision = decide(Ladder(), source, cadence_ok=result.cadence_ok)
     assert decision.top_rung == "re-encoded"
-    assert [w.code for w in decision.warnings][0] == "codec-converted"
+    assert decision.warnings[0].code == "codec-converted"
 
 
 def test_obs_defaults_are_known_within_a_segment_and_re_encoded() -> None:
