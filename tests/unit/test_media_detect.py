@@ -17,7 +17,8 @@ def detected(name: str) -> tuple[Detected, int]:
     for event in replay(name, (65536,)).events:
         if isinstance(event, Metadata):
             detector.metadata(event.values)
-        elif isinstance(event, Video):
+            continue
+        if isinstance(event, Video):
             detector.video(event.timestamp_ms, event.payload)
         elif isinstance(event, Audio):
             detector.audio(event.timestamp_ms, event.payload)
