@@ -13,6 +13,7 @@ import json
 import subprocess
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -224,6 +225,13 @@ def test_keyframes_that_stop_coming_mid_stream_switch_to_re_encoding_without_a_g
         # media of the whole publish exactly once (no gap, nothing repeated).
         assert [s.discontinuity for s in playlist.segments].count(True) == 1
         assert sum(s.duration for s in playlist.segments) == pytest.approx(8.0, abs=0.05)
+        # The clock runs on across the switch: the re-encoded part starts when the copied one ends.
+        switch = next(i for i, s in enumerate(playlist.segments) if s.discontinuity)
+        before, after = playlist.segments[switch - 1], playlist.segments[switch]
+        assert before.program_date_time is not None
+        assert after.program_date_time is not None
+        end_of_copy = before.program_date_time + timedelta(seconds=before.duration)
+        assert abs((after.program_date_time - end_of_copy).total_seconds()) < 0.1
     tops = [r.top_rung for r in reports if r.top_rung is not None]
     assert tops[0] == "copied"
     assert tops[-1] == "re-encoded"
