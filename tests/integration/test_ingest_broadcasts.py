@@ -243,7 +243,6 @@ def test_keyframes_that_stop_coming_mid_stream_switch_to_re_encoding_without_a_g
 
 @pytest.mark.parametrize("sink", ["rtmpsink", "rtmp2sink"])
 def test_gstreamer_publishers_go_live_with_every_rung_playable(env: Ingest, sink: str) -> None:
-    # 360p, so that GStreamer's live source and encoder keep up on a busy 2-core machine.
     code, stderr, _ = run(publish(env, gstreamer_publisher(sink, seconds=4, height=360), ladder="360,160"))
 
     assert code == 0, stderr
@@ -259,9 +258,8 @@ def test_gstreamer_publishers_go_live_with_every_rung_playable(env: Ingest, sink
         playlist = parse_media_playlist(read(f"{prefix}/{variant.uri}"))
         frames.append(decoded_frames(b"".join(media_storage().get(f"{prefix}/{s.uri}") for s in playlist.segments)))
         assert sum(s.duration for s in playlist.segments) == pytest.approx(4.0, abs=0.3)
-    assert len(set(frames)) == 1, frames  # every rung has every frame the publisher sent
-    assert frames[0] >= 0.8 * 4 * 30  # (a live source on a busy machine may drop a few itself)
-    assert_aligned(vod_playlists(broadcast), target=None)
+    assert frames == [4 * 30] * 2  # every rung has every frame
+    assert_aligned(vod_playlists(broadcast))
 
 
 def decoded_frames(transport_stream: bytes) -> int:
