@@ -9,10 +9,9 @@ from letslive.media.playlists import MediaPlaylist
 FRAME = 1 / 30 + 0.001
 
 
-def assert_aligned(playlists: dict[str, MediaPlaylist], target: float | None = 1.0) -> None:
+def assert_aligned(playlists: dict[str, MediaPlaylist], target: float = 1.0) -> None:
     """Every rung cut at the same instants, with the same target duration, into segments of the
-    `target` length (± a frame; the last segment of each part may be shorter). `target=None`
-    checks only that the rungs agree: a live source that drops frames cannot be cut to a frame."""
+    `target` length (± a frame; the last segment of each part may be shorter)."""
     durations = {name: [s.duration for s in p.segments] for name, p in playlists.items()}
     counts = {name: len(d) for name, d in durations.items()}
     assert len(set(counts.values())) == 1, counts
@@ -20,8 +19,6 @@ def assert_aligned(playlists: dict[str, MediaPlaylist], target: float | None = 1
     bounds = [list(itertools.accumulate(d)) for d in durations.values()]
     for boundaries in zip(*bounds, strict=True):
         assert max(boundaries) - min(boundaries) <= FRAME, boundaries
-    if target is None:
-        return
     for playlist in playlists.values():
         last_of_part = {i - 1 for i, s in enumerate(playlist.segments) if s.discontinuity} | {
             len(playlist.segments) - 1

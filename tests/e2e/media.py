@@ -93,16 +93,18 @@ def make_scene_cut_source(directory: Path, height: int) -> Path:
 
 
 def gstreamer_command(sink: str, url: str, seconds: int, keyint: int = 30, height: int = 720) -> list[str]:
-    """A live GStreamer publisher with its own encoder and muxer at their defaults, as the issue
-    tried them: `sink` is `rtmpsink` (librtmp, the library family OBS grew from) or `rtmp2sink`."""
+    """A GStreamer publisher with its own encoder and muxer at their defaults, as the issue tried
+    them: `sink` is `rtmpsink` (librtmp, the library family OBS grew from) or `rtmp2sink`. Both
+    sinks sync on the clock, so the test sources are sent in real time; they are not "live"
+    sources, which drop frames when the encoder falls behind on a busy machine."""
     width = height * 16 // 9
     return [
         "gst-launch-1.0", "-q",
-        "videotestsrc", "is-live=true", f"num-buffers={seconds * 30}", "!",
+        "videotestsrc", f"num-buffers={seconds * 30}", "!",
         f"video/x-raw,width={width},height={height},framerate=30/1", "!",
         "x264enc", "tune=zerolatency", "speed-preset=ultrafast", f"key-int-max={keyint}", "!",
         "h264parse", "!", "flvmux", "streamable=true", "name=mux", "!", sink, f"location={url}",
-        "audiotestsrc", "is-live=true", f"num-buffers={seconds * 47}", "samplesperbuffer=1024", "!",
+        "audiotestsrc", f"num-buffers={seconds * 47}", "samplesperbuffer=1024", "!",
         "audio/x-raw,rate=48000,channels=2", "!", "voaacenc", "!", "aacparse", "!", "mux.",
     ]  # fmt: skip
 

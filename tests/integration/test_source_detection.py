@@ -150,14 +150,19 @@ def test_1080p60_with_long_keyframes_is_capped_to_720p60(media: Path) -> None:
     assert {w.code for w in decision.warnings} == {"keyframe-interval", "resolution-capped"}
 
 
-def test_audio_only_publisher_is_refused(media: Path) -> None:
+def test_audio_only_publisher_is_an_audio_only_source(media: Path) -> None:
     flv = encode_flv(media / "audio.flv", video=("-vn",))
     tags = [tag for tag in read_tags(flv) if tag.kind != VIDEO]
 
-    result, _ = detect(tags)
+    result, at = detect(tags)
 
-    assert isinstance(result, Refusal)
-    assert "audio only" in result.description
+    assert isinstance(result, Detected)
+    assert result.source.audio_only
+    assert result.source.audio_codec == "aac"
+    assert 2000 < tags[at].timestamp_ms < 2200  # two seconds of audio without a video tag
+    decision = decide(Ladder(), result.source, cadence_ok=result.cadence_ok)
+    assert decision.top_rung is None
+    assert [(r.name, r.height, r.codecs, r.audio_kbps) for r in decision.rungs] == [("audio", 0, "mp4a.40.2", 160)]
 
 
 def test_hevc_over_enhanced_rtmp_is_refused_naming_the_setting() -> None:

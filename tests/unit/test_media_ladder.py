@@ -5,6 +5,7 @@ import pytest
 from letslive.errors import ConfigurationError, InvalidInput
 from letslive.media.ffmpeg import EncoderTuning, build_transcode_args
 from letslive.media.ladder import PRESETS, Ladder, PlannedRung, Rung
+from letslive.media.playlists import master_playlist
 from letslive.media.source import SourceInfo, avc1_codec_string, avc_codec_string_from_config, parse_hexdump
 
 
@@ -271,3 +272,23 @@ def test_copied_rung_is_renamed_when_a_custom_rung_has_its_name() -> None:
 def test_tiny_source_is_refused() -> None:
     with pytest.raises(InvalidInput):
         Ladder().plan(source(8, 8))
+
+
+def test_an_audio_only_source_gets_one_aac_rendition_without_video() -> None:
+    planned = Ladder().plan(SourceInfo.audio("mp3"))
+
+    assert [(r.name, r.has_video, r.has_audio, r.codecs) for r in planned] == [("audio", False, True, "mp4a.40.2")]
+    args = build_transcode_args(planned, "in.flv", "/out")
+    assert "-filter_complex" not in args
+    assert [args[i + 1] for i, arg in enumerate(args) if arg == "-map"] == ["0:a:0"]
+    assert option(args, "-var_stream_map") == "a:0,name:audio"
+    assert not any(arg.startswith("-c:v") for arg in args)
+    master = master_playlist(planned)
+    assert 'CODECS="mp4a.40.2"' in master
+    assert "RESOLUTION" not in master
+    assert "FRAME-RATE" not in master
+
+
+def test_a_source_needs_video_or_audio() -> None:
+    with pytest.raises(InvalidInput):
+        SourceInfo(0, 0, 0.0, None, None)

@@ -352,7 +352,10 @@ class PublisherSession:
         assert self.live is not None
         assert self.detected is not None
         self._transcoder = await self.live.start_part(decision, tags[0].arrived_at)
-        self._writer = FlvWriter(self._transcoder.write, audio=self.detected.source.audio_codec is not None, video=True)
+        source = self.detected.source
+        self._writer = FlvWriter(
+            self._transcoder.write, audio=source.audio_codec is not None, video=not source.audio_only
+        )
         await self._writer.write_header()
         if self.metadata:
             await self._writer.write_metadata(self.metadata)
@@ -360,8 +363,9 @@ class PublisherSession:
         self._recent.clear()
         # How this part's muxer would cut a copy (from its first timestamp on); it measures the
         # keyframe interval for the health report whether or not the top rung is copied.
-        fps = self.detected.source.fps
-        self._cadence = CopyCadence(self.manager.settings.segment_seconds, fps, self._part_first_ms)
+        self._cadence = None
+        if not source.audio_only:
+            self._cadence = CopyCadence(self.manager.settings.segment_seconds, source.fps, self._part_first_ms)
         if replay:
             # A part cut from the middle of the publish: its FFmpeg needs the sequence headers first.
             for header in self._headers.values():
@@ -468,8 +472,8 @@ class PublisherSession:
         return StreamHealth(
             input_bitrate_kbps=round(self._bytes * 8 / 1000 / elapsed, 1),
             fps=round(self._frames / elapsed, 2),
-            width=source.width if source else None,
-            height=source.height if source else None,
+            width=source.width if source and not source.audio_only else None,
+            height=source.height if source and not source.audio_only else None,
             transcode_speed=self._speed.read(
                 (self._media_ms[1] - self._media_ms[0]) / 1000 if self._media_ms else 0.0,
                 progress.out_time_seconds if progress else None,

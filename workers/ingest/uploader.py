@@ -262,7 +262,7 @@ class HlsUploader:
             text = live_playlist(rendition.stored, self.window)
             await self._put(f"{rendition.name}.m3u8", text.encode(), PLAYLIST_TYPE, LIVE_PLAYLIST_CACHE)
             # After the playlist: a thumbnail is an FFmpeg run, which must not hold back the live edge.
-            if rendition is self.renditions[0]:
+            if rendition is self.renditions[0] and rendition.rung.has_video:
                 await self._maybe_thumbnail(data)
         return count
 

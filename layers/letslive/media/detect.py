@@ -4,7 +4,8 @@
 only a hint) and answers, once it can, with a `Detected` source — size, profile, level, chroma
 and bit depth from the SPS, frame rate from the VUI or else from the tags' timestamps, audio from
 the AudioSpecificConfig, and the keyframe cadence measured from the first keyframes — or with a
-`Refusal` saying why the publish can never be served and which encoder setting to change.
+`Refusal` saying why the publish can never be served and which encoder setting to change. A
+publish with no video at all (after `video_wait_ms` of audio) is an audio-only source.
 `CopyCadence` keeps checking the cadence for the rest of the publish.
 
 Pure: no I/O and no clock; time is the tags' own timestamps (milliseconds).
@@ -28,7 +29,6 @@ from letslive.media.source import AVC_PROFILE_IDC, H264, SourceInfo
 OBS_VIDEO_ENCODER: Final = "OBS → Settings → Output → Video Encoder: x264 (or a hardware H.264 encoder)"
 OBS_AUDIO_ENCODER: Final = "OBS → Settings → Output → Audio Encoder: AAC"
 OBS_KEYFRAME_INTERVAL: Final = "OBS → Settings → Output → Keyframe Interval: 1 s"
-OBS_VIDEO_SOURCE: Final = "add a video source to the OBS scene"
 
 # Audio FFmpeg's FLV demuxer reads and decodes: served by transcoding to AAC like any audio.
 _DECODABLE_AUDIO: Final = frozenset(
@@ -52,7 +52,7 @@ class DetectionLimits:
     segment_seconds: float = 1.0
     # Video this long without an audio sequence header: served as video only.
     audio_wait_ms: int = 2000
-    # Audio this long without any video: served as audio only.
+    # Audio this long without any video (and no metadata announcing some): served as audio only.
     video_wait_ms: int = 2000
     # A source still unknown after this much media is refused.
     max_wait_ms: int = 10_000
@@ -204,8 +204,8 @@ class SourceDetector:
             assert audio.first_ms is not None
             assert audio.last_ms is not None
             if audio.last_ms - audio.first_ms > self.limits.video_wait_ms:
-                self._refusal = Refusal("This server needs video; the encoder sends audio only.", OBS_VIDEO_SOURCE)
-                return self._refusal
+                assert audio.codec is not None
+                return Detected(SourceInfo.audio(audio.codec), None, audio.first_ms, None, False, "none")
         if waited > self.limits.max_wait_ms:
             self._refusal = self._timed_out()
             return self._refusal

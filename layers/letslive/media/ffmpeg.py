@@ -119,7 +119,10 @@ def build_transcode_args(
     out = Path(output_dir)
     copy_top = plan[0].copy
     mode: Keyframes = ("source" if copy_top else "time") if keyframes == "auto" else keyframes
-    encoded = [(index, rung) for index, rung in enumerate(plan) if not rung.copy]
+    has_video = plan[0].has_video
+    if not has_video and len(plan) > 1:
+        raise InvalidInput("an audio-only plan has one rendition")
+    encoded = [(index, rung) for index, rung in enumerate(plan) if not rung.copy and has_video]
     has_audio = plan[0].has_audio
 
     args = [ffmpeg, "-hide_banner", "-nostdin", "-nostats", "-loglevel", loglevel]
@@ -135,20 +138,21 @@ def build_transcode_args(
     if encoded:
         args += ["-filter_complex", _filter_graph(encoded, plan, tuning)]
 
-    for index, rung in enumerate(plan):
+    for index, rung in enumerate(plan if has_video else ()):
         args += ["-map", "0:v:0" if rung.copy else f"[v{index}]"]
     if has_audio:
         for _ in plan:
             args += ["-map", "0:a:0"]
 
-    for index, rung in enumerate(plan):
+    for index, rung in enumerate(plan if has_video else ()):
         args += _video_codec_args(index, rung, segment_seconds, mode, tuning)
     if has_audio:
         for index, rung in enumerate(plan):
             args += [f"-c:a:{index}", "aac", f"-b:a:{index}", f"{rung.audio_kbps}k", f"-ac:a:{index}", "2"]
 
     stream_map = " ".join(
-        f"v:{index}," + (f"a:{index}," if has_audio else "") + f"name:{rung.name}" for index, rung in enumerate(plan)
+        (f"v:{index}," if has_video else "") + (f"a:{index}," if has_audio else "") + f"name:{rung.name}"
+        for index, rung in enumerate(plan)
     )
     args += [
         # Copied packets arrive before the encoders' first output; let the muxer queue them.

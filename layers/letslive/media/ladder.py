@@ -18,6 +18,8 @@ from letslive.media.source import AAC_LC_CODEC, AVC_PROFILE_IDC, SourceInfo, avc
 
 Profile = Literal["baseline", "main", "high"]
 
+# The name of an audio-only source's one rendition (no video, so no height to name it by).
+AUDIO_RUNG: Final = "audio"
 # The tallest source passed through untouched; above it the top rung is re-encoded.
 MAX_PASSTHROUGH_HEIGHT: Final = 1080
 # Rung names become file names (`720p_000042.ts`) and playlist names.
@@ -127,6 +129,10 @@ class PlannedRung:
         return AAC_LC_CODEC in self.codecs.split(",")
 
     @property
+    def has_video(self) -> bool:
+        return self.height > 0
+
+    @property
     def resolution(self) -> str:
         return f"{self.width}x{self.height}"
 
@@ -184,6 +190,8 @@ class Ladder:
         for the copy), else at the tallest configured rung the source reaches. `top` caps the
         re-encoded top rung's height and frame rate (what the worker's CPU can encode).
         """
+        if source.audio_only:
+            return [self._audio_rung()]
         if source.height < 16:
             raise InvalidInput(f"a {source.height} pixel high source is too small to stream")
         planned: list[PlannedRung] = []
@@ -200,6 +208,14 @@ class Ladder:
         if planned[0].copy and planned[0].name in {rung.name for rung in planned[1:]}:
             planned[0] = replace(planned[0], name="source")  # a custom rung took "<height>p"
         return planned
+
+    def _audio_rung(self) -> PlannedRung:
+        """The one rendition of an audio-only source: AAC at the top rung's audio bitrate."""
+        audio_kbps = self.rungs[0].audio_kbps
+        return PlannedRung(
+            name=AUDIO_RUNG, width=0, height=0, fps=0.0, copy=False, video_kbps=0, max_kbps=0, buffer_kbits=0,
+            audio_kbps=audio_kbps, profile="", level="", codecs=AAC_LC_CODEC, scale=False,
+        )  # fmt: skip
 
     def _top_rung(self, height: int) -> Rung:
         """The rung to re-encode the top at `height`: the configured one of that height, or one

@@ -44,7 +44,7 @@ class LadderDecision:
     """The planned rungs and, for the health report, how the top rung was made and why."""
 
     rungs: list[PlannedRung]
-    top_rung: TopRung
+    top_rung: TopRung | None  # None: no video
     reason: str
     warnings: tuple[IngestWarning, ...] = ()
 
@@ -80,6 +80,8 @@ def decide(ladder: Ladder, source: SourceInfo, *, cadence_ok: bool, limits: Plan
     """The ladder for `source`, whose first keyframes came `source.keyframe_interval` apart
     (`cadence_ok`: they cut the copied source into segments of the target length)."""
     limits = limits or PlanLimits()
+    if source.audio_only:
+        return LadderDecision(ladder.plan(source), None, "audio only: one AAC rendition")
     warnings: list[IngestWarning] = []
     reasons: list[str] = []
     if not source.passthrough_ok:

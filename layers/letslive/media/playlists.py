@@ -37,13 +37,10 @@ def master_playlist(plan: Sequence[PlannedRung], uri: Callable[[PlannedRung], st
         raise InvalidInput("the plan has no rung")
     lines = ["#EXTM3U", f"#EXT-X-VERSION:{HLS_VERSION}", "#EXT-X-INDEPENDENT-SEGMENTS"]
     for rung in plan:
-        attributes = [
-            f"BANDWIDTH={rung.bandwidth}",
-            f"AVERAGE-BANDWIDTH={rung.average_bandwidth}",
-            f"RESOLUTION={rung.resolution}",
-            f"FRAME-RATE={rung.fps:.3f}",
-            f'CODECS="{rung.codecs}"',
-        ]
+        attributes = [f"BANDWIDTH={rung.bandwidth}", f"AVERAGE-BANDWIDTH={rung.average_bandwidth}"]
+        if rung.has_video:
+            attributes += [f"RESOLUTION={rung.resolution}", f"FRAME-RATE={rung.fps:.3f}"]
+        attributes.append(f'CODECS="{rung.codecs}"')
         lines += ["#EXT-X-STREAM-INF:" + ",".join(attributes), uri(rung)]
     return "\n".join(lines) + "\n"
 

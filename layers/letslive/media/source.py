@@ -36,7 +36,8 @@ class SourceInfo:
     """A broadcast's input as the ladder planner sees it.
 
     `video_codec`/`audio_codec` use FFmpeg's codec names ("h264", "hevc", "aac"); `audio_codec`
-    is None when the input has no audio. `video_profile` is ffprobe's profile name ("High"),
+    is None when the input has no audio, `video_codec` (with a 0x0 size and 0 fps) when it has
+    no video: an audio-only source (`SourceInfo.audio_only`). `video_profile` is ffprobe's profile name ("High"),
     `video_level` the level_idc (41 for 4.1); with `avc_constraints` (the constraint-flags byte
     of the SPS) they give the copied rung's exact `avc1.PPCCLL`. `keyframe_interval` is the
     source's measured GOP in seconds, when known (see `probe(..., keyframe_seconds=...)`).
@@ -45,7 +46,7 @@ class SourceInfo:
     width: int
     height: int
     fps: float
-    video_codec: str
+    video_codec: str | None
     audio_codec: str | None
     video_profile: str | None = None
     video_level: int | None = None
@@ -56,10 +57,23 @@ class SourceInfo:
     duration: float | None = None
 
     def __post_init__(self) -> None:
+        if self.video_codec is None:
+            if self.audio_codec is None:
+                raise InvalidInput("a source needs video or audio")
+            return
         if self.width <= 0 or self.height <= 0:
             raise InvalidInput(f"source size must be positive, got {self.width}x{self.height}")
         if not self.fps > 0:
             raise InvalidInput(f"source frame rate must be positive, got {self.fps}")
+
+    @classmethod
+    def audio(cls, codec: str) -> "SourceInfo":
+        """A source with audio only (a radio show, a podcast)."""
+        return cls(width=0, height=0, fps=0.0, video_codec=None, audio_codec=codec)
+
+    @property
+    def audio_only(self) -> bool:
+        return self.video_codec is None
 
     @property
     def profile_idc(self) -> int | None:

@@ -19,7 +19,7 @@ class VodRung(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     name: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,31}$")
-    height: int = Field(ge=16, le=4320)
+    height: int = Field(ge=0, le=4320, description="0 for the one rendition of an audio-only broadcast")
     bandwidth: int = Field(ge=1)
 
 

@@ -51,7 +51,7 @@ function VodView({ id }: { id: string }) {
                 <span>
                   {[...vod.rungs]
                     .sort((a, b) => b.height - a.height)
-                    .map((r) => `${r.height}p`)
+                    .map((r) => (r.height ? `${r.height}p` : "audio only"))
                     .join(" · ")}
                 </span>
               )}

@@ -28,7 +28,8 @@ function codecs(report: StreamHealthReport | null): string {
 }
 
 /** "1080p30 (source)": how a viewer's quality menu names it, and whether it is the source. */
-const rungLabel = (rung: RungReport) => `${rung.height}p${Math.round(rung.fps)}${rung.copied ? " (source)" : ""}`;
+const rungLabel = (rung: RungReport) =>
+  rung.height ? `${rung.height}p${Math.round(rung.fps)}${rung.copied ? " (source)" : ""}` : "audio only";
 
 function TopRung({ report }: { report: StreamHealthReport }) {
   if (!report.top_rung) return null;
