@@ -108,7 +108,7 @@ def test_health_reports_refuse_nonsense() -> None:
     [
         {"name": "", "height": 720, "bandwidth": 1},
         {"name": "../x", "height": 720, "bandwidth": 1},
-        {"name": "720p", "height": 0, "bandwidth": 1},
+        {"name": "720p", "height": -1, "bandwidth": 1},
         {"name": "720p", "height": 720, "bandwidth": 0},
         {"name": "720p", "height": 720, "bandwidth": 1, "codecs": "avc1"},
     ],
