@@ -5,6 +5,7 @@ import pytest
 from letslive.errors import ConfigurationError, InvalidInput
 from letslive.media.ffmpeg import EncoderTuning, build_transcode_args
 from letslive.media.ladder import PRESETS, Ladder, PlannedRung, Rung
+from letslive.media.planner import PlanLimits, decide
 from letslive.media.playlists import master_playlist
 from letslive.media.source import SourceInfo, avc1_codec_string, avc_codec_string_from_config, parse_hexdump
 
@@ -292,3 +293,18 @@ def test_an_audio_only_source_gets_one_aac_rendition_without_video() -> None:
 def test_a_source_needs_video_or_audio() -> None:
     with pytest.raises(InvalidInput):
         SourceInfo(0, 0, 0.0, None, None)
+
+
+def test_a_top_rung_capped_below_the_source_rate_drops_frames_before_scaling() -> None:
+    # A 720p60 source whose keyframes miss the clock, on a task that encodes only 720p30: the
+    # top rung is 720p30, and every rung drops every other frame before any scaling.
+    source = SourceInfo(1280, 720, 60.0, "h264", "aac", video_profile="high", video_level=32)
+    decision = decide(Ladder(), source, cadence_ok=False, limits=PlanLimits(encode_pixels_per_second=1280 * 720 * 30))
+
+    assert [(r.name, r.fps, r.copy) for r in decision.rungs] == [("720p", 30.0, False), ("360p", 30.0, False)]
+    assert [w.code for w in decision.warnings] == ["keyframe-interval", "frame-rate-capped"]
+    graph = option(build_transcode_args(decision.rungs, "in.flv", "/out", source_fps=60.0), "-filter_complex")
+    assert graph == (
+        "[0:v:0]split=2[s0][s1];[s0]fps=30,format=yuv420p[v0];"
+        "[s1]fps=30,scale=640:360:flags=bicubic,setsar=1,format=yuv420p[v1]"
+    )

@@ -130,6 +130,7 @@ class LiveBroadcast:
             input_options=INPUT_PROBE_OPTIONS,
             start_number=start_number,
             keyframes=decision.keyframes if plan is decision.rungs else "auto",
+            source_fps=decision.source.fps or None,
         )
         transcoder = Transcoder(args, part_dir)
         await transcoder.start()

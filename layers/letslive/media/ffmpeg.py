@@ -90,6 +90,7 @@ def build_transcode_args(
     realtime_input: bool = False,
     start_number: int = 0,
     keyframes: Keyframes = "auto",
+    source_fps: float | None = None,
     tuning: EncoderTuning | None = None,
     ffmpeg: str = "ffmpeg",
     loglevel: str = "warning",
@@ -100,7 +101,8 @@ def build_transcode_args(
     rung; the master playlist is not FFmpeg's (it lacks CODECS for a copied stream, FRAME-RATE
     and AVERAGE-BANDWIDTH) but `playlists.master_playlist(plan)`, written by the caller.
     `start_number` continues sequence numbers and names after a reconnect. Audio is mapped when
-    the plan has some (`SourceInfo.audio_codec` was not None).
+    the plan has some (`SourceInfo.audio_codec` was not None). `source_fps` is the input's frame
+    rate (the top rung's when not given).
 
     FFmpeg never deletes a segment: the uploader removes each local file once it is in S3, and
     keeps the list of segments for the VOD (`playlists.merge_segments`).
@@ -136,7 +138,10 @@ def build_transcode_args(
         args += ["-f", input_format]
     args += [*input_options, "-i", input]
     if encoded:
-        args += ["-filter_complex", _filter_graph(encoded, plan, tuning)]
+        # The frames a capped rung drops are dropped before scaling: against the source's rate,
+        # which is above every rung's when the top rung itself is capped (1080p60 -> 720p60).
+        fps = source_fps if source_fps is not None else max(rung.fps for rung in plan)
+        args += ["-filter_complex", _filter_graph(encoded, fps, tuning)]
 
     for index, rung in enumerate(plan if has_video else ()):
         args += ["-map", "0:v:0" if rung.copy else f"[v{index}]"]
@@ -179,9 +184,8 @@ def build_transcode_args(
     return args
 
 
-def _filter_graph(encoded: list[tuple[int, PlannedRung]], plan: Sequence[PlannedRung], tuning: EncoderTuning) -> str:
+def _filter_graph(encoded: list[tuple[int, PlannedRung]], source_fps: float, tuning: EncoderTuning) -> str:
     """`[0:v:0]split=N[...]` then, per encoded rung, frame-rate cap, scale and 8-bit 4:2:0."""
-    source_fps = max(rung.fps for rung in plan)
     chains: list[str] = []
     if len(encoded) == 1:
         inputs = ["[0:v:0]"]

@@ -43,6 +43,7 @@ class PlanLimits:
 class LadderDecision:
     """The planned rungs and, for the health report, how the top rung was made and why."""
 
+    source: SourceInfo
     rungs: list[PlannedRung]
     top_rung: TopRung | None  # None: no video
     reason: str
@@ -81,7 +82,7 @@ def decide(ladder: Ladder, source: SourceInfo, *, cadence_ok: bool, limits: Plan
     (`cadence_ok`: they cut the copied source into segments of the target length)."""
     limits = limits or PlanLimits()
     if source.audio_only:
-        return LadderDecision(ladder.plan(source), None, "audio only: one AAC rendition")
+        return LadderDecision(source, ladder.plan(source), None, "audio only: one AAC rendition")
     warnings: list[IngestWarning] = []
     reasons: list[str] = []
     if not source.passthrough_ok:
@@ -121,12 +122,12 @@ def decide(ladder: Ladder, source: SourceInfo, *, cadence_ok: bool, limits: Plan
         rungs = ladder.plan(source, copy_top=True)
         interval = source.keyframe_interval
         cadence = f"keyframes every {_seconds(interval)}" if interval is not None else "keyframes on time"
-        return LadderDecision(rungs, "copied", f"{cadence}: the source is passed through as the top rung")
+        return LadderDecision(source, rungs, "copied", f"{cadence}: the source is passed through as the top rung")
     top, capped = _affordable_top(source, limits)
     warnings.extend(capped)
     rungs = ladder.plan(source, copy_top=False, top=top)
     reason = "re-encoded: " + "; ".join(reasons)
-    return LadderDecision(rungs, "re-encoded", reason[:300], tuple(warnings))
+    return LadderDecision(source, rungs, "re-encoded", reason[:300], tuple(warnings))
 
 
 def _affordable_top(source: SourceInfo, limits: PlanLimits) -> tuple[TopLimit, list[IngestWarning]]:
