@@ -87,8 +87,8 @@ SOURCES: Final[dict[str, SourceSpec]] = {
 class Variant:
     """An encoder tuning: `EncoderTuning` (every encoded rung) plus what `build_transcode_args` cannot
     express yet, applied to its argv by `transcode_command`: a preset, x264 parameters and frame
-    threads for the top rung only, the lower rungs scaled from the rung above (a chain), the
-    graph's `fps=` decided against the source's rate (see `filter_graph`)."""
+    threads for the top rung only, the lower rungs scaled from the rung above (a chain, see
+    `filter_graph`)."""
 
     label: str
     tuning: EncoderTuning = field(default_factory=EncoderTuning)
@@ -96,7 +96,6 @@ class Variant:
     top_x264_params: tuple[str, ...] = ()
     top_frame_threads: int | None = None
     chained_scaling: bool = False
-    source_rate_graph: bool = False
 
 
 DEFAULT_VARIANT: Final = Variant("default (veryfast, zerolatency, frame threads 2)")
@@ -112,7 +111,6 @@ REENCODE_SWEEP: Final[tuple[Variant, ...]] = (
     Variant("frame threads 4", EncoderTuning(frame_threads=4)),
     Variant("decoder threads 1", EncoderTuning(decoder_threads=1)),
     Variant("decoder threads 2", EncoderTuning(decoder_threads=2)),
-    Variant("graph: fps= against the source's rate", source_rate_graph=True),
     Variant("chained scaling (360p from 720p)", chained_scaling=True),
     Variant("top x264-params subme=1:me=dia", top_x264_params=("subme=1", "me=dia")),
     Variant("top preset superfast", top_preset="superfast"),
@@ -198,6 +196,7 @@ def transcode_command(
         window_segments=6,
         keyframes=keyframes_for(plan),
         tuning=variant.tuning,
+        source_fps=info.fps,
     )
     top = plan[0]
     if not top.copy:
@@ -213,17 +212,15 @@ def transcode_command(
             else:
                 at = args.index("-c:v:0")
                 args[at:at] = ["-x264-params:v:0", ":".join(params)]
-    if (variant.chained_scaling or variant.source_rate_graph) and "-filter_complex" in args:
+    if variant.chained_scaling and "-filter_complex" in args:
         graph = filter_graph(plan, info.fps, variant.tuning, chained=variant.chained_scaling)
         args[args.index("-filter_complex") + 1] = graph
     return args
 
 
 def filter_graph(plan: Sequence[PlannedRung], source_fps: float, tuning: EncoderTuning, *, chained: bool) -> str:
-    """`build_transcode_args`' graph, but with `fps=` wherever a rung is slower than the source
-    (that graph compares with the fastest rung, so a plan capped at 30 fps from a 60 fps source
-    scales all 60 frames and leaves the dropping to the encoder's `-r`); `chained`: each encoded
-    rung made from the one above it (source -> 720p -> 360p) instead of all from the source."""
+    """`build_transcode_args`' graph; `chained`: each encoded rung made from the one above it
+    (source -> 720p -> 360p) instead of all from the source."""
     encoded = [(index, rung) for index, rung in enumerate(plan) if not rung.copy]
     chains: list[str] = []
     if not chained and len(encoded) > 1:
