@@ -3,7 +3,8 @@
 Run from the repo root: `.venv/bin/python bench/ladder.py` (exit status 0 whatever the figures).
 `--sweep-reencode` compares encoder tunings on the re-encoded plans (speed and quality),
 `--sweep` the thread settings on the copied plan, `--rows 2,5` measures some rows only,
-`--quality` adds the quality of each row's encoded rungs, `--content mandelbrot` a harder source.
+`--quality` adds the quality of each row's encoded rungs, `--tuning 8` runs the rows with a tuning
+of the re-encode sweep (its index) instead of the default, `--content mandelbrot` uses a harder source.
 
 Sources. 20 s of testsrc2 (mostly flat colour; `mandelbrot` zooms into the fractal, so every
 pixel moves, closer to a game) + a 440 Hz sine, generated once per size and rate into a cache
@@ -407,8 +408,8 @@ def measure(cases: Sequence[Case], scratch: Path, runs: int, attempts: int, keep
                 flush=True,
             )
             if keep is not None and case.kept is None and best.ok:
-                case.kept = keep / f"case{id(case)}"
-                case.kept.mkdir(parents=True)
+                keep.mkdir(parents=True, exist_ok=True)
+                case.kept = Path(tempfile.mkdtemp(prefix="case-", dir=keep))
                 for rung in case.plan:
                     if not rung.copy:
                         with open(case.kept / f"{rung.name}.ts", "wb") as joined:
@@ -521,6 +522,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--runs", type=int, default=RUNS, help="runs per figure (at least 2 for a spread)")
     parser.add_argument("--attempts", type=int, default=ATTEMPTS, help="tries per run to get a quiet machine")
     parser.add_argument("--rows", default=",".join(row.key for row in ROWS) + ",naive", help="rows to measure")
+    parser.add_argument("--tuning", type=int, default=0, help="the rows' tuning: an index into the re-encode sweep")
     parser.add_argument("--quality", action="store_true", help="PSNR/SSIM of each row's encoded rungs")
     parser.add_argument("--sweep-reencode", action="store_true", help="compare tunings on the re-encoded plans")
     parser.add_argument("--sweep-rows", default=",".join(SWEEP_ROWS), help="rows `--sweep-reencode` measures")
@@ -556,19 +558,20 @@ def main(argv: Sequence[str] | None = None) -> int:
         scratch = Path(scratch_name)
         keep = scratch / "keep"
         flagged = False
-        cases = [case(row, DEFAULT_VARIANT, row_label(row)) for row in ROWS if row.key in selected]
+        tuned = REENCODE_SWEEP[options.tuning]
+        cases = [case(row, tuned, row_label(row)) for row in ROWS if row.key in selected]
         if "naive" in selected:
             naive_plan = build_plan(infos["1080p30"], "reencode")
             path = sources["1080p30"]
 
             def naive(out: Path) -> list[list[str]]:
                 # Rung names differ, so the processes can share the directory.
-                return [transcode_command([rung], path, infos["1080p30"], out, DEFAULT_VARIANT) for rung in naive_plan]
+                return [transcode_command([rung], path, infos["1080p30"], out, tuned) for rung in naive_plan]
 
             label = "naive: row 2 as 1 FFmpeg per rung, each decoding"
             cases.append(Case(label, naive, naive_plan, path, infos["1080p30"]))
         if cases:
-            print(f"\nrows, default tuning ({options.runs} runs each, interleaved):", flush=True)
+            print(f"\nrows, tuning {tuned.label} ({options.runs} runs each, interleaved):", flush=True)
             measure(cases, scratch, options.runs, options.attempts, keep if options.quality else None)
             for each in cases:
                 assess(each, [rung.name for rung in each.plan])

@@ -125,7 +125,7 @@ def live_playlists(base: str, names: list[str]) -> dict[str, MediaPlaylist]:
     return {name: parse_media_playlist(httpx.get(f"{base}/{name}").text) for name in names}
 
 
-def assert_live_aligned(playlists: dict[str, MediaPlaylist]) -> None:
+def assert_live_aligned(playlists: dict[str, MediaPlaylist], frames: int = 1) -> None:
     """The live windows agree wherever they overlap: the same sequence numbers have the same
     length and program date-time in every rung (rungs are uploaded one after another, so one
     window may be a segment ahead)."""
@@ -140,7 +140,7 @@ def assert_live_aligned(playlists: dict[str, MediaPlaylist]) -> None:
         assert len(set(stamps)) == 1, (sequence, stamps)
     for playlist in playlists.values():
         for segment in playlist.segments[:-1]:
-            assert abs(segment.duration - 1.0) <= FRAME or segment.discontinuity, segment
+            assert abs(segment.duration - 1.0) <= frames * FRAME or segment.discontinuity, segment
 
 
 class ObsPublisher:
@@ -181,7 +181,9 @@ def test_any_keyframe_interval_gives_aligned_1s_segments_and_a_warning(
             playlists = live_playlists(base, names)
             return playlists if min(len(p.segments) for p in playlists.values()) >= 5 else None
 
-        assert_live_aligned(wait_for(enough, 30, "five live segments in every rung"))
+        # OBS on software OpenGL skips frames when the machine is busy: a cut lands on a frame it sent.
+        frames = 3 if source == "obs-studio" else 1
+        assert_live_aligned(wait_for(enough, 30, "five live segments in every rung"), frames)
         # The worker reports every 5 s; the first report after going live carries the ladder.
         report = wait_for(lambda: (h := health(api, channel)) and h["top_rung"] and h, 20, "the health report")
         assert report["top_rung"] == "re-encoded"
@@ -198,7 +200,7 @@ def test_any_keyframe_interval_gives_aligned_1s_segments_and_a_warning(
         v.uri: parse_media_playlist(httpx.get(f"{vod_base}/{v.uri}").text)
         for v in parse_master_playlist(httpx.get(vod["playback_url"]).text)
     }
-    assert_aligned(playlists)
+    assert_aligned(playlists, frames=frames)
     for playlist in playlists.values():
         if source == "obs-studio":
             assert playlist.duration >= 12  # streamed 12 s, then what OBS's encoder held at the stop

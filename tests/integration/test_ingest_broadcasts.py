@@ -375,7 +375,8 @@ def test_real_obs_with_its_default_settings_gets_aligned_1s_segments_and_a_warni
 
     assert code == 0, log[-3000:]
     playlists = vod_playlists(broadcast_id(env))
-    assert_aligned(playlists)
+    # OBS on software OpenGL skips frames when the machine is busy ("skipped frames" in its log).
+    assert_aligned(playlists, frames=3)
     assert sum(s.duration for s in next(iter(playlists.values())).segments) >= 8
     live = [r for r in reports if r.top_rung is not None]
     assert live[-1].top_rung == "re-encoded"
