@@ -163,7 +163,8 @@ def build_plan(source: SourceInfo, kind: PlanKind) -> list[PlannedRung]:
     never faster than the top). Each is the plan `Ladder().plan` makes for a source it cannot
     copy (HEVC) of the top rung's size and rate, with the top rung then scaled from the real
     source when the sizes differ: the same rungs as `Ladder.plan(source, copy_top=False,
-    top=TopLimit(height, fps))`.
+    top=TopLimit(height, fps))`, except that this keeps the 720p rung of "cap-1080p30" at 30 fps
+    (that call leaves it at the source's 60).
     """
     if kind == "copy":
         return Ladder().plan(source)
@@ -351,7 +352,7 @@ def busy_seconds() -> float:
     return (sum(values) - idle) / os.sysconf("SC_CLK_TCK")
 
 
-def run_once(commands: Sequence[Sequence[str]], scratch: Path) -> Run:
+def run_once(commands: Sequence[Sequence[str]]) -> Run:
     """Start `commands` together, wait for all; wall time and their CPU time."""
     load = os.getloadavg()[0]
     busy_before = busy_seconds()
@@ -391,7 +392,7 @@ def measure(cases: Sequence[Case], scratch: Path, runs: int, attempts: int, keep
                 out = scratch / "out"
                 shutil.rmtree(out, ignore_errors=True)
                 out.mkdir(parents=True)
-                run = run_once(case.commands(out), out)
+                run = run_once(case.commands(out))
                 if best is None or not run.ok or run.others < best.others:
                     best = run
                 if not run.ok or run.others < QUIET_CORES:
