@@ -159,6 +159,19 @@ def stream_items(dynamodb: "DynamoDBClient") -> list[dict[str, Any]]:
     return [item for page in pages for item in page["Items"]]
 
 
+# The health fields an older worker (or none yet) leaves empty: what the source is and how the
+# ladder was made.
+NO_LADDER_REPORT: dict[str, Any] = {
+    "video_codec": None,
+    "audio_codec": None,
+    "keyframe_interval_seconds": None,
+    "top_rung": None,
+    "top_rung_reason": None,
+    "rungs": [],
+    "warnings": [],
+}
+
+
 def health(**overrides: Any) -> StreamHealth:
     values: dict[str, Any] = {
         "input_bitrate_kbps": 6000.5,
@@ -472,13 +485,7 @@ def test_a_broadcast_from_start_to_end(
         "resolution": "1920x1080",
         "transcode_speed": 1.25,
         "last_segment_at": report["last_segment_at"],
-        "video_codec": None,
-        "audio_codec": None,
-        "keyframe_interval_seconds": None,
-        "top_rung": None,
-        "top_rung_reason": None,
-        "rungs": [],
-        "warnings": [],
+        **NO_LADDER_REPORT,
         "updated_at": report["updated_at"],
     }
     assert datetime.fromisoformat(report["last_segment_at"]) == START + timedelta(seconds=3)
@@ -714,15 +721,7 @@ def test_the_ladder_report_of_a_heartbeat_comes_back_exactly(
 
 def test_a_heartbeat_of_an_older_worker_still_works(api: Api, worker: Worker, dynamodb: "DynamoDBClient") -> None:
     grant, broadcast = worker.go_live(api.new_key("alice"))
-    newer_only: dict[str, Any] = {
-        "video_codec": None,
-        "audio_codec": None,
-        "keyframe_interval_seconds": None,
-        "top_rung": None,
-        "top_rung_reason": None,
-        "rungs": [],
-        "warnings": [],
-    }
+    newer_only = NO_LADDER_REPORT
     # Sent without the newer fields...
     assert worker.service.heartbeat(broadcast.broadcast_id, grant.key_hash, health()) is True
     report = api.client.get("/streams/me/health", headers=api.auth("alice")).json()

@@ -70,7 +70,6 @@ class LiveBroadcast:
         self.broadcast = broadcast
         self.manager = manager
         self.uploader: HlsUploader | None = None
-        self.decision: LadderDecision | None = None
         self.parts = 0
         self.session: PublisherSession | None = None
         self._finalize_task: asyncio.Task[None] | None = None
@@ -113,7 +112,6 @@ class LiveBroadcast:
         else:
             logger.warning("source changed across a reconnect; the ladder is kept", extra=self.log_fields())
             plan = self.uploader.plan
-        self.decision = decision
         self.parts += 1
         part_dir = self.directory / f"part-{self.parts}"
         start_number = self.uploader.start_part(part_dir, first_frame_at)
@@ -429,13 +427,11 @@ class PublisherSession:
             cut = live.uploader.drop_final_segments()
         restart = self._restart_point(cut)
         logger.info(
-            "keyframes too far apart: re-encoding the top rung from here on",
+            "keyframes off the segment clock: re-encoding the top rung from here on",
             extra={**live.log_fields(), "keyframe_interval": interval, "cut_seconds": cut},
         )
         self.decision = decision
         self.detected = replace(detected, source=source)
-        live.uploader.replan(decision.rungs)
-        live.decision = decision
         tags = list(self._recent)[restart:]
         await self._start_part(decision, tags, replay=True)
 

@@ -101,7 +101,6 @@ class HlsUploader:
     ) -> None:
         self.storage = storage
         self.prefix = broadcast_prefix(broadcast_id)
-        self.plan = list(plan)
         self.renditions = [Rendition(rung) for rung in plan]
         self.window = window_segments
         self.retry = retry or RetryPolicy()
@@ -139,12 +138,15 @@ class HlsUploader:
         self._part_first_frame_at = first_frame_at
         return self._part_first_sequence
 
+    @property
+    def plan(self) -> list[PlannedRung]:
+        return [rendition.rung for rendition in self.renditions]
+
     def replan(self, plan: Sequence[PlannedRung]) -> None:
         """The same rungs made differently from the next part on (the top rung copied, then
         re-encoded): the master playlist is written again with their CODECS."""
         if [rung.name for rung in plan] != [r.name for r in self.renditions]:
             raise InvalidInput("a broadcast's rungs cannot change names")
-        self.plan = list(plan)
         for rendition, rung in zip(self.renditions, plan, strict=True):
             rendition.rung = rung
         self._master_stored = False

@@ -17,7 +17,7 @@ import statistics
 from collections import deque
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Final
+from typing import Any, Final
 
 from letslive.media.aac import AudioSpecificConfig, parse_audio_specific_config
 from letslive.media.flv import VideoTag, parse_audio_tag, parse_video_tag
@@ -75,19 +75,22 @@ class Refusal:
 class Detected:
     """The source, known well enough to plan the ladder.
 
-    `keyframe_interval` is the longest gap between the keyframes seen so far (seconds), None
-    when no second keyframe came in time (the source's GOP is longer than a segment).
     `cadence_ok`: the keyframes cut the copied source into segments of the target length.
-    `contradictions` lists where `onMetaData` disagreed with the bitstream (the bitstream won).
+    `fps_from` says where the frame rate came from ("vui", "timestamps", "metadata", "default";
+    "none" without video). `contradictions` lists where `onMetaData` disagreed with the
+    bitstream (the bitstream won).
     """
 
     source: SourceInfo
-    first_video_ms: int | None
-    first_audio_ms: int | None
-    keyframe_interval: float | None
     cadence_ok: bool
     fps_from: str
     contradictions: tuple[str, ...] = ()
+
+    @property
+    def keyframe_interval(self) -> float | None:
+        """The longest gap between the keyframes seen so far (seconds); None when no second
+        keyframe came in time (the source's GOP is longer than a segment)."""
+        return self.source.keyframe_interval
 
 
 @dataclass
@@ -105,8 +108,6 @@ class _Video:
 class _Audio:
     codec: str | None = None
     config: AudioSpecificConfig | None = None
-    legacy_rate: int | None = None
-    legacy_stereo: bool | None = None
     first_ms: int | None = None
     last_ms: int | None = None
 
@@ -174,14 +175,11 @@ class SourceDetector:
         if audio.first_ms is None:
             audio.first_ms = timestamp_ms
         audio.last_ms = max(audio.last_ms or timestamp_ms, timestamp_ms)
-        if tag.codec == "aac":
-            if tag.aac_packet_type == 0 and audio.config is None:
-                try:
-                    audio.config = parse_audio_specific_config(tag.data)
-                except BitstreamError:
-                    self._malformed_tag("audio")
-        else:
-            audio.legacy_rate, audio.legacy_stereo = tag.sound_rate_hz, tag.stereo
+        if tag.codec == "aac" and tag.aac_packet_type == 0 and audio.config is None:
+            try:
+                audio.config = parse_audio_specific_config(tag.data)
+            except BitstreamError:
+                self._malformed_tag("audio")
 
     # --- the answer ------------------------------------------------------------------------
     def result(self) -> Detected | Refusal | None:
@@ -205,7 +203,7 @@ class SourceDetector:
             assert audio.last_ms is not None
             if audio.last_ms - audio.first_ms > self.limits.video_wait_ms:
                 assert audio.codec is not None
-                return Detected(SourceInfo.audio(audio.codec), None, audio.first_ms, None, False, "none")
+                return Detected(SourceInfo.audio(audio.codec), cadence_ok=False, fps_from="none")
         if waited > self.limits.max_wait_ms:
             self._refusal = self._timed_out()
             return self._refusal
@@ -276,24 +274,15 @@ class SourceDetector:
         audio_codec = audio.codec if with_audio else None
         sps = video.sps
         assert sps is not None  # `result()` answers only once the SPS is known
-        source = SourceInfo(
-            width=sps.width,
-            height=sps.height,
-            fps=fps or 30.0,
-            video_codec=H264,
+        source = _sps_source(
+            sps,
+            fps or 30.0,
             audio_codec=audio_codec,
-            video_profile=_PROFILE_NAMES.get(sps.profile_idc, f"profile {sps.profile_idc}"),
-            video_level=sps.level_idc,
-            avc_constraints=sps.constraint_flags,
-            pix_fmt=_pix_fmt(sps),
             video_bitrate_kbps=_int(_number(self._metadata, "videodatarate")),
             keyframe_interval=interval,
         )
         return Detected(
             source=source,
-            first_video_ms=video.first_ms,
-            first_audio_ms=audio.first_ms if with_audio else None,
-            keyframe_interval=interval,
             cadence_ok=cadence_ok,
             fps_from=fps_from,
             contradictions=self._contradictions(sps, fps),
@@ -386,13 +375,23 @@ class CopyCadence:
 
 
 def copyable(sps: Sps) -> bool:
-    """Whether browsers can play this H.264 as it is and the ladder would pass it through."""
-    profile = _PROFILE_NAMES.get(sps.profile_idc)
-    return (
-        profile in ("baseline", "main", "high")
-        and sps.chroma_format_idc == 1
-        and sps.bit_depth_luma == sps.bit_depth_chroma == 8
-        and sps.height <= MAX_PASSTHROUGH_HEIGHT
+    """Whether the ladder would pass this H.264 through as it is (browsers play it, ≤ 1080p)."""
+    return _sps_source(sps).passthrough_ok and sps.height <= MAX_PASSTHROUGH_HEIGHT
+
+
+def _sps_source(sps: Sps, fps: float = 30.0, audio_codec: str | None = None, **rest: Any) -> SourceInfo:
+    """The video source an SPS describes (`rest`: what the SPS does not say)."""
+    return SourceInfo(
+        width=sps.width,
+        height=sps.height,
+        fps=fps,
+        video_codec=H264,
+        video_profile=_PROFILE_NAMES.get(sps.profile_idc, f"profile {sps.profile_idc}"),
+        video_level=sps.level_idc,
+        avc_constraints=sps.constraint_flags,
+        pix_fmt=_pix_fmt(sps),
+        audio_codec=audio_codec,
+        **rest,
     )
 
 

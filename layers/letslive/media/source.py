@@ -37,8 +37,8 @@ class SourceInfo:
 
     `video_codec`/`audio_codec` use FFmpeg's codec names ("h264", "hevc", "aac"); `audio_codec`
     is None when the input has no audio, `video_codec` (with a 0x0 size and 0 fps) when it has
-    no video: an audio-only source (`SourceInfo.audio_only`). `video_profile` is ffprobe's profile name ("High"),
-    `video_level` the level_idc (41 for 4.1); with `avc_constraints` (the constraint-flags byte
+    no video: an audio-only source (`SourceInfo.audio_only`). `video_profile` is ffprobe's
+    profile name ("High"), `video_level` the level_idc (41 for 4.1); with `avc_constraints` (the constraint-flags byte
     of the SPS) they give the copied rung's exact `avc1.PPCCLL`. `keyframe_interval` is the
     source's measured GOP in seconds, when known (see `probe(..., keyframe_seconds=...)`).
     """
