@@ -6,7 +6,6 @@ told to (H.264 High, 1 s keyframe interval, AAC), so the whole module takes a fe
 
 import asyncio
 import json
-import shutil
 import subprocess
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -22,9 +21,7 @@ from letslive.media.playlists import MediaPlaylist, master_playlist, parse_maste
 from letslive.media.probe import ProbeError, probe
 from workers.ingest.uploader import jpeg_thumbnail
 
-pytestmark = pytest.mark.skipif(
-    shutil.which("ffmpeg") is None or shutil.which("ffprobe") is None, reason="needs ffmpeg and ffprobe"
-)
+pytestmark = pytest.mark.tools("ffmpeg", "ffprobe")
 
 SEGMENT_SECONDS = 1.0
 SOURCE_SECONDS = 6

@@ -47,8 +47,7 @@ from workers.ingest.rtmp.amf0 import AmfValue
 from workers.ingest.rtmp.handshake import HANDSHAKE_SIZE
 from workers.ingest.rtmp.messages import Command, Message, MessageType
 
-FFMPEG_MISSING = shutil.which("ffmpeg") is None or shutil.which("ffprobe") is None
-needs_ffmpeg = pytest.mark.skipif(FFMPEG_MISSING, reason="needs ffmpeg and ffprobe")
+needs_ffmpeg = pytest.mark.tools("ffmpeg", "ffprobe")
 
 KEY = "live_0123456789abcdef"
 # Bounds every wait on the server or a client.
@@ -684,8 +683,7 @@ def _gstreamer_has(*elements: str) -> bool:
 
 @pytest.mark.parametrize("sink", ["rtmp2sink", "rtmpsink"])
 def test_gstreamer_publish(tmp_path: Path, sink: str) -> None:
-    if not _gstreamer_has(*GSTREAMER_ELEMENTS, sink):
-        pytest.skip(f"GStreamer with {sink} and x264enc is not installed")
+    assert _gstreamer_has(*GSTREAMER_ELEMENTS, sink), f"GStreamer with {sink} and x264enc required (make installs it)"
 
     async def scenario() -> None:
         async with serving(tmp_path) as served:

@@ -2,7 +2,6 @@
 
 import asyncio
 import json
-import shutil
 import subprocess
 from pathlib import Path
 
@@ -11,9 +10,6 @@ import pytest
 from workers.ingest.rtmp import amf0
 from workers.ingest.rtmp.amf0 import EcmaArray
 from workers.ingest.rtmp.flv import FlvWriter, TagType, encode_tag, file_header, metadata_body
-
-FFMPEG = shutil.which("ffmpeg")
-FFPROBE = shutil.which("ffprobe")
 
 
 def read_tags(data: bytes) -> list[tuple[int, int, bytes]]:
@@ -126,7 +122,7 @@ def test_writer_awaits_an_async_sink_in_order() -> None:
     assert [timestamp for _, timestamp, _ in read_tags(data)] == [0, 20, 40, 60, 80]
 
 
-@pytest.mark.skipif(FFMPEG is None or FFPROBE is None, reason="needs ffmpeg and ffprobe")
+@pytest.mark.tools("ffmpeg", "ffprobe")
 def test_real_media_rewritten_tag_by_tag_is_the_same_to_ffprobe(tmp_path: Path) -> None:
     source, rewritten = tmp_path / "source.flv", tmp_path / "rewritten.flv"
     subprocess.run(
