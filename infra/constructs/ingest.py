@@ -38,6 +38,7 @@ from infra.constructs.functions import TABLE_READ_ACTIONS, TABLE_WRITE_ACTIONS
 from infra.nag import acknowledge
 from letslive.constants import (
     ENV_EVENT_BUS,
+    ENV_INGEST_DISK_BUDGET_MB,
     ENV_INGEST_DRAIN_TIMEOUT_SECONDS,
     ENV_INGEST_HEALTH_HOST,
     ENV_INGEST_HEALTH_PORT,
@@ -75,6 +76,10 @@ TASK_MEMORY_MIB: Final = 4096
 # to go, their broadcasts finalized as VODs) must end before it, with time left to exit.
 STOP_TIMEOUT_SECONDS: Final = 120
 DRAIN_TIMEOUT_SECONDS: Final = 100
+# Segments wait on the task's disk while S3 is unreachable: the disk budget leaves room for the
+# image and FFmpeg's working files (a 6 Mbit/s ladder spools about 3 GiB an hour).
+EPHEMERAL_STORAGE_GIB: Final = 40
+DISK_BUDGET_MB: Final = 32 * 1024
 CPU_TARGET_PERCENT: Final = 60
 # Streamers keep their connection while a task deregisters; past this the worker is stopped
 # (and drains). Short, so a deployment is not held up by idle tasks.
@@ -171,6 +176,7 @@ class IngestConstruct(Construct):
             "Task",
             cpu=TASK_CPU,
             memory_limit_mib=TASK_MEMORY_MIB,
+            ephemeral_storage_gib=EPHEMERAL_STORAGE_GIB,
             runtime_platform=ecs.RuntimePlatform(
                 cpu_architecture=ecs.CpuArchitecture.X86_64, operating_system_family=ecs.OperatingSystemFamily.LINUX
             ),
@@ -213,6 +219,7 @@ class IngestConstruct(Construct):
             ENV_INGEST_RTMP_HOST: "0.0.0.0",
             ENV_INGEST_RTMP_PORT: str(RTMP_PORT),
             ENV_INGEST_DRAIN_TIMEOUT_SECONDS: str(DRAIN_TIMEOUT_SECONDS),
+            ENV_INGEST_DISK_BUDGET_MB: str(DISK_BUDGET_MB),
         }
 
     def _grant(self, tables: Mapping[Table, dynamodb.ITable], media_bucket: s3.IBucket, bus: events.IEventBus) -> None:

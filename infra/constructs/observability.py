@@ -196,6 +196,20 @@ class ObservabilityConstruct(Construct):
             comparison=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
             description="Segments or playlists the ingest worker could not upload after its retries",
         )
+        alarm(
+            "segments-dropped",
+            ingest(IngestMetric.SEGMENTS_DROPPED, cloudwatch.Stats.SUM, "segments dropped", INGEST_ALARM_PERIOD),
+            threshold=0,
+            comparison=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+            description="Media lost (disk budget exhausted while S3 was down): VODs have gaps",
+        )
+        alarm(
+            "loop-errors",
+            ingest(IngestMetric.LOOP_ERRORS, cloudwatch.Stats.SUM, "loop errors", INGEST_ALARM_PERIOD),
+            threshold=0,
+            comparison=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+            description="Unexpected exceptions in a broadcast's loops (logged with a traceback; the loop went on)",
+        )
         for name, queue in dead_letter_queues.items():
             alarm(
                 f"dlq-{name}",
@@ -271,6 +285,8 @@ class ObservabilityConstruct(Construct):
                 left=[
                     ingest(IngestMetric.SEGMENTS_UPLOADED, cloudwatch.Stats.SUM, "uploaded"),
                     ingest(IngestMetric.UPLOAD_FAILURES, cloudwatch.Stats.SUM, "failed"),
+                    ingest(IngestMetric.SEGMENTS_DROPPED, cloudwatch.Stats.SUM, "dropped"),
+                    ingest(IngestMetric.LOOP_ERRORS, cloudwatch.Stats.SUM, "loop errors"),
                 ],
                 right=[
                     ingest(IngestMetric.SEGMENT_UPLOAD_LATENCY, cloudwatch.Stats.p(50), "latency p50 (ms)"),

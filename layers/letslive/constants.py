@@ -133,15 +133,27 @@ ENV_INGEST_RTMP_MAX_CONNECTIONS_PER_ADDRESS: Final = f"{ENV_INGEST_PREFIX}RTMP_M
 ENV_INGEST_RTMP_MAX_CHUNK_STREAMS: Final = f"{ENV_INGEST_PREFIX}RTMP_MAX_CHUNK_STREAMS"
 ENV_INGEST_RTMP_ACK_WINDOW_BYTES: Final = f"{ENV_INGEST_PREFIX}RTMP_ACK_WINDOW_BYTES"
 ENV_INGEST_RTMP_AUTHORIZE_TIMEOUT_SECONDS: Final = f"{ENV_INGEST_PREFIX}RTMP_AUTHORIZE_TIMEOUT_SECONDS"
+# Before `publish` is accepted (`RtmpLimits.pre_publish_*` and the pending-connection cap), and
+# the server-wide memory budget for buffered client input.
+ENV_INGEST_RTMP_PRE_PUBLISH_MAX_MESSAGE_BYTES: Final = f"{ENV_INGEST_PREFIX}RTMP_PRE_PUBLISH_MAX_MESSAGE_BYTES"
+ENV_INGEST_RTMP_PRE_PUBLISH_MAX_BYTES: Final = f"{ENV_INGEST_PREFIX}RTMP_PRE_PUBLISH_MAX_BYTES"
+ENV_INGEST_RTMP_PUBLISH_TIMEOUT_SECONDS: Final = f"{ENV_INGEST_PREFIX}RTMP_PUBLISH_TIMEOUT_SECONDS"
+ENV_INGEST_RTMP_MAX_PENDING_CONNECTIONS: Final = f"{ENV_INGEST_PREFIX}RTMP_MAX_PENDING_CONNECTIONS"
+ENV_INGEST_RTMP_MEMORY_BUDGET_BYTES: Final = f"{ENV_INGEST_PREFIX}RTMP_MEMORY_BUDGET_BYTES"
 # Where streamers connect, and how a broadcast is transcoded and published.
 ENV_INGEST_RTMP_HOST: Final = f"{ENV_INGEST_PREFIX}RTMP_HOST"
 ENV_INGEST_RTMP_PORT: Final = f"{ENV_INGEST_PREFIX}RTMP_PORT"
 ENV_INGEST_WORK_DIR: Final = f"{ENV_INGEST_PREFIX}WORK_DIR"
+# Which task this is (ECS gives each its own; locally `make dev` names each worker process).
+ENV_INGEST_WORKER_ID: Final = f"{ENV_INGEST_PREFIX}WORKER_ID"
 ENV_INGEST_LADDER: Final = f"{ENV_INGEST_PREFIX}LADDER"
 ENV_INGEST_SEGMENT_SECONDS: Final = f"{ENV_INGEST_PREFIX}SEGMENT_SECONDS"
 ENV_INGEST_WINDOW_SEGMENTS: Final = f"{ENV_INGEST_PREFIX}WINDOW_SEGMENTS"
 ENV_INGEST_HEARTBEAT_SECONDS: Final = f"{ENV_INGEST_PREFIX}HEARTBEAT_SECONDS"
 ENV_INGEST_THUMBNAIL_SECONDS: Final = f"{ENV_INGEST_PREFIX}THUMBNAIL_SECONDS"
+# What the worker may keep on disk waiting for S3, and how long an ended broadcast waits for it.
+ENV_INGEST_DISK_BUDGET_MB: Final = f"{ENV_INGEST_PREFIX}DISK_BUDGET_MB"
+ENV_INGEST_FINALIZE_TIMEOUT_SECONDS: Final = f"{ENV_INGEST_PREFIX}FINALIZE_TIMEOUT_SECONDS"
 # When the top rung may be the source copied, and how much re-encoding a worker affords
 # (`letslive.media.planner.PlanLimits`).
 ENV_INGEST_COPY_MAX_KBPS: Final = f"{ENV_INGEST_PREFIX}COPY_MAX_KBPS"
@@ -165,6 +177,8 @@ class IngestMetric(StrEnum):
     SEGMENT_UPLOAD_LATENCY = "SegmentUploadLatency"  # Milliseconds, closed segment to object written
     SEGMENTS_UPLOADED = "SegmentsUploaded"  # Count
     UPLOAD_FAILURES = "UploadFailures"  # Count, uploads that failed after their retries
+    SEGMENTS_DROPPED = "SegmentsDropped"  # Count, media lost (disk budget, storage down past the end): VOD gaps
+    LOOP_ERRORS = "LoopErrors"  # Count, unexpected exceptions a broadcast's loop logged and survived
 
 
 # Every ingest metric carries exactly these dimensions: `service` is "ingest", `stage` the

@@ -49,6 +49,9 @@ class Settings(BaseSettings):
     event_bus: str | None = None
     # Seconds a health probe may take before the dependency counts as down.
     probe_timeout_seconds: float = Field(default=2.0, gt=0, le=30)
+    # Connect and read timeout of one media upload (one attempt: the uploader retries with
+    # backoff). A 1 s segment is under 1 MB; an endpoint silent this long is stalled.
+    storage_timeout_seconds: float = Field(default=10.0, gt=0, le=120)
     # --- streams and vods ---
     # Public root of the media (HLS) objects, e.g. `https://dxxxx.cloudfront.net/hls`; playback
     # and thumbnail URLs are this + "/" + the path under the media prefix. Unset: paths only.

@@ -3,6 +3,8 @@
 `MediaStorage` is the interface; `S3MediaStorage` is the backend for AWS and the emulator.
 """
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any, Protocol
 
 from letslive.errors import DependencyUnavailable
@@ -18,9 +20,13 @@ class MediaStorage(Protocol):
 
 
 class S3MediaStorage:
-    def __init__(self, bucket: str, probe_timeout_seconds: float) -> None:
+    """Every failure is `DependencyUnavailable` (connection refused, timeouts, 5xx, throttling,
+    expired credentials): one attempt with short timeouts, for the caller to retry with backoff."""
+
+    def __init__(self, bucket: str, probe_timeout_seconds: float, timeout_seconds: float = 10.0) -> None:
         self.bucket = bucket
         self._probe_timeout = probe_timeout_seconds
+        self._timeout = timeout_seconds
 
     @staticmethod
     def _client(timeout_seconds: float | None = None) -> Any:
@@ -29,21 +35,29 @@ class S3MediaStorage:
         return client("s3", timeout_seconds)
 
     def put(self, key: str, body: bytes, content_type: str, cache_control: str) -> None:
-        self._client().put_object(
-            Bucket=self.bucket, Key=key, Body=body, ContentType=content_type, CacheControl=cache_control
-        )
+        with _unavailable(f"storing {key}"):
+            self._client(self._timeout).put_object(
+                Bucket=self.bucket, Key=key, Body=body, ContentType=content_type, CacheControl=cache_control
+            )
 
     def get(self, key: str) -> bytes:
-        data: bytes = self._client().get_object(Bucket=self.bucket, Key=key)["Body"].read()
+        with _unavailable(f"reading {key}"):
+            data: bytes = self._client(self._timeout).get_object(Bucket=self.bucket, Key=key)["Body"].read()
         return data
 
     def ping(self) -> None:
-        from botocore.exceptions import BotoCoreError, ClientError
-
-        try:
+        with _unavailable(f"bucket {self.bucket}"):
             self._client(self._probe_timeout).head_bucket(Bucket=self.bucket)
-        except (BotoCoreError, ClientError) as exc:
-            raise DependencyUnavailable(f"bucket {self.bucket}: {exc}") from exc
+
+
+@contextmanager
+def _unavailable(what: str) -> Iterator[None]:
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    try:
+        yield
+    except (BotoCoreError, ClientError, OSError) as exc:
+        raise DependencyUnavailable(f"{what}: {exc}") from exc
 
 
 def media_storage() -> MediaStorage:
@@ -51,4 +65,6 @@ def media_storage() -> MediaStorage:
     from letslive.settings import get_settings
 
     settings = get_settings()
-    return S3MediaStorage(settings.media_bucket_name(), settings.probe_timeout_seconds)
+    return S3MediaStorage(
+        settings.media_bucket_name(), settings.probe_timeout_seconds, settings.storage_timeout_seconds
+    )

@@ -42,6 +42,7 @@ from infra.stacks.ingest_stack import IngestStack
 from letslive.constants import (
     ENV_AWS_ENDPOINT_URL,
     ENV_ECS_AGENT_URI,
+    ENV_INGEST_DISK_BUDGET_MB,
     ENV_INGEST_DRAIN_TIMEOUT_SECONDS,
     ENV_INGEST_HEALTH_HOST,
     ENV_INGEST_HEALTH_PORT,
@@ -474,3 +475,11 @@ def test_an_ingest_url_given_by_context_wins(tls_app: Synthesized) -> None:
         if ENV_INGEST_URL in fn["Properties"].get("Environment", {}).get("Variables", {})
     ]
     assert values == [CONTEXT_INGEST_URL, CONTEXT_INGEST_URL]
+
+
+def test_the_disk_budget_fits_the_tasks_ephemeral_storage(aws_app: Synthesized) -> None:
+    """Segments waiting for S3 must not fill the task's disk (the image and FFmpeg need room)."""
+    [task] = _ingest(aws_app).find_resources("AWS::ECS::TaskDefinition").values()
+    storage_gib = task["Properties"]["EphemeralStorage"]["SizeInGiB"]
+    budget_mb = int(_environment(aws_app)[ENV_INGEST_DISK_BUDGET_MB])
+    assert budget_mb * 1024 * 1024 <= 0.85 * storage_gib * 1024**3

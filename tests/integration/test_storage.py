@@ -1,6 +1,9 @@
 """`S3MediaStorage` against moto: objects round-trip with their HTTP metadata; `ping` sees the bucket."""
 
+import contextlib
 import socket
+import threading
+import time
 from typing import TYPE_CHECKING
 
 import pytest
@@ -132,3 +135,71 @@ def test_the_s3_probe_makes_a_single_attempt(aws_env: dict[str, str], monkeypatc
     with pytest.raises(DependencyUnavailable, match="bucket letslive-media"):
         storage.ping()
     assert len(attempts) == 1
+
+
+class FaultyEndpoint:
+    """A loopback "S3" that misbehaves as endpoints do: `stall` accepts connections and never
+    answers; `status` answers every request with that HTTP status (S3's error XML)."""
+
+    def __init__(self, mode: str, status: int = 503) -> None:
+        self.mode = mode
+        self.status = status
+        self.server = socket.create_server(("127.0.0.1", 0))
+        self.port: int = self.server.getsockname()[1]
+        self.held: list[socket.socket] = []
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+        self.thread.start()
+
+    def _serve(self) -> None:
+        while True:
+            try:
+                conn, _ = self.server.accept()
+            except OSError:
+                return
+            if self.mode == "stall":
+                self.held.append(conn)
+                continue
+            with conn:
+                conn.settimeout(2)
+                request = b""
+                with contextlib.suppress(OSError):
+                    while b"\r\n\r\n" not in request:
+                        chunk = conn.recv(65536)
+                        if not chunk:
+                            break
+                        request += chunk
+                body = b"<Error><Code>SlowDown</Code><Message>Please reduce your request rate.</Message></Error>"
+                head = f"HTTP/1.1 {self.status} Error\r\nContent-Length: {len(body)}\r\nConnection: close\r\n\r\n"
+                with contextlib.suppress(OSError):
+                    conn.sendall(head.encode() + body)
+
+    def close(self) -> None:
+        self.server.close()
+        for conn in self.held:
+            conn.close()
+
+
+@pytest.mark.parametrize("fault", ["refused", "stall", "500", "503"])
+def test_every_storage_failure_is_dependency_unavailable_within_the_timeout(
+    aws_env: dict[str, str], monkeypatch: pytest.MonkeyPatch, fault: str
+) -> None:
+    """No moto: real sockets that refuse, hang or answer 5xx. The uploader retries only
+    `DependencyUnavailable`, so nothing else may escape, and a stall must not hang a thread."""
+    endpoint = (
+        None
+        if fault == "refused"
+        else FaultyEndpoint("stall" if fault == "stall" else "status", int(fault) if fault.isdigit() else 503)
+    )
+    port = closed_port() if endpoint is None else endpoint.port
+    monkeypatch.setenv("LETSLIVE_AWS_ENDPOINT_URL", f"http://127.0.0.1:{port}")
+    storage = S3MediaStorage("letslive-media", probe_timeout_seconds=0.5, timeout_seconds=0.5)
+    started = time.monotonic()
+    try:
+        with pytest.raises(DependencyUnavailable, match=r"storing hls/x\.ts"):
+            storage.put("hls/x.ts", b"G", "video/mp2t", "no-cache")
+        with pytest.raises(DependencyUnavailable, match=r"reading hls/x\.ts"):
+            storage.get("hls/x.ts")
+    finally:
+        if endpoint is not None:
+            endpoint.close()
+    assert time.monotonic() - started < 5, "one attempt each, bounded by the timeout"

@@ -16,7 +16,7 @@ from letslive.models.streams import Broadcast, StreamHealth
 from letslive.services.streams import StreamService
 from letslive.services.vods import VodService
 from letslive.storage import MediaStorage
-from workers.ingest.broadcasts import BroadcastManager, LiveBroadcast, PublisherSession, health_metrics
+from workers.ingest.broadcasts import BroadcastManager, LiveBroadcast, PublisherSession, health_metrics, run_forever
 from workers.ingest.config import IngestSettings
 from workers.ingest.health import CHECK_MEDIA_BUCKET, CHECK_STREAMS_TABLE
 from workers.ingest.metrics import MAX_VALUES_PER_METRIC, METRIC_UNITS, EmfMetrics, MetricValue, Properties
@@ -232,7 +232,7 @@ def test_each_heartbeat_reports_the_broadcasts_bitrate_and_transcode_speed() -> 
     live.session = cast(PublisherSession, MeasuredSession())
 
     async def scenario() -> None:
-        beating = asyncio.create_task(live._heartbeat_loop())
+        beating = asyncio.create_task(run_forever("heartbeat", live._heartbeat, metrics, {}))
         await until(lambda: len(streams.heartbeats) >= 2)
         beating.cancel()
 
@@ -243,3 +243,44 @@ def test_each_heartbeat_reports_the_broadcasts_bitrate_and_transcode_speed() -> 
     # What the streams table is told is what CloudWatch gets.
     assert streams.heartbeats[0] == MeasuredSession().health()
     assert metrics.emitted[0][1] == {"broadcast_id": "b-1", "channel": "alice"}
+
+
+class FlakyHealthSession(MeasuredSession):
+    """A session whose health report raises twice (a bug, not a dependency failure)."""
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    def health(self) -> StreamHealth:
+        self.calls += 1
+        if self.calls <= 2:
+            raise ZeroDivisionError("a bug in a health measurement")
+        return super().health()
+
+
+def test_a_loop_that_raises_is_logged_counted_and_goes_on(caplog: pytest.LogCaptureFixture) -> None:
+    metrics = RecordingMetrics()
+    streams = HeartbeatStreams()
+    manager = BroadcastManager(
+        IngestSettings(heartbeat_seconds=0.01),
+        BroadcastRegistry(),
+        cast(StreamService, streams),
+        cast(VodService, None),
+        cast(MediaStorage, None),
+        reconnect_grace_seconds=10,
+        metrics=metrics,
+    )
+    broadcast = Broadcast(broadcast_id="b-1", username="alice", key_hash="h", started_at=datetime.now(UTC), title="t")
+    live = LiveBroadcast(broadcast, manager)
+    live.session = cast(PublisherSession, FlakyHealthSession())
+
+    async def scenario() -> None:
+        beating = asyncio.create_task(run_forever("heartbeat", live._heartbeat, metrics, {"broadcast_id": "b-1"}))
+        await until(lambda: len(streams.heartbeats) >= 1)
+        beating.cancel()
+
+    asyncio.run(scenario())
+    assert metrics.values(IngestMetric.LOOP_ERRORS) == [1, 1]
+    failures = [r for r in caplog.records if r.getMessage() == "heartbeat failed; going on"]
+    assert len(failures) == 2
+    assert all(r.exc_info for r in failures), "with the traceback"

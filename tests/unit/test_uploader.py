@@ -2,6 +2,7 @@
 
 import asyncio
 import os
+import threading
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -23,6 +24,7 @@ from workers.ingest.uploader import (
     SEGMENT_TYPE,
     THUMBNAIL_CACHE,
     VOD_PLAYLIST_CACHE,
+    DiskBudget,
     HlsUploader,
     RetryPolicy,
     broadcast_prefix,
@@ -58,9 +60,15 @@ class FakeStorage:
         self.down = False
         self.fail_next = 0  # transient failures before the next put succeeds
         self.attempts = 0
+        self.error: Exception | None = None  # raised by every put while set (not only DependencyUnavailable)
+        self.open = threading.Event()  # cleared: every put hangs (a stalled endpoint) until it is set
+        self.open.set()
 
     def put(self, key: str, body: bytes, content_type: str, cache_control: str) -> None:
         self.attempts += 1
+        self.open.wait()
+        if self.error is not None:
+            raise self.error
         if self.down or self.fail_next > 0:
             self.fail_next = max(0, self.fail_next - 1)
             raise DependencyUnavailable("s3: connection refused")
@@ -84,11 +92,12 @@ class FakeStorage:
         return [put for put in self.puts if put.key == f"{PREFIX}/{name}"]
 
     def segment_names(self, rung: str) -> list[str]:
-        return [
+        """Every segment put, sorted (a backlog is uploaded a few at a time, in any order)."""
+        return sorted(
             put.key.removeprefix(PREFIX + "/")
             for put in self.puts
             if put.key.startswith(f"{PREFIX}/{rung}_") and put.key.endswith(".ts")
-        ]
+        )
 
     def playlist(self, name: str) -> MediaPlaylist:
         return parse_media_playlist(self.get(f"{PREFIX}/{name}").decode())
@@ -125,7 +134,10 @@ class FakeFfmpeg:
                 if name not in self.written:
                     (self.directory / name).write_bytes(b"G" + f"{rung}:{sequence}".encode())
                     self.written.add(name)
-            (self.directory / f"{rung}.m3u8").write_text("\n".join(lines) + "\n")
+            # As FFmpeg does: a new file renamed over the old one.
+            temporary = self.directory / f"{rung}.m3u8.tmp"
+            temporary.write_text("\n".join(lines) + "\n")
+            temporary.replace(self.directory / f"{rung}.m3u8")
 
 
 def make_uploader(storage: FakeStorage, **kwargs: object) -> HlsUploader:
@@ -146,7 +158,6 @@ def test_segments_are_stored_before_the_playlist_that_names_them(tmp_path: Path)
     for rung in RUNGS:
         segments = [storage.named(segment_name(rung, n))[0] for n in range(3)]
         [live] = storage.named(f"{rung}.m3u8")
-        assert [s.order for s in segments] == sorted(s.order for s in segments)
         assert max(s.order for s in segments) < live.order
         for segment in segments:
             assert (segment.content_type, segment.cache_control) == (SEGMENT_TYPE, SEGMENT_CACHE)
@@ -441,10 +452,171 @@ def test_program_dates_count_from_the_parts_first_frame_reaching_the_server(tmp_
     ]
 
 
-def test_ffmpegs_program_dates_stay_when_the_parts_first_segment_was_missed(tmp_path: Path) -> None:
+def test_segments_that_left_ffmpegs_listing_unseen_are_gaps_not_silence(tmp_path: Path) -> None:
+    """Only an event loop stalled longer than FFmpeg's listing gets here: never silently."""
+    storage = FakeStorage()
+    metrics = RecordingMetrics()
+    uploader = make_uploader(storage, metrics=metrics)
+    uploader.start_part(tmp_path / "part-1", first_frame_at=(START - timedelta(seconds=1)).timestamp())
+    FakeFfmpeg(tmp_path / "part-1").write(2, 3)  # segments 0 and 1 already left FFmpeg's listing
+    asyncio.run(uploader.sync())
+
+    live = storage.playlist(f"{TOP}.m3u8")
+    assert [(s.uri, s.gap) for s in live.segments] == [(segment_name(TOP, n), n < 2) for n in range(5)]
+    assert storage.segment_names(TOP) == [segment_name(TOP, n) for n in range(2, 5)], "a gap is never fetched"
+    # The part's first segment went unseen: FFmpeg's own program date-times stay.
+    assert [s.program_date_time for s in live.segments][2:] == [START + timedelta(seconds=n) for n in range(2, 5)]
+    assert uploader.dropped == 4
+    assert sum(metrics.values(IngestMetric.SEGMENTS_DROPPED)) == 4  # type: ignore[arg-type]
+    vod = asyncio.run(uploader.finalize())
+    assert vod is not None
+    assert vod.gaps == 2
+    assert "#EXT-X-GAP" in storage.get(f"{PREFIX}/vod_{TOP}.m3u8").decode()
+
+
+# --- (7) storage faults as production brings them ------------------------------------------------
+def test_a_stalled_store_loses_nothing_while_ffmpeg_rolls_on(tmp_path: Path) -> None:
+    """A put that hangs (the endpoint accepted the connection and went silent) holds the pass;
+    the broadcast's watcher keeps spooling what FFmpeg lists meanwhile."""
     storage = FakeStorage()
     uploader = make_uploader(storage)
-    uploader.start_part(tmp_path / "part-1", first_frame_at=(START - timedelta(seconds=1)).timestamp())
-    FakeFfmpeg(tmp_path / "part-1").write(2, 3)  # segments 0 and 1 already left FFmpeg's window
+    part = tmp_path / "part-1"
+    ffmpeg = FakeFfmpeg(part)
+
+    async def scenario() -> None:
+        uploader.start_part(part)
+        ffmpeg.write(0, 3)
+        storage.open.clear()
+        stalled = asyncio.create_task(uploader.sync())
+        await asyncio.sleep(0.05)
+        for first in range(3, 30, 3):  # 27 more segments; FFmpeg lists 3 at a time
+            ffmpeg.write(first, 3)
+            assert uploader.discover() == 3 * len(RUNGS)
+        assert not stalled.done()
+        storage.open.set()
+        await stalled
+        await uploader.sync()
+
+    asyncio.run(scenario())
+    for rung in RUNGS:
+        assert storage.segment_names(rung) == [segment_name(rung, n) for n in range(30)]
+        assert [s.sequence for s in storage.playlist(f"{rung}.m3u8").segments] == list(range(24, 30))
+        assert not list(part.glob(f"{rung}_*.ts"))
+    assert uploader.unstored == 0
+
+
+@pytest.mark.parametrize(
+    "error",
+    [RuntimeError("a bug in a dependency"), OSError("disk trouble"), DependencyUnavailable("s3: 503 Slow Down")],
+)
+def test_any_storage_error_leaves_the_pass_standing_and_the_media_spooled(tmp_path: Path, error: Exception) -> None:
+    storage = FakeStorage()
+    uploader = make_uploader(storage)
+    part = tmp_path / "part-1"
+    ffmpeg = FakeFfmpeg(part)
+    uploader.start_part(part)
+    ffmpeg.write(0, 2)
+    storage.error = error
+
+    assert asyncio.run(uploader.sync()) == 0
+    assert asyncio.run(uploader.sync()) == 0
+    assert uploader.failures == 2
+    assert uploader.unstored == 2 * len(RUNGS)
+
+    storage.error = None
+    ffmpeg.write(2, 2)
+    assert asyncio.run(uploader.sync()) == 4 * len(RUNGS)
+    assert uploader.failures == 0
+    vod = asyncio.run(uploader.finalize())
+    assert vod is not None
+    assert vod.gaps == 0
+    for rung in RUNGS:
+        assert [s.uri for s in storage.playlist(f"vod_{rung}.m3u8").segments] == [
+            segment_name(rung, n) for n in range(4)
+        ]
+
+
+def test_a_reconnect_during_an_outage_keeps_every_parts_segments(tmp_path: Path) -> None:
+    storage = FakeStorage()
+    uploader = make_uploader(storage)
+    storage.down = True
+    assert uploader.start_part(tmp_path / "part-1") == 0
+    FakeFfmpeg(tmp_path / "part-1").write(0, 3)
     asyncio.run(uploader.sync())
-    assert program_dates(storage, TOP) == [START + timedelta(seconds=n) for n in range(2, 5)]
+
+    # The publisher reconnects while storage is still down: the new part must not reuse 0-2.
+    assert uploader.start_part(tmp_path / "part-2") == 3
+    FakeFfmpeg(tmp_path / "part-2").write(3, 2)
+    asyncio.run(uploader.sync())
+    assert uploader.unstored == 5 * len(RUNGS)
+
+    storage.down = False
+    assert asyncio.run(uploader.sync()) == 5 * len(RUNGS)
+    for rung in RUNGS:
+        live = storage.playlist(f"{rung}.m3u8")
+        assert [(s.uri, s.discontinuity) for s in live.segments] == [(segment_name(rung, n), n == 3) for n in range(5)]
+        assert not list((tmp_path / "part-1").glob(f"{rung}_*.ts")), "the old part's spool is stored and cleaned"
+
+
+def test_over_the_disk_budget_the_oldest_unstored_media_becomes_a_marked_gap(tmp_path: Path) -> None:
+    storage = FakeStorage()
+    metrics = RecordingMetrics()
+    segment_bytes = len(f"G{TOP}:0".encode())  # every fake segment of a rung has this size
+    budget = DiskBudget(limit_bytes=len(RUNGS) * segment_bytes * 4)  # four segments of every rung
+    uploader = make_uploader(storage, metrics=metrics, budget=budget)
+    part = tmp_path / "part-1"
+    ffmpeg = FakeFfmpeg(part)
+    uploader.start_part(part)
+    storage.down = True
+    for first in range(0, 6, 2):
+        ffmpeg.write(first, 2)
+        asyncio.run(uploader.sync())
+    assert budget.spooled_bytes <= budget.limit_bytes
+    assert uploader.dropped == 2 * len(RUNGS), "segments 0 and 1 of every rung"
+    assert sum(metrics.values(IngestMetric.SEGMENTS_DROPPED)) == 2 * len(RUNGS)  # type: ignore[arg-type]
+    assert not (part / segment_name(TOP, 0)).exists()
+
+    storage.down = False
+    vod = asyncio.run(uploader.finalize())
+    assert vod is not None
+    assert vod.gaps == 2
+    for rung in RUNGS:
+        playlist = storage.playlist(f"vod_{rung}.m3u8")
+        assert [(s.uri, s.gap) for s in playlist.segments] == [(segment_name(rung, n), n < 2) for n in range(6)]
+        assert storage.segment_names(rung) == [segment_name(rung, n) for n in range(2, 6)]
+    assert budget.spooled_bytes == 0
+
+
+def test_finalize_waits_for_storage_and_gives_up_only_at_its_deadline(tmp_path: Path) -> None:
+    storage = FakeStorage()
+    uploader = make_uploader(storage)
+    part = tmp_path / "part-1"
+    FakeFfmpeg(part).write(0, 0)
+    uploader.start_part(part)
+    FakeFfmpeg(part).write(0, 3)
+    asyncio.run(uploader.sync())
+    FakeFfmpeg(part).write(0, 5)
+    storage.down = True
+
+    async def comes_back() -> None:
+        await asyncio.sleep(0.3)
+        storage.down = False
+
+    async def scenario() -> object:
+        restore = asyncio.create_task(comes_back())
+        vod = await uploader.finalize(timeout_seconds=30)
+        await restore
+        return vod
+
+    assert asyncio.run(scenario()) is not None
+    for rung in RUNGS:
+        assert [s.uri for s in storage.playlist(f"vod_{rung}.m3u8").segments] == [
+            segment_name(rung, n) for n in range(5)
+        ]
+
+    # Down for good: the VOD cannot even be written; nothing raises.
+    stuck = make_uploader(FakeStorage())
+    stuck.start_part(tmp_path / "part-x")
+    FakeFfmpeg(tmp_path / "part-x").write(0, 2)
+    stuck.storage.down = True  # type: ignore[attr-defined]
+    assert asyncio.run(stuck.finalize(timeout_seconds=0.2)) is None

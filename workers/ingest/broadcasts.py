@@ -14,11 +14,10 @@ Every broadcast is isolated: its failures end it alone.
 """
 
 import asyncio
-import contextlib
 import logging
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from functools import partial
@@ -42,7 +41,7 @@ from workers.ingest.rtmp import EndReason, PublishRejected
 from workers.ingest.rtmp.amf0 import AmfValue
 from workers.ingest.rtmp.flv import FlvWriter
 from workers.ingest.transcoder import SpeedMeter, Transcoder, TranscoderFailed
-from workers.ingest.uploader import HlsUploader, jpeg_thumbnail
+from workers.ingest.uploader import DiskBudget, HlsUploader, jpeg_thumbnail
 from workers.ingest.worker import BroadcastRegistry
 
 logger = logging.getLogger(__name__)
@@ -55,6 +54,34 @@ MAX_PENDING_BYTES: Final = 16 * 1024 * 1024
 INPUT_PROBE_OPTIONS: Final = ("-probesize", "65536", "-analyzeduration", "250000")
 # Media kept while the top rung is copied, for re-making the unfinished segment on a switch.
 SWITCH_HISTORY_MS: Final = 4000
+# Segments FFmpeg lists in its own playlists (the uploader's source; viewers get the worker's
+# window): a segment leaves the listing unseen only if the event loop stalls this long.
+FFMPEG_LISTED_SEGMENTS: Final = 120
+# How often the uploader looks for new segments, and how often it stores them while all is well.
+WATCH_SECONDS: Final = 0.1
+# A loop that raised waits this long before going on, doubling up to the maximum.
+LOOP_BACKOFF_SECONDS: Final = (0.1, 5.0)
+
+
+async def run_forever(
+    name: str, step: Callable[[], Awaitable[float]], metrics: MetricsEmitter, fields: Mapping[str, str]
+) -> None:
+    """Run `step` until cancelled; it returns the seconds to wait before its next run. An
+    exception is logged with its traceback and counted (LoopErrors), and the loop goes on after
+    a backoff: one bug or one unexpected error must not silently stop a broadcast's uploads or
+    heartbeats for the rest of its life."""
+    failures = 0
+    while True:
+        try:
+            wait = await step()
+            failures = 0
+        except Exception:
+            failures += 1
+            logger.exception("%s failed; going on", name, extra={**fields, "failures": failures})
+            metrics.emit({IngestMetric.LOOP_ERRORS: 1}, {**fields, "loop": name})
+            base, ceiling = LOOP_BACKOFF_SECONDS
+            wait = min(ceiling, base * 2.0 ** (failures - 1))
+        await asyncio.sleep(wait)
 
 
 class SessionRevoked(LetsLiveError):
@@ -73,8 +100,7 @@ class LiveBroadcast:
         self.parts = 0
         self.session: PublisherSession | None = None
         self._finalize_task: asyncio.Task[None] | None = None
-        self._sync_task: asyncio.Task[None] | None = None
-        self._heartbeat_task: asyncio.Task[None] | None = None
+        self._loops: list[asyncio.Task[None]] = []
         self._thumbnail_key: str | None = None
         self.finished = asyncio.Event()
 
@@ -106,6 +132,7 @@ class LiveBroadcast:
                 thumbnailer=jpeg_thumbnail,
                 thumbnail_seconds=settings.thumbnail_seconds,
                 metrics=self.manager.metrics,
+                budget=self.manager.disk_budget,
             )
         elif [r.name for r in plan] == [r.name for r in self.uploader.renditions]:
             self.uploader.replan(plan)
@@ -120,7 +147,7 @@ class LiveBroadcast:
             "pipe:0",
             part_dir,
             segment_seconds=settings.segment_seconds,
-            window_segments=settings.window_segments,
+            window_segments=FFMPEG_LISTED_SEGMENTS,
             input_format="flv",
             # The FLV is ours: header, metadata and both sequence headers come first, so FFmpeg
             # need not read seconds of input to learn the streams (its default analyzeduration
@@ -132,32 +159,40 @@ class LiveBroadcast:
         )
         transcoder = Transcoder(args, part_dir)
         await transcoder.start()
-        if self._sync_task is None:
-            self._sync_task = asyncio.create_task(self._sync_loop())
-            self._heartbeat_task = asyncio.create_task(self._heartbeat_loop())
+        if not self._loops:
+            metrics = self.manager.metrics
+            fields = {"broadcast_id": self.broadcast_id, "channel": self.broadcast.username}
+            self._loops = [
+                asyncio.create_task(run_forever("segment watch", self._watch, metrics, fields)),
+                asyncio.create_task(run_forever("upload", self._upload, metrics, fields)),
+                asyncio.create_task(run_forever("heartbeat", self._heartbeat, metrics, fields)),
+            ]
         logger.info(
             "transcoding",
             extra={**self.log_fields(), "part": self.parts, "rungs": [r.name for r in plan], "top": decision.top_rung},
         )
         return transcoder
 
-    async def _sync_loop(self) -> None:
+    async def _watch(self) -> float:
+        """Spool what FFmpeg listed: a file read, never waiting on storage."""
         assert self.uploader is not None
-        while True:
-            await self.uploader.sync()
-            thumbnail = self.uploader.thumbnail_key
-            if thumbnail is not None and thumbnail != self._thumbnail_key:
-                self._thumbnail_key = thumbnail
-                await self.manager.call(self.manager.streams.set_thumbnail, self.broadcast_id, thumbnail)
-            # Every pass reads a few small playlists; a new segment waits 50 ms for it on average.
-            await asyncio.sleep(0.1)
+        self.uploader.discover()
+        return WATCH_SECONDS
 
-    async def _heartbeat_loop(self) -> None:
-        while True:
-            await asyncio.sleep(self.manager.settings.heartbeat_seconds)
-            session = self.session
-            if session is None:
-                continue
+    async def _upload(self) -> float:
+        uploader = self.uploader
+        assert uploader is not None
+        await uploader.sync()
+        thumbnail = uploader.thumbnail_key
+        if thumbnail is not None and thumbnail != self._thumbnail_key:
+            self._thumbnail_key = thumbnail
+            await self.manager.call(self.manager.streams.set_thumbnail, self.broadcast_id, thumbnail)
+        # While storage fails, back off; otherwise a new segment waits 50 ms for a pass on average.
+        return uploader.retry.delay(uploader.failures) if uploader.failures else WATCH_SECONDS
+
+    async def _heartbeat(self) -> float:
+        session = self.session
+        if session is not None:
             health = session.health()
             self.manager.metrics.emit(
                 health_metrics(health), {"broadcast_id": self.broadcast_id, "channel": self.broadcast.username}
@@ -170,6 +205,7 @@ class LiveBroadcast:
                     "stream key rotated or broadcast taken over: cutting the publisher off", extra=self.log_fields()
                 )
                 session.revoked = True
+        return self.manager.settings.heartbeat_seconds
 
     async def part_ended(self, reason: str) -> None:
         """The publisher of the current part is gone: finalize now, or wait for a reconnect."""
@@ -190,14 +226,15 @@ class LiveBroadcast:
         """VOD playlists, VOD record, live state cleared; then the broadcast leaves the worker."""
         if self.finished.is_set():
             return
-        for task in (self._sync_task, self._heartbeat_task):
-            if task is not None:
-                task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
+        for task in self._loops:
+            task.cancel()
+        await asyncio.gather(*self._loops, return_exceptions=True)
         try:
-            vod = await self.uploader.finalize() if self.uploader is not None else None
+            timeout = self.manager.settings.finalize_timeout_seconds
+            vod = await self.uploader.finalize(timeout) if self.uploader is not None else None
             if vod is not None:
+                if vod.gaps:
+                    logger.error("the VOD has gaps: media was lost", extra={**self.log_fields(), "gaps": vod.gaps})
                 rungs = [VodRung(name=r.name, height=r.height, bandwidth=r.bandwidth) for r in vod.rungs]
                 await self.manager.call(
                     self.manager.vods.record_vod,
@@ -207,8 +244,8 @@ class LiveBroadcast:
                     vod.playback_key,
                     vod.thumbnail_key,
                 )
-        except LetsLiveError as exc:
-            logger.error("could not write the VOD", extra={**self.log_fields(), "error": exc.detail})
+        except Exception:
+            logger.exception("could not write the VOD", extra=self.log_fields())
         finally:
             await self.manager.call(
                 partial(self.manager.streams.end_broadcast, only_if_disconnected=only_if_disconnected),
@@ -299,12 +336,15 @@ class PublisherSession:
         live = self.live
         if live is None:
             return  # never went live: nothing was started, nothing to end
-        if self._transcoder is not None:
-            await self._transcoder.finish()
-            if live.uploader is not None:
-                # The part's last segments, before a reconnect's new part resets what is listed.
-                await live.uploader.sync()
-        await live.part_ended(reason)
+        try:
+            if self._transcoder is not None:
+                await self._transcoder.finish()
+                if live.uploader is not None:
+                    # The part's last segments spooled (and stored if storage answers) before a
+                    # reconnect's new part begins.
+                    await live.uploader.sync()
+        finally:
+            await live.part_ended(reason)
 
     # --- before going live ---------------------------------------------------------------------
     async def _media(self, tag: _Tag) -> None:
@@ -515,6 +555,7 @@ class BroadcastManager:
             encode_pixels_per_second=settings.encode_pixels_per_second,
             segment_seconds=settings.segment_seconds,
         )
+        self.disk_budget = DiskBudget(settings.disk_budget_mb * 1024 * 1024)
         self._live: dict[str, LiveBroadcast] = {}
 
     @property
@@ -522,12 +563,17 @@ class BroadcastManager:
         return dict(self._live)
 
     async def call(self, fn: Callable[..., object], *args: object) -> object:
-        """A blocking domain call (DynamoDB, EventBridge) off the event loop; failures logged."""
+        """A blocking domain call (DynamoDB, EventBridge) off the event loop; None when it failed
+        (logged: a dependency's failure as a warning, anything else with its traceback)."""
+        name = getattr(fn, "__name__", str(fn))
         try:
             return await asyncio.to_thread(fn, *args)
         except LetsLiveError as exc:
-            logger.warning("%s failed: %s", getattr(fn, "__name__", fn), exc.detail)
-            return None
+            logger.warning("%s failed: %s", name, exc.detail)
+        except Exception:
+            logger.exception("%s failed", name)
+            self.metrics.emit({IngestMetric.LOOP_ERRORS: 1}, {"call": name})
+        return None
 
     async def authorize(self, app: str, stream_key: str, client: str) -> PublisherSession | None:
         """Check the key (nothing is written): the channel goes live only once the session knows

@@ -15,8 +15,10 @@ from letslive.constants import (
     ENV_ECS_AGENT_URI,
     ENV_INGEST_CHECK_CACHE_SECONDS,
     ENV_INGEST_COPY_MAX_KBPS,
+    ENV_INGEST_DISK_BUDGET_MB,
     ENV_INGEST_DRAIN_TIMEOUT_SECONDS,
     ENV_INGEST_ENCODE_PIXELS_PER_SECOND,
+    ENV_INGEST_FINALIZE_TIMEOUT_SECONDS,
     ENV_INGEST_HEALTH_HOST,
     ENV_INGEST_HEALTH_PORT,
     ENV_INGEST_HEARTBEAT_SECONDS,
@@ -33,7 +35,12 @@ from letslive.constants import (
     ENV_INGEST_RTMP_MAX_CHUNK_STREAMS,
     ENV_INGEST_RTMP_MAX_CONNECTIONS_PER_ADDRESS,
     ENV_INGEST_RTMP_MAX_MESSAGE_BYTES,
+    ENV_INGEST_RTMP_MAX_PENDING_CONNECTIONS,
+    ENV_INGEST_RTMP_MEMORY_BUDGET_BYTES,
     ENV_INGEST_RTMP_PORT,
+    ENV_INGEST_RTMP_PRE_PUBLISH_MAX_BYTES,
+    ENV_INGEST_RTMP_PRE_PUBLISH_MAX_MESSAGE_BYTES,
+    ENV_INGEST_RTMP_PUBLISH_TIMEOUT_SECONDS,
     ENV_INGEST_SCALE_IN_PROTECTION_MINUTES,
     ENV_INGEST_SEGMENT_SECONDS,
     ENV_INGEST_THUMBNAIL_SECONDS,
@@ -93,6 +100,28 @@ class IngestSettings(BaseSettings):
     rtmp_authorize_timeout_seconds: float = Field(
         default=10.0, gt=0, le=60, validation_alias=ENV_INGEST_RTMP_AUTHORIZE_TIMEOUT_SECONDS
     )
+    # Until `publish` is accepted a client is anyone: small messages (OBS's largest is under
+    # 512 bytes), a small total, a deadline, and a cap on such connections across all addresses.
+    rtmp_pre_publish_max_message_bytes: int = Field(
+        default=4 * 1024, ge=128, le=64 * 1024, validation_alias=ENV_INGEST_RTMP_PRE_PUBLISH_MAX_MESSAGE_BYTES
+    )
+    rtmp_pre_publish_max_bytes: int = Field(
+        default=64 * 1024, ge=4 * 1024, le=1024 * 1024, validation_alias=ENV_INGEST_RTMP_PRE_PUBLISH_MAX_BYTES
+    )
+    rtmp_publish_timeout_seconds: float = Field(
+        default=10.0, gt=0, le=120, validation_alias=ENV_INGEST_RTMP_PUBLISH_TIMEOUT_SECONDS
+    )
+    rtmp_max_pending_connections: int = Field(
+        default=256, ge=1, le=65536, validation_alias=ENV_INGEST_RTMP_MAX_PENDING_CONNECTIONS
+    )
+    # Input buffered and partly received messages of every connection together (a publisher
+    # normally holds well under 1 MiB; at its limits three times `rtmp_max_message_bytes`).
+    rtmp_memory_budget_bytes: int = Field(
+        default=256 * 1024 * 1024,
+        ge=32 * 1024 * 1024,
+        le=4 * 1024 * 1024 * 1024,
+        validation_alias=ENV_INGEST_RTMP_MEMORY_BUDGET_BYTES,
+    )
 
     # Streamers: `rtmp://<host>:<port>/live/<stream key>`. The image sets 0.0.0.0.
     rtmp_host: str = Field(default="127.0.0.1", min_length=1, validation_alias=ENV_INGEST_RTMP_HOST)
@@ -110,6 +139,15 @@ class IngestSettings(BaseSettings):
     # How often the live session's health reaches the streams table (and a rotated key is noticed).
     heartbeat_seconds: float = Field(default=5.0, gt=0, le=60, validation_alias=ENV_INGEST_HEARTBEAT_SECONDS)
     thumbnail_seconds: float = Field(default=15.0, gt=0, le=300, validation_alias=ENV_INGEST_THUMBNAIL_SECONDS)
+    # Segments waiting in `work_dir` for S3, every broadcast together: past it the oldest are
+    # dropped (marked as gaps). A 6 Mbit/s ladder spools ~1 GiB per 20 min of outage; Fargate's
+    # default ephemeral storage is 20 GiB (the CDK app sizes both).
+    disk_budget_mb: int = Field(default=16 * 1024, ge=64, le=200 * 1024, validation_alias=ENV_INGEST_DISK_BUDGET_MB)
+    # An ended broadcast keeps retrying storage this long before its VOD is written without
+    # what could not be stored.
+    finalize_timeout_seconds: float = Field(
+        default=600.0, gt=0, le=86_400, validation_alias=ENV_INGEST_FINALIZE_TIMEOUT_SECONDS
+    )
     # A source declaring more than this is re-encoded rather than copied to viewers.
     copy_max_kbps: int = Field(
         default=DEFAULT_COPY_MAX_KBPS, ge=1000, le=100_000, validation_alias=ENV_INGEST_COPY_MAX_KBPS

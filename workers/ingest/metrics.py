@@ -29,6 +29,8 @@ METRIC_UNITS: Final[Mapping[IngestMetric, str]] = {
     IngestMetric.SEGMENT_UPLOAD_LATENCY: "Milliseconds",
     IngestMetric.SEGMENTS_UPLOADED: "Count",
     IngestMetric.UPLOAD_FAILURES: "Count",
+    IngestMetric.SEGMENTS_DROPPED: "Count",
+    IngestMetric.LOOP_ERRORS: "Count",
 }
 # EMF: a metric's value is one number or an array of at most 100.
 MAX_VALUES_PER_METRIC: Final = 100

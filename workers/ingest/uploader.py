@@ -1,22 +1,29 @@
 """Mirrors one broadcast's HLS output into the media store, in an order players can rely on.
 
-Per sync pass and rung: every complete segment FFmpeg has listed is uploaded (immutable for a
-year), and only then the live playlist that names it (`max-age=1`), so a player never fetches a
-playlist naming a segment the origin lacks. The master playlist follows once every rung has a
-segment. Segments are deleted locally only once stored: when S3 is unreachable they wait on
-disk and go up on a later pass (FFmpeg's own playlist is re-read every pass, so every segment
-is seen even if uploads lag far behind its window).
+FFmpeg writes segments and lists them in its playlists; the uploader owns them from there:
+- `discover()` spools what FFmpeg listed (a file read, never a storage call, run every 100 ms
+  by the broadcast), so a stalled upload cannot let a segment leave FFmpeg's listing unseen.
+- `sync()` stores the spool in order, per rung: segments (immutable for a year), then the live
+  playlist that names them (`max-age=1`), so a player never fetches a playlist naming a segment
+  the origin lacks; the master once every rung has a segment. A segment is deleted locally only
+  once stored. A pass raises nothing: storage errors of any kind are retried with backoff, and
+  the spool waits on disk, every part's segments in order (a reconnect during an outage too).
+- `DiskBudget` bounds what all broadcasts keep spooled; over it the oldest unstored segment is
+  dropped and marked `#EXT-X-GAP` in the playlists, with a log line and a metric.
+- `finalize()` writes the VOD from every stored segment, once the spool is empty (or storage
+  stayed down past its deadline).
 
 Segments of every part of the broadcast (OBS reconnects start a new FFmpeg part) are kept in
-order with a discontinuity at each part boundary; `finalize()` writes the VOD from them.
+order with a discontinuity at each part boundary.
 
 Metrics, once per pass that stored segments: SegmentsUploaded (how many) and SegmentUploadLatency
 (one value per segment, from FFmpeg closing the file to the object being written); UploadFailures
-for every object whose retries ran out.
+for every object whose retries within a pass ran out; SegmentsDropped for media lost.
 """
 
 import asyncio
 import contextlib
+import itertools
 import logging
 import random
 import time
@@ -48,6 +55,9 @@ LIVE_MASTER = "master.m3u8"
 VOD_MASTER = "vod.m3u8"
 THUMBNAIL = "thumbnail.jpg"
 
+# Segments of a backlog uploaded at once: catching up after an outage takes a fraction of it.
+UPLOAD_CONCURRENCY = 4
+
 Thumbnailer = Callable[[bytes], Awaitable[bytes | None]]  # a segment's bytes -> a JPEG
 
 
@@ -57,11 +67,26 @@ def broadcast_prefix(broadcast_id: str) -> str:
 
 
 @dataclass
+class Spooled:
+    """A segment FFmpeg listed, waiting on disk until it is stored (or dropped: `gap`)."""
+
+    segment: Segment
+    path: Path
+    size: int
+    listed_at: float  # monotonic
+    part: int
+    uploading: bool = False  # a put is under way: not to be dropped
+
+
+@dataclass
 class Rendition:
     rung: PlannedRung
-    stored: list[Segment] = field(default_factory=list)  # every uploaded segment, all parts
-    seen: dict[int, Segment] = field(default_factory=dict)  # this part, listed by FFmpeg
-    part_start: int = 0  # index into `stored` where the current part begins
+    stored: list[Segment] = field(default_factory=list)  # every segment stored (or lost: a gap), all parts
+    spool: list[Spooled] = field(default_factory=list)  # listed, not stored yet, any part, in order
+    listed: dict[int, Segment] = field(default_factory=dict)  # this part's, as FFmpeg listed them
+    playlist_stamp: tuple[int, int, int] | None = None  # FFmpeg's playlist (inode, mtime, size) when last read
+    # The next segment listed starts a part after another: a discontinuity.
+    discontinuity_next: bool = False
     # This part's correction of FFmpeg's program date-times (`HlsUploader._restamp`).
     clock_offset: timedelta | None = None
 
@@ -76,13 +101,59 @@ class VodOutput:
     duration_seconds: float
     thumbnail_key: str | None
     rungs: list[PlannedRung]
+    gaps: int  # segments of the top rung that were lost (marked `#EXT-X-GAP`)
 
 
 @dataclass
 class RetryPolicy:
+    """Backoff between attempts of one object within a pass, and between failed passes."""
+
     attempts: int = 4
     base_seconds: float = 0.25
     max_seconds: float = 4.0
+
+    def delay(self, failures: int) -> float:
+        """Seconds to wait after `failures` consecutive failures (full jitter on the upper half)."""
+        ceiling = min(self.max_seconds, self.base_seconds * 2.0 ** max(0, failures - 1))
+        jitter: float = random.uniform(0.5, 1.0)  # noqa: S311 - jitter, not crypto
+        return ceiling * jitter
+
+
+class DiskBudget:
+    """The bytes every broadcast of the worker may keep spooled (listed by FFmpeg, not stored).
+
+    Over the budget, the oldest spooled segment of the worker is dropped in every rung of its
+    broadcast: the VOD and live playlists mark it `#EXT-X-GAP`, a log line and the
+    SegmentsDropped metric say so. A segment being uploaded is never dropped.
+    """
+
+    def __init__(self, limit_bytes: int) -> None:
+        self.limit_bytes = limit_bytes
+        self._uploaders: set[HlsUploader] = set()
+
+    def join(self, uploader: "HlsUploader") -> None:
+        self._uploaders.add(uploader)
+
+    def leave(self, uploader: "HlsUploader") -> None:
+        self._uploaders.discard(uploader)
+
+    @property
+    def spooled_bytes(self) -> int:
+        return sum(uploader.spooled_bytes for uploader in self._uploaders)
+
+    def enforce(self) -> int:
+        """Drop the oldest spooled media until within the budget; returns segments dropped."""
+        dropped = 0
+        while self.spooled_bytes > self.limit_bytes:
+            oldest = [(u.oldest_droppable, u) for u in self._uploaders if u.oldest_droppable is not None]
+            if not oldest:
+                break
+            _, uploader = min(oldest, key=lambda pair: pair[0])
+            count = uploader.drop_oldest()
+            if count == 0:
+                break
+            dropped += count
+        return dropped
 
 
 class HlsUploader:
@@ -98,6 +169,7 @@ class HlsUploader:
         retry: RetryPolicy | None = None,
         clock: Callable[[], float] = time.monotonic,
         metrics: MetricsEmitter | None = None,
+        budget: DiskBudget | None = None,
     ) -> None:
         self.storage = storage
         self.prefix = broadcast_prefix(broadcast_id)
@@ -112,28 +184,37 @@ class HlsUploader:
         self._broadcast_id = broadcast_id
         self._latencies_ms: list[float] = []  # this pass's stored segments
         self._output_dir: Path | None = None
+        self._part = 0
         self._part_first_sequence = 0
         self._part_first_frame_at: float | None = None
         self._master_stored = False
+        self._budget = budget
+        if budget is not None:
+            budget.join(self)
         self.thumbnail_key: str | None = None
         self.last_segment_at: float | None = None
-        self.failures = 0
+        self.failures = 0  # consecutive passes that failed
+        self.dropped = 0  # segment files lost (every rung), marked as gaps
         # One pass at a time: the periodic pass and a publisher's end both sync, and two passes
-        # over the same listing would store a segment twice or read one the other just deleted.
+        # over the same spool would store a segment twice.
         self._sync_lock = asyncio.Lock()
-        self._dropped: set[str] = set()  # segments a later part re-made (`drop_final_segments`)
+        self._dropped_names: set[str] = set()  # segments a later part re-makes (`drop_final_segments`)
 
     # --- parts ---------------------------------------------------------------------------------
     def start_part(self, output_dir: Path, first_frame_at: float | None = None) -> int:
         """A new FFmpeg run writes into `output_dir`; returns the sequence number it must start at
-        so segment names never repeat within the broadcast. `first_frame_at` (epoch seconds) is
-        when the part's first media reached the server: its media time 0 in wall-clock time."""
+        so segment names never repeat within the broadcast (the previous parts' segments still
+        spooled keep theirs and are stored in order). `first_frame_at` (epoch seconds) is when
+        the part's first media reached the server: its media time 0 in wall-clock time."""
+        self.discover()  # what the previous part listed last is spooled before its listing is forgotten
         self._output_dir = output_dir
-        self._dropped.clear()  # names of the previous part's directory; this part may reuse them
+        self._part += 1
+        self._dropped_names.clear()  # names of the previous part's directory; this part may reuse them
         for rendition in self.renditions:
-            rendition.seen.clear()
-            rendition.part_start = len(rendition.stored)
+            rendition.listed.clear()
+            rendition.playlist_stamp = None
             rendition.clock_offset = None
+            rendition.discontinuity_next = rendition.discontinuity_next or bool(rendition.stored or rendition.spool)
         self._part_first_sequence = self.next_sequence
         self._part_first_frame_at = first_frame_at
         return self._part_first_sequence
@@ -162,55 +243,187 @@ class HlsUploader:
         part re-makes that media) and delete the files: returns where it started, in seconds from
         the part's first segment, or None when the rungs do not end on a common unstored segment.
         Call it inside `paused()`."""
-        assert self._output_dir is not None
-        for rendition in self.renditions:
-            self._read_playlist(rendition, self._output_dir)
-        finals = [max(r.seen) if r.seen else None for r in self.renditions]
+        self.discover()
+        finals = [max(r.listed) if r.listed else None for r in self.renditions]
         if None in finals or len(set(finals)) != 1:
             return None
         final = finals[0]
         assert final is not None
-        stored = {s.uri for r in self.renditions for s in r.stored[r.part_start :]}
-        if any(r.seen[final].uri in stored for r in self.renditions):
-            return None
+        heads = [r.spool[-1] if r.spool else None for r in self.renditions]
+        if any(h is None or h.part != self._part or h.segment.sequence != final for h in heads):
+            return None  # stored already (or lost): it stays
         starts = set()
         for rendition in self.renditions:
-            starts.add(round(sum(s.duration for q, s in rendition.seen.items() if q < final), 3))
-            dropped = rendition.seen.pop(final).uri
-            self._dropped.add(dropped)
-            (self._output_dir / dropped).unlink(missing_ok=True)
+            starts.add(round(sum(s.duration for q, s in rendition.listed.items() if q < final), 3))
+            spooled = rendition.spool.pop()
+            del rendition.listed[final]
+            self._dropped_names.add(spooled.segment.uri)
+            spooled.path.unlink(missing_ok=True)
+            if spooled.segment.discontinuity:
+                rendition.discontinuity_next = True
         return min(starts)
 
     @property
     def next_sequence(self) -> int:
-        used = [int(segment.uri.rsplit("_", 1)[1].split(".")[0]) for r in self.renditions for segment in r.stored]
+        used = [_sequence(segment.uri) for r in self.renditions for segment in r.stored]
+        used += [_sequence(spooled.segment.uri) for r in self.renditions for spooled in r.spool]
         return max(used, default=-1) + 1
+
+    # --- the spool -----------------------------------------------------------------------------
+    def discover(self) -> int:
+        """Spool what FFmpeg listed since the last look (no storage call: it never waits on
+        S3, so a stalled upload cannot make a segment leave FFmpeg's listing unseen). Returns
+        how many segments were spooled; enforces the disk budget."""
+        if self._output_dir is None:
+            return 0
+        found = sum(self._read_playlist(rendition, self._output_dir) for rendition in self.renditions)
+        if found and self._budget is not None:
+            self._budget.enforce()
+        return found
+
+    @property
+    def spooled_bytes(self) -> int:
+        return sum(s.size for r in self.renditions for s in r.spool if not s.segment.gap)
+
+    @property
+    def unstored(self) -> int:
+        """Segments listed and not stored yet (gaps excluded), every rung."""
+        return sum(1 for r in self.renditions for s in r.spool if not s.segment.gap)
+
+    @property
+    def oldest_droppable(self) -> float | None:
+        listed = [s.listed_at for r in self.renditions for s in r.spool if not (s.segment.gap or s.uploading)]
+        return min(listed, default=None)
+
+    def drop_oldest(self) -> int:
+        """Drop the oldest droppable spooled segment in every rung that spools it (by part and
+        sequence): the file goes, a gap stays in its place. Returns how many were dropped."""
+        candidates = [
+            (s.listed_at, s.part, s.segment.sequence)
+            for r in self.renditions
+            for s in r.spool
+            if not (s.segment.gap or s.uploading)
+        ]
+        if not candidates:
+            return 0
+        _, part, sequence = min(candidates)
+        dropped: list[str] = []
+        for rendition in self.renditions:
+            for index, spooled in enumerate(rendition.spool):
+                if spooled.part == part and spooled.segment.sequence == sequence and not spooled.uploading:
+                    spooled.path.unlink(missing_ok=True)
+                    rendition.spool[index] = replace(spooled, segment=replace(spooled.segment, gap=True))
+                    dropped.append(spooled.segment.uri)
+        self.dropped += len(dropped)
+        logger.error(
+            "disk budget exhausted: dropped unstored media, marked as a gap in the VOD",
+            extra={"broadcast_id": self._broadcast_id, "segments": dropped},
+        )
+        self._metrics.emit({IngestMetric.SEGMENTS_DROPPED: len(dropped)}, {"broadcast_id": self._broadcast_id})
+        return len(dropped)
+
+    def _read_playlist(self, rendition: Rendition, directory: Path) -> int:
+        playlist_file = directory / f"{rendition.name}.m3u8"
+        try:
+            stat = playlist_file.stat()
+            # FFmpeg replaces its playlists by renaming a new file: a new inode every time.
+            stamp = (stat.st_ino, stat.st_mtime_ns, stat.st_size)
+            if stamp == rendition.playlist_stamp:
+                return 0
+            playlist = parse_media_playlist(playlist_file.read_text())
+        except (FileNotFoundError, InvalidInput):
+            return 0  # not written yet, or caught mid-rename: the next look reads it
+        rendition.playlist_stamp = stamp
+        found = 0
+        for segment in playlist.segments:
+            if segment.sequence in rendition.listed or segment.uri in self._dropped_names:
+                continue
+            last = max(rendition.listed, default=self._part_first_sequence - 1)
+            if segment.sequence > last + 1 and last >= self._part_first_sequence - 1:
+                self._lost_from_listing(rendition, directory, range(last + 1, segment.sequence), segment)
+            restamped = self._restamp(rendition, segment)
+            if rendition.discontinuity_next:
+                restamped = replace(restamped, discontinuity=True)
+                rendition.discontinuity_next = False
+            rendition.listed[segment.sequence] = restamped
+            path = directory / segment.uri
+            try:
+                size = path.stat().st_size
+            except FileNotFoundError:
+                size = 0
+            rendition.spool.append(Spooled(restamped, path, size, self._clock(), self._part))
+            found += 1
+        return found
+
+    def _lost_from_listing(self, rendition: Rendition, directory: Path, sequences: range, after: Segment) -> None:
+        """Segments that left FFmpeg's listing before they were seen (the event loop was stalled
+        longer than the listing covers): kept as gaps of the target length, never silently."""
+        for sequence in sequences:
+            name = after.uri.replace(f"_{after.sequence:06d}.", f"_{sequence:06d}.")
+            gap = Segment(name, after.duration, sequence, None, rendition.discontinuity_next, gap=True)
+            rendition.discontinuity_next = False
+            rendition.listed[sequence] = gap
+            rendition.spool.append(Spooled(gap, directory / name, 0, self._clock(), self._part))
+            (directory / name).unlink(missing_ok=True)
+        self.dropped += len(sequences)
+        logger.error(
+            "segments left FFmpeg's listing unseen; marked as gaps",
+            extra={"broadcast_id": self._broadcast_id, "rung": rendition.name, "segments": len(sequences)},
+        )
+        self._metrics.emit({IngestMetric.SEGMENTS_DROPPED: len(sequences)}, {"broadcast_id": self._broadcast_id})
+
+    def _restamp(self, rendition: Rendition, segment: Segment) -> Segment:
+        """The segment with the program date-time players measure latency against: when its first
+        frame reached the server. FFmpeg stamps a part's first segment with its own start-up
+        time, 0.3-0.6 s after that (process start, probing), and each later one by adding the
+        durations, so one offset per part corrects them all. Left as FFmpeg's if the part's
+        first segment went unseen."""
+        stamp = segment.program_date_time
+        if stamp is None or self._part_first_frame_at is None:
+            return segment
+        if rendition.clock_offset is None:
+            if segment.sequence != self._part_first_sequence:
+                return segment
+            rendition.clock_offset = datetime.fromtimestamp(self._part_first_frame_at, UTC) - stamp
+        return replace(segment, program_date_time=stamp + rendition.clock_offset)
 
     # --- syncing -------------------------------------------------------------------------------
     async def sync(self) -> int:
-        """One pass; returns how many segments were stored. Storage errors are logged and left
-        for the next pass (nothing local is deleted until it is stored)."""
+        """One pass: spool what FFmpeg listed, store what is spooled; returns how many segments
+        were stored. It raises nothing: a failure is logged and counted (`failures`), and what
+        is spooled stays on disk for the next pass."""
         async with self._sync_lock:
-            return await self._sync_pass()
+            self.discover()
+            try:
+                stored = await self._store_spooled()
+            except Exception as exc:  # a pass must never take the broadcast's loop down
+                self.failures += 1
+                level = logging.WARNING if isinstance(exc, DependencyUnavailable) else logging.ERROR
+                logger.log(
+                    level,
+                    "upload pass failed, will retry: %s",
+                    exc,
+                    exc_info=not isinstance(exc, DependencyUnavailable),
+                    extra={"broadcast_id": self._broadcast_id, "unstored": self.unstored, "failures": self.failures},
+                )
+                return 0
+            if self.failures:
+                logger.info(
+                    "storage is back: upload passes succeed again",
+                    extra={"broadcast_id": self._broadcast_id, "failed_passes": self.failures},
+                )
+            self.failures = 0
+            return stored
 
-    async def _sync_pass(self) -> int:
-        if self._output_dir is None:
-            return 0
-        # Every rung's playlist is read before anything is uploaded: a pass cut short by a storage
-        # error must still have seen what FFmpeg lists, or segments leaving its window are lost.
-        for rendition in self.renditions:
-            self._read_playlist(rendition, self._output_dir)
+    async def _store_spooled(self) -> int:
         stored = 0
         try:
             for rendition in self.renditions:
-                stored += await self._sync_rendition(rendition, self._output_dir)
+                stored += await self._store_rendition(rendition)
             if not self._master_stored and all(r.stored for r in self.renditions):
                 text = master_playlist(self.plan, uri=lambda rung: f"{rung.name}.m3u8")
                 await self._put(LIVE_MASTER, text.encode(), PLAYLIST_TYPE, MASTER_CACHE)
                 self._master_stored = True
-        except DependencyUnavailable as exc:
-            self.failures += 1
-            logger.warning("upload pass failed, will retry: %s", exc)
         finally:
             # What was stored before a failure counts too.
             latencies, self._latencies_ms = self._latencies_ms, []
@@ -221,52 +434,55 @@ class HlsUploader:
                 )
         return stored
 
-    def _read_playlist(self, rendition: Rendition, directory: Path) -> None:
-        playlist_file = directory / f"{rendition.name}.m3u8"
-        try:
-            playlist = parse_media_playlist(playlist_file.read_text())
-        except (FileNotFoundError, InvalidInput):
-            return  # not written yet, or caught mid-rename: the next pass reads it
-        for segment in playlist.segments:
-            if segment.sequence not in rendition.seen and segment.uri not in self._dropped:
-                rendition.seen[segment.sequence] = self._restamp(rendition, segment)
-
-    def _restamp(self, rendition: Rendition, segment: Segment) -> Segment:
-        """The segment with the program date-time players measure latency against: when its first
-        frame reached the server. FFmpeg stamps a part's first segment with its own start-up
-        time, 0.3-0.6 s after that (process start, probing), and each later one by adding the
-        durations, so one offset per part corrects them all. Left as FFmpeg's if the part's
-        first segment went unseen (the uploader fell a whole window behind)."""
-        stamp = segment.program_date_time
-        if stamp is None or self._part_first_frame_at is None:
-            return segment
-        if rendition.clock_offset is None:
-            if segment.sequence != self._part_first_sequence:
-                return segment
-            rendition.clock_offset = datetime.fromtimestamp(self._part_first_frame_at, UTC) - stamp
-        return replace(segment, program_date_time=stamp + rendition.clock_offset)
-
-    async def _sync_rendition(self, rendition: Rendition, directory: Path) -> int:
-        uploaded = {segment.uri for segment in rendition.stored[rendition.part_start :]}
-        new = [s for seq, s in sorted(rendition.seen.items()) if s.uri not in uploaded]
+    async def _store_rendition(self, rendition: Rendition) -> int:
+        """Store the rung's spool in order (a backlog a few at a time), then its live playlist."""
         count = 0
-        for segment in new:
-            local = directory / segment.uri
-            data, closed_at = await asyncio.to_thread(_read_closed_file, local)
-            await self._put(segment.uri, data, SEGMENT_TYPE, SEGMENT_CACHE)
-            self._latencies_ms.append(max(0.0, (time.time() - closed_at) * 1000))
-            first_of_part = len(rendition.stored) == rendition.part_start and rendition.part_start > 0
-            rendition.stored.append(replace(segment, discontinuity=first_of_part))
-            count += 1
-            self.last_segment_at = time.time()
-            local.unlink(missing_ok=True)
-        if count:
-            text = live_playlist(rendition.stored, self.window)
-            await self._put(f"{rendition.name}.m3u8", text.encode(), PLAYLIST_TYPE, LIVE_PLAYLIST_CACHE)
+        changed = False
+        last_data: bytes | None = None
+        while rendition.spool:
+            batch = list(itertools.takewhile(lambda s: not s.segment.gap, rendition.spool[:UPLOAD_CONCURRENCY]))
+            if not batch:  # a gap at the head: nothing to upload, it takes its place in the VOD
+                rendition.stored.append(rendition.spool.pop(0).segment)
+                changed = True
+                continue
+            for spooled in batch:
+                spooled.uploading = True
+            try:
+                results = await asyncio.gather(*(self._store_segment(s) for s in batch), return_exceptions=True)
+            finally:
+                for spooled in batch:
+                    spooled.uploading = False
+            for spooled, result in zip(batch, results, strict=True):
+                if isinstance(result, BaseException):
+                    if changed:
+                        await self._put_live_playlist(rendition)
+                    raise result
+                # In order: a later one stored before an earlier one failed waits for it.
+                rendition.spool.remove(spooled)
+                rendition.stored.append(spooled.segment)
+                spooled.path.unlink(missing_ok=True)
+                last_data = result
+                count += 1
+                changed = True
+                self.last_segment_at = time.time()
+        if changed:
+            await self._put_live_playlist(rendition)
             # After the playlist: a thumbnail is an FFmpeg run, which must not hold back the live edge.
-            if rendition is self.renditions[0] and rendition.rung.has_video:
-                await self._maybe_thumbnail(data)
+            if last_data is not None and rendition is self.renditions[0] and rendition.rung.has_video:
+                await self._maybe_thumbnail(last_data)
         return count
+
+    async def _store_segment(self, spooled: Spooled) -> bytes:
+        data, closed_at = await asyncio.to_thread(_read_closed_file, spooled.path)
+        await self._put(spooled.segment.uri, data, SEGMENT_TYPE, SEGMENT_CACHE)
+        self._latencies_ms.append(max(0.0, (time.time() - closed_at) * 1000))
+        return data
+
+    async def _put_live_playlist(self, rendition: Rendition) -> None:
+        if not rendition.stored:
+            return
+        text = live_playlist(rendition.stored, self.window)
+        await self._put(f"{rendition.name}.m3u8", text.encode(), PLAYLIST_TYPE, LIVE_PLAYLIST_CACHE)
 
     async def _maybe_thumbnail(self, segment: bytes) -> None:
         now = self._clock()
@@ -290,37 +506,71 @@ class HlsUploader:
                 if attempt == self.retry.attempts:
                     self._metrics.emit({IngestMetric.UPLOAD_FAILURES: 1}, {"broadcast_id": self._broadcast_id})
                     raise
-                delay = min(self.retry.max_seconds, self.retry.base_seconds * 2 ** (attempt - 1))
-                await asyncio.sleep(delay * random.uniform(0.5, 1.0))  # noqa: S311 - jitter, not crypto
+                await asyncio.sleep(self.retry.delay(attempt))
 
     # --- the end --------------------------------------------------------------------------------
     @property
     def duration_seconds(self) -> float:
         return sum(segment.duration for segment in self.renditions[0].stored)
 
-    async def finalize(self) -> VodOutput | None:
+    async def finalize(self, timeout_seconds: float = 600.0) -> VodOutput | None:
         """The VOD: every stored segment per rung with ENDLIST, and a VOD master. None when the
-        broadcast never produced a segment. Raises `DependencyUnavailable` if storage stays down."""
-        await self.sync()
-        # A last pass may have failed: the segments are still on disk, so keep trying a while.
-        for _ in range(self.retry.attempts):
-            if self.failures == 0 or await self._pending() == 0:
-                break
-            self.failures = 0
+        broadcast never produced a segment, or storage stayed down for `timeout_seconds` (then
+        what could not be stored is lost, and logged). Raises nothing."""
+        deadline = self._clock() + timeout_seconds
+        try:
             await self.sync()
-        if not all(r.stored for r in self.renditions):
-            return None
+            while self.unstored and self._clock() < deadline:
+                await asyncio.sleep(self.retry.delay(self.failures))
+                await self.sync()
+            if self.unstored:
+                logger.error(
+                    "storage stayed down: the VOD is written without the media it could not store",
+                    extra={"broadcast_id": self._broadcast_id, "unstored": self.unstored},
+                )
+                self._give_up_spooled()
+            if not all(any(not s.gap for s in r.stored) for r in self.renditions):
+                return None
+            while True:
+                try:
+                    return await self._write_vod()
+                except DependencyUnavailable as exc:
+                    if self._clock() >= deadline:
+                        logger.error(
+                            "storage stayed down: no VOD playlist written: %s",
+                            exc,
+                            extra={"broadcast_id": self._broadcast_id},
+                        )
+                        return None
+                    self.failures += 1
+                    await asyncio.sleep(self.retry.delay(self.failures))
+        finally:
+            if self._budget is not None:
+                self._budget.leave(self)
+
+    def _give_up_spooled(self) -> None:
+        for rendition in self.renditions:
+            lost = [s for s in rendition.spool if not s.segment.gap]
+            for spooled in lost:
+                spooled.path.unlink(missing_ok=True)
+            rendition.stored += [replace(s.segment, gap=True) for s in rendition.spool]
+            rendition.spool.clear()
+            self.dropped += len(lost)
+            if lost:
+                self._metrics.emit({IngestMetric.SEGMENTS_DROPPED: len(lost)}, {"broadcast_id": self._broadcast_id})
+
+    async def _write_vod(self) -> VodOutput:
         for rendition in self.renditions:
             text = vod_playlist(rendition.stored)
             await self._put(f"vod_{rendition.name}.m3u8", text.encode(), PLAYLIST_TYPE, VOD_PLAYLIST_CACHE)
         master = master_playlist(self.plan, uri=lambda rung: f"vod_{rung.name}.m3u8")
         await self._put(VOD_MASTER, master.encode(), PLAYLIST_TYPE, VOD_PLAYLIST_CACHE)
-        return VodOutput(f"{self.prefix}/{VOD_MASTER}", self.duration_seconds, self.thumbnail_key, self.plan)
+        gaps = sum(1 for segment in self.renditions[0].stored if segment.gap)
+        return VodOutput(f"{self.prefix}/{VOD_MASTER}", self.duration_seconds, self.thumbnail_key, self.plan, gaps)
 
-    async def _pending(self) -> int:
-        if self._output_dir is None:
-            return 0
-        return len(list(self._output_dir.glob("*.ts")))
+
+def _sequence(uri: str) -> int:
+    return int(uri.rsplit("_", 1)[1].split(".")[0])
 
 
 def _read_closed_file(path: Path) -> tuple[bytes, float]:

@@ -98,13 +98,16 @@ def parse_master_playlist(text: str) -> list[Variant]:
 
 @dataclass(frozen=True, slots=True)
 class Segment:
-    """A media segment. `discontinuity` marks an `#EXT-X-DISCONTINUITY` before it."""
+    """A media segment. `discontinuity` marks an `#EXT-X-DISCONTINUITY` before it; `gap` an
+    `#EXT-X-GAP`: media that was lost (its URI is not to be fetched; the duration keeps the
+    timeline)."""
 
     uri: str
     duration: float
     sequence: int = 0
     program_date_time: datetime | None = None
     discontinuity: bool = False
+    gap: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,7 +138,7 @@ def parse_media_playlist(text: str) -> MediaPlaylist:
     segments: list[Segment] = []
     duration: float | None = None
     pdt: datetime | None = None
-    discontinuity = False
+    discontinuity = gap = False
     for line in lines:
         tag, _, value = line.partition(":")
         try:
@@ -155,6 +158,8 @@ def parse_media_playlist(text: str) -> MediaPlaylist:
             raise PlaylistError(f"bad {tag} line: {line!r}") from exc
         if line == "#EXT-X-DISCONTINUITY":
             discontinuity = True
+        elif line == "#EXT-X-GAP":
+            gap = True
         elif line == "#EXT-X-ENDLIST":
             ended = True
         elif line == "#EXT-X-INDEPENDENT-SEGMENTS":
@@ -164,8 +169,8 @@ def parse_media_playlist(text: str) -> MediaPlaylist:
         elif not line.startswith("#"):
             if duration is None:
                 raise PlaylistError(f"segment {line} has no #EXTINF")
-            segments.append(Segment(line, duration, media_sequence + len(segments), pdt, discontinuity))
-            duration, pdt, discontinuity = None, None, False
+            segments.append(Segment(line, duration, media_sequence + len(segments), pdt, discontinuity, gap))
+            duration, pdt, discontinuity, gap = None, None, False, False
     if target is None:
         raise PlaylistError("no #EXT-X-TARGETDURATION: not a media playlist")
     if duration is not None:
@@ -214,11 +219,7 @@ def vod_playlist(segments: Sequence[Segment], *, independent_segments: bool = Tr
     if independent_segments:
         lines.append("#EXT-X-INDEPENDENT-SEGMENTS")
     for index, segment in enumerate(segments):
-        if segment.discontinuity and index > 0:
-            lines.append("#EXT-X-DISCONTINUITY")
-        if segment.program_date_time is not None:
-            lines.append("#EXT-X-PROGRAM-DATE-TIME:" + segment.program_date_time.isoformat(timespec="milliseconds"))
-        lines += [f"#EXTINF:{segment.duration:.6f},", segment.uri]
+        lines += _segment_lines(segment, discontinuity=segment.discontinuity and index > 0)
     lines.append("#EXT-X-ENDLIST")
     return "\n".join(lines) + "\n"
 
@@ -249,9 +250,14 @@ def live_playlist(segments: Sequence[Segment], window: int) -> str:
         "#EXT-X-INDEPENDENT-SEGMENTS",
     ]
     for index, segment in enumerate(shown):
-        if segment.discontinuity and first + index > 0:
-            lines.append("#EXT-X-DISCONTINUITY")
-        if segment.program_date_time is not None:
-            lines.append("#EXT-X-PROGRAM-DATE-TIME:" + segment.program_date_time.isoformat(timespec="milliseconds"))
-        lines += [f"#EXTINF:{segment.duration:.6f},", segment.uri]
+        lines += _segment_lines(segment, discontinuity=segment.discontinuity and first + index > 0)
     return "\n".join(lines) + "\n"
+
+
+def _segment_lines(segment: Segment, *, discontinuity: bool) -> list[str]:
+    lines = ["#EXT-X-DISCONTINUITY"] if discontinuity else []
+    if segment.program_date_time is not None:
+        lines.append("#EXT-X-PROGRAM-DATE-TIME:" + segment.program_date_time.isoformat(timespec="milliseconds"))
+    if segment.gap:
+        lines.append("#EXT-X-GAP")
+    return [*lines, f"#EXTINF:{segment.duration:.6f},", segment.uri]
