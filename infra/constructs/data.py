@@ -1,4 +1,4 @@
-from aws_cdk import Duration, RemovalPolicy
+from aws_cdk import Duration, Fn, RemovalPolicy, Stack
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
@@ -92,3 +92,15 @@ class DataConstruct(Construct):
         if config.local:
             for bucket in (self.access_logs_bucket, self.media_bucket):
                 acknowledge(bucket, "AwsSolutions-S10", LOCAL_PLAIN_HTTP)
+
+
+def media_bucket_arn_export(consumer: Construct, media_bucket: s3.IBucket) -> tuple[str, str]:
+    """The media bucket's ARN imported by `consumer`'s stack through a named export, and that
+    name: the cdk-nag finding on a grant below a prefix then has a stable name to acknowledge."""
+    data_stack = Stack.of(media_bucket)
+    name = f"{data_stack.stack_name}-MediaBucketArn"
+    # One export for every consumer (CDK names its output `Export<name>`).
+    exported = data_stack.node.try_find_child(f"Export{name}") is not None
+    arn = Fn.import_value(name) if exported else data_stack.export_value(media_bucket.bucket_arn, name=name)
+    Stack.of(consumer).add_stack_dependency(data_stack, "the media bucket's ARN is imported by name")
+    return arn, name

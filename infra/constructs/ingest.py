@@ -34,6 +34,7 @@ from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
 from infra.config import InfraConfig
+from infra.constructs.data import media_bucket_arn_export
 from infra.constructs.functions import TABLE_READ_ACTIONS, TABLE_WRITE_ACTIONS
 from infra.nag import acknowledge
 from letslive.constants import (
@@ -240,10 +241,7 @@ class IngestConstruct(Construct):
             container.add_environment(table_env_var(table), tables[table].table_name)
         # Only writes: segments, playlists and thumbnails (the lifecycle rule expires them). The
         # bucket's ARN comes through a named export so that the finding below has a stable name.
-        data_stack = Stack.of(media_bucket)
-        bucket_export = f"{data_stack.stack_name}-MediaBucketArn"
-        bucket_arn = data_stack.export_value(media_bucket.bucket_arn, name=bucket_export)
-        stack.add_stack_dependency(data_stack, "the media bucket's ARN is imported by name")
+        bucket_arn, bucket_export = media_bucket_arn_export(self, media_bucket)
         objects = f"{MEDIA_PREFIX}/{BROADCASTS_MEDIA_DIR}/*"
         role.add_to_principal_policy(
             iam.PolicyStatement(actions=["s3:PutObject"], resources=[f"{bucket_arn}/{objects}"])

@@ -14,6 +14,7 @@ from infra.constructs.functions import grant_tables
 from infra.constructs.http_api import HttpServicesConstruct
 from infra.constructs.origin_verify import OriginVerifyConstruct
 from infra.constructs.signing_key import SigningKeyConstruct
+from infra.constructs.sweeper import SweeperConstruct
 from letslive.constants import ENV_EVENT_BUS, ENV_JWKS, ENV_SIGNING_KEY_SECRET, Service
 
 # Services that publish domain events on the bus.
@@ -56,6 +57,16 @@ class ApiStack(Stack):
             description="Records the viewer counts that chat reports on live channels",
         )
         grant_tables(self.viewer_counts.function, Service.STREAMS, data.tables)
+        self.sweeper = SweeperConstruct(
+            self,
+            "Sweeper",
+            config=config,
+            runtime=runtime,
+            layer=layer,
+            tables=data.tables,
+            media_bucket=data.media_bucket,
+            bus=bus,
+        )
 
         for fn in (*self.http.functions.values(), *self.chat.functions.values()):
             fn.add_environment(ENV_JWKS, self.signing_key.jwks)
@@ -78,6 +89,7 @@ class ApiStack(Stack):
             **{service.value: fn for service, fn in self.http.functions.items()},
             **{f"chat-{name}": fn for name, fn in self.chat.functions.items()},
             "streams-viewer-counts": self.viewer_counts.function,
+            "streams-sweeper": self.sweeper.function,
             "signing-key": self.signing_key.function,
         }
 

@@ -121,6 +121,12 @@ class InvalidStreamKey(Unauthorized):
     code = "invalid-stream-key"
 
 
+class MediaNotFound(NotFound):
+    """No such object in the media store."""
+
+    code = "media-not-found"
+
+
 class VodNotFound(NotFound):
     """No such VOD: never recorded, deleted, or past its retention."""
 

@@ -61,8 +61,10 @@ class Settings(BaseSettings):
     # A publisher that drops and comes back within this many seconds resumes its broadcast.
     reconnect_grace_seconds: float = Field(default=10, ge=0, le=300)
     # A live broadcast whose worker has sent no heartbeat for this long counts as abandoned
-    # (the worker died without marking it disconnected): a new publish may take the channel over.
-    live_stale_seconds: float = Field(default=60, ge=5, le=3600)
+    # (the worker died without marking it disconnected): it leaves the directory, the sweeper
+    # ends it and writes its VOD, and a new publish may take the channel over. Workers
+    # heartbeat every 5 s (`LETSLIVE_INGEST_HEARTBEAT_SECONDS`).
+    live_stale_seconds: float = Field(default=30, ge=5, le=3600)
     # VODs expire (TTL) this many days after they are recorded.
     vod_retention_days: int = Field(default=30, ge=1, le=3650)
 

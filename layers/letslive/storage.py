@@ -7,13 +7,14 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any, Protocol
 
-from letslive.errors import DependencyUnavailable
+from letslive.errors import DependencyUnavailable, MediaNotFound
 
 
 class MediaStorage(Protocol):
     def put(self, key: str, body: bytes, content_type: str, cache_control: str) -> None: ...
 
-    def get(self, key: str) -> bytes: ...
+    def get(self, key: str) -> bytes:
+        """The object's bytes; `MediaNotFound` when there is none."""
 
     def ping(self) -> None:
         """Raise `DependencyUnavailable` unless the store answers."""
@@ -41,6 +42,17 @@ class S3MediaStorage:
             )
 
     def get(self, key: str) -> bytes:
+        from botocore.exceptions import ClientError
+
+        try:
+            return self._get(key)
+        except DependencyUnavailable as exc:
+            cause = exc.__cause__
+            if isinstance(cause, ClientError) and cause.response.get("Error", {}).get("Code") in ("NoSuchKey", "404"):
+                raise MediaNotFound(f"no object {key}") from cause
+            raise
+
+    def _get(self, key: str) -> bytes:
         with _unavailable(f"reading {key}"):
             data: bytes = self._client(self._timeout).get_object(Bucket=self.bucket, Key=key)["Body"].read()
         return data

@@ -46,7 +46,7 @@ if TYPE_CHECKING:
 PROBLEMS = "https://letslive.dev/problems/"
 MEDIA = "https://media.example.net/hls"
 INGEST = "rtmp://ingest.example.net:1935/live"
-START = datetime(2026, 3, 1, 20, 0, tzinfo=UTC)
+START = datetime.now(UTC).replace(microsecond=0)
 GRACE = 10
 STALE = 60
 
@@ -140,6 +140,10 @@ def worker_service(clock: Clock) -> StreamService:
 def api(accounts: SigningKey, monkeypatch: pytest.MonkeyPatch) -> Iterator[Api]:
     monkeypatch.setenv(ENV_MEDIA_BASE_URL, MEDIA)
     monkeypatch.setenv(ENV_INGEST_URL, INGEST)
+    # The API reads the directory on the real clock; the worker's clock here is moved by hand
+    # from START, so its heartbeats must not go stale while the module runs (the directory's
+    # staleness rule has its own tests, on the worker's clock).
+    monkeypatch.setenv("LETSLIVE_LIVE_STALE_SECONDS", "3600")
     with TestClient(create_app()) as client:
         yield Api(client, accounts)
 

@@ -166,7 +166,7 @@ def test_stream_settings_defaults(clean_env: None) -> None:
     assert settings.media_base_url is None
     assert settings.ingest_url == "rtmp://127.0.0.1:1935/live"
     assert settings.reconnect_grace_seconds == 10
-    assert settings.live_stale_seconds == 60
+    assert settings.live_stale_seconds == 30
     assert settings.vod_retention_days == 30
 
 

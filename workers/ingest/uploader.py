@@ -32,11 +32,27 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from letslive.constants import MEDIA_PREFIX, IngestMetric
+from letslive.constants import IngestMetric
 from letslive.errors import DependencyUnavailable, InvalidInput
 from letslive.media.ladder import PlannedRung
-from letslive.media.playlists import Segment, live_playlist, master_playlist, parse_media_playlist, vod_playlist
-from letslive.models.streams import BROADCASTS_MEDIA_DIR
+from letslive.media.playlists import (
+    Segment,
+    event_playlist,
+    live_playlist,
+    master_playlist,
+    parse_media_playlist,
+    vod_playlist,
+)
+from letslive.services.recordings import (
+    EVENT_PREFIX,
+    LIVE_MASTER,
+    PLAYLIST_TYPE,
+    THUMBNAIL,
+    VOD_MASTER,
+    VOD_PLAYLIST_CACHE,
+    VOD_PREFIX,
+    broadcast_prefix,
+)
 from letslive.storage import MediaStorage
 from workers.ingest.metrics import MetricsEmitter, NoMetrics
 
@@ -47,23 +63,14 @@ SEGMENT_CACHE = "public, max-age=31536000, immutable"
 # 304 while it is unchanged), or a player polling for the next segment reads its own stale copy.
 LIVE_PLAYLIST_CACHE = "public, max-age=0, s-maxage=1"
 MASTER_CACHE = "public, max-age=60"
-VOD_PLAYLIST_CACHE = "public, max-age=300"
+EVENT_CACHE = "public, max-age=0, s-maxage=5"
 THUMBNAIL_CACHE = "public, max-age=15"
-PLAYLIST_TYPE = "application/vnd.apple.mpegurl"
 SEGMENT_TYPE = "video/mp2t"
-LIVE_MASTER = "master.m3u8"
-VOD_MASTER = "vod.m3u8"
-THUMBNAIL = "thumbnail.jpg"
 
 # Segments of a backlog uploaded at once: catching up after an outage takes a fraction of it.
 UPLOAD_CONCURRENCY = 4
 
 Thumbnailer = Callable[[bytes], Awaitable[bytes | None]]  # a segment's bytes -> a JPEG
-
-
-def broadcast_prefix(broadcast_id: str) -> str:
-    """Bucket key prefix of a broadcast; CloudFront serves it as `/hls/broadcasts/<id>/`."""
-    return f"{MEDIA_PREFIX}/{BROADCASTS_MEDIA_DIR}/{broadcast_id}"
 
 
 @dataclass
@@ -87,6 +94,7 @@ class Rendition:
     playlist_stamp: tuple[int, int, int] | None = None  # FFmpeg's playlist (inode, mtime, size) when last read
     # The next segment listed starts a part after another: a discontinuity.
     discontinuity_next: bool = False
+    recorded: int = 0  # how many of `stored` the stored event playlist (the recording) holds
     # This part's correction of FFmpeg's program date-times (`HlsUploader._restamp`).
     clock_offset: timedelta | None = None
 
@@ -479,8 +487,15 @@ class HlsUploader:
         return data
 
     async def _put_live_playlist(self, rendition: Rendition) -> None:
+        """The live window, after the recording (`event_<rung>.m3u8`) whenever the window would
+        otherwise stop overlapping it: the two together always name every stored segment, which
+        is what a worker resuming the broadcast, or the sweeper finalizing it, reads."""
         if not rendition.stored:
             return
+        if len(rendition.stored) - rendition.recorded >= max(1, self.window - 1):
+            recording = event_playlist(rendition.stored)
+            await self._put(f"{EVENT_PREFIX}{rendition.name}.m3u8", recording.encode(), PLAYLIST_TYPE, EVENT_CACHE)
+            rendition.recorded = len(rendition.stored)
         text = live_playlist(rendition.stored, self.window)
         await self._put(f"{rendition.name}.m3u8", text.encode(), PLAYLIST_TYPE, LIVE_PLAYLIST_CACHE)
 
@@ -562,8 +577,8 @@ class HlsUploader:
     async def _write_vod(self) -> VodOutput:
         for rendition in self.renditions:
             text = vod_playlist(rendition.stored)
-            await self._put(f"vod_{rendition.name}.m3u8", text.encode(), PLAYLIST_TYPE, VOD_PLAYLIST_CACHE)
-        master = master_playlist(self.plan, uri=lambda rung: f"vod_{rung.name}.m3u8")
+            await self._put(f"{VOD_PREFIX}{rendition.name}.m3u8", text.encode(), PLAYLIST_TYPE, VOD_PLAYLIST_CACHE)
+        master = master_playlist(self.plan, uri=lambda rung: f"{VOD_PREFIX}{rung.name}.m3u8")
         await self._put(VOD_MASTER, master.encode(), PLAYLIST_TYPE, VOD_PLAYLIST_CACHE)
         gaps = sum(1 for segment in self.renditions[0].stored if segment.gap)
         return VodOutput(f"{self.prefix}/{VOD_MASTER}", self.duration_seconds, self.thumbnail_key, self.plan, gaps)

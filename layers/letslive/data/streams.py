@@ -427,9 +427,12 @@ class StreamRepository:
         )
         return self.broadcast(broadcast_id)
 
-    def end(self, broadcast_id: str, now: datetime, only_if_disconnected: bool) -> tuple[Broadcast, bool] | None:
+    def end(
+        self, broadcast_id: str, now: datetime, only_if_disconnected: bool, stale_before: datetime | None = None
+    ) -> tuple[Broadcast, bool] | None:
         """End the broadcast and take its channel offline. Returns the broadcast and whether this
-        call ended it; None when there is no such broadcast."""
+        call ended it; None when there is no such broadcast. With `stale_before`, only while it
+        is its channel's live broadcast and its worker's last heartbeat is older than that."""
         at = now.astimezone(UTC)
         broadcasts, channels = self.broadcasts, self.channels
         for _ in range(self._max_attempts):
@@ -440,6 +443,8 @@ class StreamRepository:
                 return broadcast, False  # resumed meanwhile: it goes on
             channel = self._channel_item(broadcast.username, consistent_read=True)
             clear_channel = channel is not None and channel.broadcast_id == broadcast_id
+            if stale_before is not None and not (clear_channel and _heard_before(channel, stale_before)):
+                return broadcast, False  # its worker is alive after all (or it is over already)
             if broadcast.ended_at is not None and not clear_channel:
                 return broadcast, False
             title = (channel.title if channel is not None else None) or broadcast.title
@@ -447,6 +452,10 @@ class StreamRepository:
             condition = broadcasts.ended_at.does_not_exist()
             if only_if_disconnected:
                 condition &= broadcasts.disconnected_at.exists()
+            channel_condition = channels.broadcast_id == broadcast_id
+            if stale_before is not None:
+                at_before = stale_before.astimezone(UTC)
+                channel_condition &= channels.heartbeat_at.does_not_exist() | (channels.heartbeat_at < at_before)
 
             def write(
                 tx: TransactWrite,
@@ -456,6 +465,7 @@ class StreamRepository:
                 title: str = title,
                 category: str | None = category,
                 condition: Condition = condition,
+                channel_condition: Condition = channel_condition,
             ) -> None:
                 if ending:
                     category_action = (
@@ -480,7 +490,7 @@ class StreamRepository:
                             channels.gsi1pk.remove(),
                             channels.gsi1sk.remove(),
                         ],
-                        condition=channels.broadcast_id == broadcast_id,
+                        condition=channel_condition,
                     )
 
             codes = self._transact(write, "end the broadcast")
@@ -529,6 +539,11 @@ class StreamRepository:
 
     def _transact(self, write: Callable[[TransactWrite], None], what: str) -> list[str | None] | None:
         return self._transactions.run(write, what)
+
+
+def _heard_before(channel: ChannelItem | None, at: datetime) -> bool:
+    """Whether the channel's worker last heartbeated before `at` (or never did)."""
+    return channel is not None and (channel.heartbeat_at is None or channel.heartbeat_at < at)
 
 
 def channel_from_item(item: ChannelItem) -> Channel:

@@ -207,20 +207,32 @@ def target_duration(segments: Iterable[Segment]) -> int:
 
 def vod_playlist(segments: Sequence[Segment], *, independent_segments: bool = True) -> str:
     """A VOD playlist (`PLAYLIST-TYPE:VOD`, `ENDLIST`) over every segment of one rung."""
+    return _whole_playlist(segments, "VOD", independent_segments=independent_segments)
+
+
+def event_playlist(segments: Sequence[Segment]) -> str:
+    """The recording so far of one rung (`PLAYLIST-TYPE:EVENT`, no `ENDLIST`): every segment from
+    the start, each at its media sequence number, so it merges with the live playlist
+    (`merge_segments`) into everything stored."""
+    return _whole_playlist(segments, "EVENT")
+
+
+def _whole_playlist(segments: Sequence[Segment], playlist_type: str, *, independent_segments: bool = True) -> str:
     if not segments:
-        raise InvalidInput("a VOD needs at least one segment")
+        raise InvalidInput("a playlist needs at least one segment")
     lines = [
         "#EXTM3U",
         f"#EXT-X-VERSION:{HLS_VERSION}",
         f"#EXT-X-TARGETDURATION:{target_duration(segments)}",
-        "#EXT-X-PLAYLIST-TYPE:VOD",
+        f"#EXT-X-PLAYLIST-TYPE:{playlist_type}",
         "#EXT-X-MEDIA-SEQUENCE:0",
     ]
     if independent_segments:
         lines.append("#EXT-X-INDEPENDENT-SEGMENTS")
     for index, segment in enumerate(segments):
         lines += _segment_lines(segment, discontinuity=segment.discontinuity and index > 0)
-    lines.append("#EXT-X-ENDLIST")
+    if playlist_type == "VOD":
+        lines.append("#EXT-X-ENDLIST")
     return "\n".join(lines) + "\n"
 
 

@@ -209,7 +209,9 @@ class StreamStore(Protocol):
 
     def disconnect(self, broadcast_id: str, now: datetime) -> Broadcast | None: ...
 
-    def end(self, broadcast_id: str, now: datetime, only_if_disconnected: bool) -> tuple[Broadcast, bool] | None: ...
+    def end(
+        self, broadcast_id: str, now: datetime, only_if_disconnected: bool, stale_before: datetime | None = None
+    ) -> tuple[Broadcast, bool] | None: ...
 
 
 def _utcnow() -> datetime:
@@ -231,7 +233,7 @@ class StreamService:
         media_base_url: str | None = None,
         ingest_url: str = "rtmp://127.0.0.1:1935/live",
         reconnect_grace_seconds: float = 10,
-        live_stale_seconds: float = 60,
+        live_stale_seconds: float = 30,
         clock: Callable[[], datetime] = _utcnow,
         new_key: Callable[[], str] = generate_stream_key,
         new_broadcast_id: Callable[[], str] = lambda: uuid.uuid4().hex,
@@ -291,7 +293,8 @@ class StreamService:
         check_limit(limit, LIVE_LIMIT_MAX)
         after = None if cursor is None else decode_cursor(cursor, LIVE_LISTING, USERNAME_RE)
         page = self.streams.live_page(limit, after)
-        items = [self._listed(channel) for channel in page.channels if channel.live]
+        now = self._clock()
+        items = [self._listed(channel) for channel in page.channels if channel.live and not self._silent(channel, now)]
         next_cursor = None if page.last is None else encode_cursor(LIVE_LISTING, page.last)
         return LivePage(items=[item for item in items if item is not None], next_cursor=next_cursor)
 
@@ -299,7 +302,7 @@ class StreamService:
         """A channel's public state; a channel never set up is an offline one with defaults."""
         name = normalize_channel(username)
         channel = self.streams.channel(name) or self._offline(name)
-        live = channel.live and channel.broadcast_id is not None
+        live = channel.live and channel.broadcast_id is not None and not self._silent(channel, self._clock())
         return ChannelState(
             username=channel.username,
             live=live,
@@ -413,12 +416,46 @@ class StreamService:
         with `ended_at` None.
         """
         self._known_id(broadcast_id)
-        return self._end(broadcast_id, _aware(now), only_if_disconnected)
+        return self._end(broadcast_id, _aware(now), only_if_disconnected)[0]
+
+    def end_abandoned(self, now: datetime) -> list[Broadcast]:
+        """End every live broadcast whose worker has not heartbeated for `live_stale` (it died:
+        OOM, host failure, SIGKILL): the channel goes offline and `StreamEnded` is emitted, so the
+        streamer can go live again at once. Each end is conditional on the heartbeat still being
+        stale, so a worker that was only slow keeps its broadcast. Returns those ended here."""
+        now = _aware(now)
+        cutoff = now - self.live_stale
+        ended: list[Broadcast] = []
+        after: ListPosition | None = None
+        while True:
+            page = self.streams.live_page(LIVE_LIMIT_MAX, after)
+            for channel in page.channels:
+                if channel.broadcast_id is None or not self._silent(channel, now):
+                    continue
+                broadcast, ended_here = self._end(channel.broadcast_id, now, False, stale_before=cutoff)
+                if ended_here:
+                    logger.warning(
+                        "ended broadcast %s: its worker stopped heartbeating at %s",
+                        broadcast.broadcast_id,
+                        channel.heartbeat_at,
+                    )
+                    ended.append(broadcast)
+            if page.last is None:
+                return ended
+            after = page.last
 
     # --- internals ----------------------------------------------------------------------------
 
-    def _end(self, broadcast_id: str, now: datetime, only_if_disconnected: bool) -> Broadcast:
-        result = self.streams.end(broadcast_id, now, only_if_disconnected)
+    def _silent(self, channel: Channel, now: datetime) -> bool:
+        """Whether the channel's worker has said nothing for longer than `live_stale`: it died."""
+        last_seen = channel.heartbeat_at or channel.started_at
+        return last_seen is not None and now - last_seen > self.live_stale
+
+    def _end(
+        self, broadcast_id: str, now: datetime, only_if_disconnected: bool, stale_before: datetime | None = None
+    ) -> tuple[Broadcast, bool]:
+        """The broadcast, and whether this call ended it (then `StreamEnded` is emitted)."""
+        result = self.streams.end(broadcast_id, now, only_if_disconnected, stale_before)
         if result is None:
             raise BroadcastNotFound(f"there is no broadcast {broadcast_id}")
         broadcast, ended = result
@@ -431,7 +468,7 @@ class StreamService:
                     ended_at=broadcast.ended_at,
                 )
             )
-        return broadcast
+        return broadcast, ended
 
     def _held(self, channel: Channel, broadcast: Broadcast, now: datetime) -> bool:
         """Whether a publisher holds the channel: connected (not dropped), and heard from recently.
