@@ -22,6 +22,7 @@ import pytest
 from letslive.errors import NotLive
 from letslive.media.playlists import MediaPlaylist, parse_master_playlist, parse_media_playlist
 from letslive.models.streams import StreamHealthReport
+from letslive.services.recordings import broadcast_prefix
 from letslive.services.streams import StreamService, stream_service
 from letslive.services.vods import vod_service
 from letslive.settings import get_settings
@@ -36,7 +37,6 @@ from workers.ingest.config import IngestSettings
 from workers.ingest.rtmp import RtmpServer
 from workers.ingest.rtmp.amf0 import AmfValue
 from workers.ingest.rtmp.messages import Message, MessageType
-from workers.ingest.uploader import broadcast_prefix
 from workers.ingest.worker import BroadcastRegistry
 
 USER = "streamer"

@@ -15,19 +15,17 @@ from letslive.errors import DependencyUnavailable
 from letslive.media.ladder import Ladder, PlannedRung
 from letslive.media.playlists import MediaPlaylist, parse_master_playlist, parse_media_playlist
 from letslive.media.source import SourceInfo
+from letslive.services.recordings import PLAYLIST_TYPE, VOD_PLAYLIST_CACHE, broadcast_prefix
 from tests.unit.test_ingest_metrics import RecordingMetrics
 from workers.ingest.uploader import (
     LIVE_PLAYLIST_CACHE,
     MASTER_CACHE,
-    PLAYLIST_TYPE,
     SEGMENT_CACHE,
     SEGMENT_TYPE,
     THUMBNAIL_CACHE,
-    VOD_PLAYLIST_CACHE,
     DiskBudget,
     HlsUploader,
     RetryPolicy,
-    broadcast_prefix,
 )
 
 BROADCAST = "b-123"
