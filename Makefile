@@ -15,11 +15,12 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 # command:packages (comma-separated) installed from apt when the command is missing.
 # GStreamer (rtmpsink, rtmp2sink, x264enc) and OBS Studio (headless on Xvfb with software
 # OpenGL) are real RTMP publishers the tests use; Chromium is the browser of the web app's
-# end-to-end test (Playwright drives it; it downloads no browser).
+# end-to-end test (Playwright drives it; it downloads no browser). HAProxy stands in for the
+# NLB in front of the local ingest workers (by path: /usr/sbin is not on every user's PATH).
 APT_TOOLS := ffmpeg:ffmpeg \
   gst-launch-1.0:gstreamer1.0-tools,gstreamer1.0-plugins-good,gstreamer1.0-plugins-bad,gstreamer1.0-plugins-ugly \
   obs:obs-studio Xvfb:xvfb \
-  chromium:chromium
+  chromium:chromium /usr/sbin/haproxy:haproxy
 # The web app (web/): its sources (and their folders, so a deleted file counts too), whose
 # change triggers a rebuild of the static export.
 WEB_SOURCES := $(shell find web/src web/public 2>/dev/null) \
@@ -34,8 +35,11 @@ help:
 	@echo "make test   install what is missing, then ruff, mypy and every pytest suite"
 	@echo "make bench  run the benchmarks under bench/"
 
+# `make dev WORKERS=3`: three ingest workers behind the balancer. `make dev FRESH=1`: delete the
+# local data (accounts, keys, VODs, chat: kept across runs otherwise) and start empty.
+WORKERS ?= 1
 dev: deps web
-	$(PY) -m localstack.platform
+	$(PY) -m localstack.platform --workers $(WORKERS) $(if $(filter 1 yes true,$(FRESH)),--fresh)
 
 test: deps web lint typecheck web-check
 	$(PY) -m pytest tests

@@ -2,11 +2,18 @@
 
 ministack needs no Docker; when something already answers the LocalStack health route at the
 endpoint (real LocalStack started by a user who has Docker and a token), it is reused instead.
+
+With `persist`, ministack keeps its state in `state_dir` across restarts (`make dev`): S3 objects
+are written through to disk as they are stored, every other service's state (DynamoDB tables and
+items, Lambda functions and their code, API Gateway, EventBridge, SQS, Secrets Manager,
+CloudFormation stacks, ...) is saved when ministack shuts down on SIGTERM and loaded when it
+starts. A ministack that is SIGKILLed loses every change since it started but S3 objects.
 """
 
 import contextlib
 import json
 import os
+import shutil
 import signal
 import subprocess
 import time
@@ -48,6 +55,8 @@ class Emulator:
     host: str = "127.0.0.1"
     port: int = 4566
     state_dir: Path = field(default_factory=lambda: REPO_ROOT / ".local" / "emulator")
+    # Keep the emulator's state across restarts (`make dev`); tests start empty.
+    persist: bool = False
     _process: subprocess.Popen[bytes] | None = None
     _log: IO[bytes] | None = None
 
@@ -62,6 +71,23 @@ class Emulator:
     @property
     def log_path(self) -> Path:
         return self.state_dir / f"ministack-{self.port}.log"
+
+    @property
+    def persist_dir(self) -> Path:
+        """Where ministack saves its services' state (with `persist`, loaded again at start)."""
+        return self.state_dir / f"state-{self.port}"
+
+    @property
+    def s3_dir(self) -> Path:
+        """Where ministack keeps S3 objects (with `persist`, loaded again at start)."""
+        return self.state_dir / f"s3-{self.port}"
+
+    def reset(self) -> None:
+        """Forget the persisted state: the next `start()` begins empty."""
+        if self._process is not None:
+            raise EmulatorError("the emulator is running: stop it before resetting its state")
+        for path in (self.persist_dir, self.s3_dir):
+            shutil.rmtree(path, ignore_errors=True)
 
     def start(self, timeout: float = 30.0) -> "Emulator":
         if is_ready(self.endpoint):
@@ -79,7 +105,11 @@ class Emulator:
             "BIND_HOST": self.host,
             "GATEWAY_PORT": str(self.port),
             "MINISTACK_HOST": self.host,
-            "S3_DATA_DIR": str(self.state_dir / f"s3-{self.port}"),
+            "S3_DATA_DIR": str(self.s3_dir),
+            # Also where Lambda code blobs and generated keys go: never the shared /tmp default.
+            "STATE_DIR": str(self.persist_dir),
+            "PERSIST_STATE": "1" if self.persist else "0",
+            "S3_PERSIST": "1" if self.persist else "0",
             "LOG_LEVEL": "WARNING",
             **EMULATOR_CREDENTIALS,
         }
@@ -97,8 +127,10 @@ class Emulator:
             time.sleep(0.1)
         return self
 
-    def stop(self, timeout: float = 10.0) -> None:
-        """Stop the emulator if this object started it (a reused one is left running)."""
+    def stop(self, timeout: float = 30.0) -> None:
+        """Stop the emulator if this object started it (a reused one is left running). SIGTERM
+        first: ministack saves its persisted state while shutting down, so SIGKILL is the last
+        resort."""
         if self._process is not None:
             # The whole process group: Lambda workers the emulator spawned go with it.
             _signal_group(self._process, signal.SIGTERM)

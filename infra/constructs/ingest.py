@@ -239,18 +239,20 @@ class IngestConstruct(Construct):
                 resource_arns=[arn, f"{arn}/index/{TABLE_GSI}"],
             )
             container.add_environment(table_env_var(table), tables[table].table_name)
-        # Only writes: segments, playlists and thumbnails (the lifecycle rule expires them). The
-        # bucket's ARN comes through a named export so that the finding below has a stable name.
+        # Writes segments, playlists and thumbnails (the lifecycle rule expires them), and reads a
+        # broadcast's recording to resume it after another task carried it. The bucket's ARN
+        # comes through a named export so that the finding below has a stable name.
         bucket_arn, bucket_export = media_bucket_arn_export(self, media_bucket)
         objects = f"{MEDIA_PREFIX}/{BROADCASTS_MEDIA_DIR}/*"
         role.add_to_principal_policy(
-            iam.PolicyStatement(actions=["s3:PutObject"], resources=[f"{bucket_arn}/{objects}"])
+            iam.PolicyStatement(actions=["s3:GetObject", "s3:PutObject"], resources=[f"{bucket_arn}/{objects}"])
         )
         acknowledge(
             role,
             f"AwsSolutions-IAM5[Resource::{bucket_export}/{objects}]",
             "Every broadcast writes its own segments, playlists and thumbnail under the broadcasts prefix, "
-            "with keys made at run time; the role may write nothing else and read or delete nothing.",
+            "with keys made at run time, and a task resuming a broadcast reads its playlists there; the "
+            "role may read or write nothing else and delete nothing.",
         )
         # The health check's HeadBucket needs ListBucket on the bucket itself.
         role.add_to_principal_policy(iam.PolicyStatement(actions=["s3:ListBucket"], resources=[bucket_arn]))

@@ -60,6 +60,10 @@ class Settings(BaseSettings):
     ingest_url: str = "rtmp://127.0.0.1:1935/live"
     # A publisher that drops and comes back within this many seconds resumes its broadcast.
     reconnect_grace_seconds: float = Field(default=10, ge=0, le=300)
+    # A broadcast's worker holds its channel this long after its last heartbeat: a second
+    # publisher is refused meanwhile; after it, a publish with the same key resumes the broadcast
+    # (its worker died: OBS reconnects through the load balancer to another one).
+    lease_seconds: float = Field(default=12, ge=2, le=600)
     # A live broadcast whose worker has sent no heartbeat for this long counts as abandoned
     # (the worker died without marking it disconnected): it leaves the directory, the sweeper
     # ends it and writes its VOD, and a new publish may take the channel over. Workers

@@ -1,7 +1,7 @@
-"""The running local platform, once per session: emulator + the deployed CDK app + worker + edge.
+"""The running local platform, once per session: emulator + the deployed CDK app + workers + edge.
 
 Everything is real: ministack on a free loopback port, `cdklocal deploy` of the CDK app,
-the ingest worker as a process, the edge in a thread. Nothing here is mocked.
+two ingest workers as processes behind HAProxy, the edge in a thread. Nothing here is mocked.
 """
 
 import json
@@ -22,9 +22,13 @@ from localstack.platform import RunningPlatform, local_platform
 LocalPlatform = RunningPlatform
 
 
+# Two ingest workers behind the balancer, as in AWS: publishers land on either.
+WORKERS = 2
+
+
 @pytest.fixture(scope="session")
 def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalPlatform]:
-    with local_platform(tmp_path_factory.mktemp("platform")) as running:
+    with local_platform(tmp_path_factory.mktemp("platform"), workers=WORKERS) as running:
         yield running
 
 

@@ -50,6 +50,7 @@ from letslive.constants import (
     ENV_INGEST_RTMP_PORT,
     ENV_INGEST_URL,
     ENV_INGEST_WORK_DIR,
+    ENV_INGEST_WORKER_ID,
     ENV_STAGE,
     INGEST_METRIC_SERVICE,
     POWERTOOLS_NAMESPACE,
@@ -59,7 +60,7 @@ from letslive.constants import (
 )
 from localstack.deploy import Deployment
 from localstack.emulator import EMULATOR_CREDENTIALS
-from localstack.platform import worker_env
+from localstack.ingest import worker_env
 from tests.infra.conftest import Synthesized
 from workers.ingest.config import IngestSettings
 from workers.ingest.health import HEALTH_PATH
@@ -196,8 +197,16 @@ def test_the_task_environment_is_what_the_local_worker_gets(aws_app: Synthesized
         },
     )
     local = worker_env(deployment, health_port=8080, rtmp_port=1935, work_dir=Path("/tmp/ingest"))
-    # What only a process beside the emulator needs: its interpreter, the emulator, a work dir.
-    local_only = {"PATH", "PYTHONPATH", ENV_AWS_ENDPOINT_URL, ENV_INGEST_WORK_DIR, *EMULATOR_CREDENTIALS}
+    # What only a process beside the emulator needs: its interpreter, the emulator, a work dir,
+    # and a name among its siblings (an ECS task's is its task ARN, in its metadata).
+    local_only = {
+        "PATH",
+        "PYTHONPATH",
+        ENV_AWS_ENDPOINT_URL,
+        ENV_INGEST_WORK_DIR,
+        ENV_INGEST_WORKER_ID,
+        *EMULATOR_CREDENTIALS,
+    }
     environment = _environment(aws_app)
     assert set(local) - local_only <= set(environment)
     assert ENV_ECS_AGENT_URI not in environment  # ECS sets it itself
@@ -280,8 +289,9 @@ def test_the_task_role_is_least_privilege(aws_app: Synthesized) -> None:
     for statement in dynamodb:
         assert _actions(statement) == {*TABLE_READ_ACTIONS, *TABLE_WRITE_ACTIONS}
         assert json.dumps(statement["Resource"]).endswith('"/index/gsi1"]]}]')
-    # Media: writes under the broadcasts' prefix, and HeadBucket for the health check.
-    put = by_actions[frozenset({"s3:PutObject"})]
+    # Media: writes (and reads, to resume a broadcast) under the broadcasts' prefix, and
+    # HeadBucket for the health check.
+    put = by_actions[frozenset({"s3:GetObject", "s3:PutObject"})]
     assert json.dumps(put["Resource"]).endswith('"/hls/broadcasts/*"]]}')
     assert "Fn::ImportValue" in by_actions[frozenset({"s3:ListBucket"})]["Resource"]
     assert "Fn::ImportValue" in by_actions[frozenset({"events:PutEvents"})]["Resource"]
@@ -289,7 +299,7 @@ def test_the_task_role_is_least_privilege(aws_app: Synthesized) -> None:
     cluster_id, _ = _one(_ingest(aws_app), "AWS::ECS::Cluster")
     assert {"Ref": cluster_id} in protection["Resource"]["Fn::Join"][1]
     assert protection["Resource"]["Fn::Join"][1][-1] == "/*"
-    # Nothing more: no reads or deletes of media, no wildcard resource.
+    # Nothing more: no deletes of media, nothing outside the prefix, no wildcard resource.
     assert len(statements) == len(INGEST_TABLES) + 4
     assert not [s for s in statements if s["Resource"] == "*"]
 

@@ -48,6 +48,7 @@ MEDIA = "https://media.example.net/hls"
 INGEST = "rtmp://ingest.example.net:1935/live"
 START = datetime.now(UTC).replace(microsecond=0)
 GRACE = 10
+LEASE = 12
 STALE = 60
 
 # The handlers publish no metric besides the cold start; Powertools warns about that on every call.
@@ -131,6 +132,7 @@ def worker_service(clock: Clock) -> StreamService:
         event_publisher(),
         media_base_url=get_settings().media_base_url,
         reconnect_grace_seconds=GRACE,
+        lease_seconds=LEASE,
         live_stale_seconds=STALE,
         clock=clock,
     )
@@ -608,11 +610,15 @@ def test_a_reconnect_after_the_grace_period_starts_a_new_broadcast(
     api: Api, worker: Worker, event_bus: EventBus
 ) -> None:
     key = api.new_key("alice")
-    _, old = worker.go_live(key)
-    worker.service.mark_disconnected(old.broadcast_id, worker.clock.advance(30))
+    grant, old = worker.go_live(key)
+    worker.clock.advance(25)
+    assert worker.service.heartbeat(old.broadcast_id, grant.key_hash, health()) is True
+    worker.service.mark_disconnected(old.broadcast_id, worker.clock.advance(5))
     # Marking again keeps the first drop time (the grace period does not slide).
     again = worker.service.mark_disconnected(old.broadcast_id, worker.clock.advance(5))
     assert again.disconnected_at == START + timedelta(seconds=30)
+    # The worker waiting out the grace period heartbeats: it is alive, and ends the broadcast.
+    assert worker.service.heartbeat(old.broadcast_id, grant.key_hash, health()) is True
     worker.clock.advance(GRACE - 5)  # exactly the grace period after the drop
     _, new = worker.go_live(key)
     assert new.broadcast_id != old.broadcast_id
@@ -634,21 +640,26 @@ def test_the_grace_timer_ends_a_broadcast_nobody_resumed(api: Api, worker: Worke
     assert kinds(event_bus.received()) == ["StreamStarted", "StreamEnded"]
 
 
-def test_a_silent_worker_does_not_hold_the_channel_forever(api: Api, worker: Worker, event_bus: EventBus) -> None:
-    """A worker that died without marking its broadcast disconnected: after `live_stale_seconds`
-    without a heartbeat the next publish takes the channel over, and the old session is cut off."""
+def test_a_dead_workers_publisher_resumes_its_broadcast_after_the_lease(
+    api: Api, worker: Worker, event_bus: EventBus
+) -> None:
+    """A worker that died without marking its broadcast disconnected (SIGKILL): its channel is
+    held for the lease after the last heartbeat (a second publisher is refused), then the same
+    key resumes the broadcast as a new part (on another worker) and the dead session is cut off."""
     key = api.new_key("alice")
     grant, old = worker.go_live(key)
-    worker.clock.advance(STALE - 10)
-    assert worker.service.heartbeat(old.broadcast_id, grant.key_hash, health()) is True
-    worker.clock.advance(STALE - 1)
-    assert worker.service.authorize_publish(key) is None  # heard from recently enough
+    worker.clock.advance(LEASE - 2)
+    assert worker.service.heartbeat(old.broadcast_id, grant.key_hash, health(), part=1) is True
+    worker.clock.advance(LEASE - 1)
+    assert worker.service.authorize_publish(key) is None  # heard from within the lease
     worker.clock.advance(1)
-    grant, new = worker.go_live(key)
-    assert new.broadcast_id != old.broadcast_id
-    assert worker.service.heartbeat(old.broadcast_id, grant.key_hash, health()) is False
-    assert worker.service.heartbeat(new.broadcast_id, grant.key_hash, health()) is True
-    assert kinds(event_bus.received()) == ["StreamStarted", "StreamEnded", "StreamStarted"]
+    grant, resumed = worker.go_live(key)
+    assert (resumed.broadcast_id, resumed.parts, resumed.resumed) == (old.broadcast_id, 2, True)
+    assert worker.service.heartbeat(old.broadcast_id, grant.key_hash, health(), part=1) is False
+    assert worker.service.heartbeat(old.broadcast_id, grant.key_hash, health(), part=2) is True
+    # The dead part's late "publisher dropped" changes nothing for the new part.
+    assert worker.service.mark_disconnected(old.broadcast_id, worker.clock(), part=1).disconnected_at is None
+    assert kinds(event_bus.received()) == ["StreamStarted"]
 
 
 def test_heartbeat_says_stop_once_the_key_is_rotated(api: Api, worker: Worker) -> None:

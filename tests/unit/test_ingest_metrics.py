@@ -200,7 +200,7 @@ class HeartbeatStreams:
     def __init__(self) -> None:
         self.heartbeats: list[StreamHealth] = []
 
-    def heartbeat(self, broadcast_id: str, key_hash: str, health: StreamHealth) -> bool:
+    def heartbeat(self, broadcast_id: str, key_hash: str, health: StreamHealth, part: int | None = None) -> bool:
         self.heartbeats.append(health)
         return True
 

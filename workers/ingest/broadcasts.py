@@ -28,10 +28,12 @@ from letslive.constants import IngestMetric
 from letslive.errors import ChannelBusy, InvalidStreamKey, LetsLiveError
 from letslive.media.detect import CopyCadence, Detected, DetectionLimits, Refusal, SourceDetector
 from letslive.media.ffmpeg import build_transcode_args
-from letslive.media.ladder import Ladder
+from letslive.media.ladder import Ladder, PlannedRung
 from letslive.media.planner import LadderDecision, PlanLimits, decide
+from letslive.media.playlists import Segment
 from letslive.models.streams import Broadcast, PublishGrant, RungReport, StreamHealth
 from letslive.models.vods import VodRung
+from letslive.services.recordings import broadcast_prefix, recorded_segments
 from letslive.services.streams import StreamService
 from letslive.services.vods import VodService
 from letslive.storage import MediaStorage
@@ -102,6 +104,8 @@ class LiveBroadcast:
         self._finalize_task: asyncio.Task[None] | None = None
         self._loops: list[asyncio.Task[None]] = []
         self._thumbnail_key: str | None = None
+        self._recorded: dict[str, list[Segment]] | None = None  # what a previous worker stored
+        self._last_health: StreamHealth | None = None
         self.finished = asyncio.Event()
 
     @property
@@ -112,11 +116,36 @@ class LiveBroadcast:
     def directory(self) -> Path:
         return self.manager.settings.work_dir / self.broadcast_id
 
-    def attach(self, session: "PublisherSession") -> None:
+    def attach(self, session: "PublisherSession", broadcast: Broadcast) -> None:
+        """`session` carries the broadcast from now on, as part `broadcast.parts`."""
         if self._finalize_task is not None:
             self._finalize_task.cancel()
             self._finalize_task = None
+        self.broadcast = broadcast
         self.session = session
+
+    async def restore(self, plan_names: list[str]) -> None:
+        """Continue from the recording a previous worker stored (this broadcast is resumed here
+        for the first time). Without it the numbering could overwrite stored segments, so a
+        store that cannot be read refuses the publish (the publisher retries)."""
+        storage = self.manager.storage
+        prefix = broadcast_prefix(self.broadcast_id)
+        try:
+            recorded = await asyncio.to_thread(
+                lambda: {name: recorded_segments(storage, prefix, name) for name in plan_names}
+            )
+        except LetsLiveError as exc:
+            logger.warning("cannot read the recording to resume: %s", exc.detail, extra=self.log_fields())
+            raise PublishRejected("The server could not resume the broadcast; try again.") from exc
+        self._recorded = recorded
+        logger.info(
+            "resuming a broadcast another worker carried",
+            extra={
+                **self.log_fields(),
+                "part": self.broadcast.parts,
+                "segments": len(next(iter(recorded.values()), [])),
+            },
+        )
 
     async def start_part(self, decision: LadderDecision, first_frame_at: float) -> Transcoder:
         """A new FFmpeg run for the current publisher (whose first media arrived at
@@ -134,6 +163,8 @@ class LiveBroadcast:
                 metrics=self.manager.metrics,
                 budget=self.manager.disk_budget,
             )
+            if self._recorded is not None:
+                self.uploader.restore(self._recorded)
         elif [r.name for r in plan] == [r.name for r in self.uploader.renditions]:
             self.uploader.replan(plan)
         else:
@@ -191,20 +222,25 @@ class LiveBroadcast:
         return uploader.retry.delay(uploader.failures) if uploader.failures else WATCH_SECONDS
 
     async def _heartbeat(self) -> float:
+        """The broadcast's sign of life, waiting out a reconnect grace period too (a worker that
+        stops heartbeating is dead: its channel leaves the directory, another worker may resume
+        the broadcast, the sweeper ends it). False from the streams table cuts the publisher off."""
         session = self.session
         if session is not None:
-            health = session.health()
+            self._last_health = session.health()
             self.manager.metrics.emit(
-                health_metrics(health), {"broadcast_id": self.broadcast_id, "channel": self.broadcast.username}
+                health_metrics(self._last_health),
+                {"broadcast_id": self.broadcast_id, "channel": self.broadcast.username},
             )
-            still_valid = await self.manager.call(
-                self.manager.streams.heartbeat, self.broadcast_id, self.broadcast.key_hash, health
+        health = self._last_health or StreamHealth()
+        still_valid = await self.manager.call(
+            self.manager.streams.heartbeat, self.broadcast_id, self.broadcast.key_hash, health, self.broadcast.parts
+        )
+        if still_valid is False and session is not None:
+            logger.info(
+                "stream key rotated or broadcast taken over: cutting the publisher off", extra=self.log_fields()
             )
-            if still_valid is False:
-                logger.info(
-                    "stream key rotated or broadcast taken over: cutting the publisher off", extra=self.log_fields()
-                )
-                session.revoked = True
+            session.revoked = True
         return self.manager.settings.heartbeat_seconds
 
     async def part_ended(self, reason: str) -> None:
@@ -214,7 +250,7 @@ class LiveBroadcast:
         if clean or self.uploader is None:
             await self.finalize()
             return
-        await self.manager.call(self.manager.streams.mark_disconnected, self.broadcast_id, _now())
+        await self.manager.call(self.manager.streams.mark_disconnected, self.broadcast_id, _now(), self.broadcast.parts)
         self._finalize_task = asyncio.create_task(self._finalize_after_grace())
 
     async def _finalize_after_grace(self) -> None:
@@ -229,6 +265,9 @@ class LiveBroadcast:
         for task in self._loops:
             task.cancel()
         await asyncio.gather(*self._loops, return_exceptions=True)
+        if only_if_disconnected and await self._taken_over():
+            await self._hand_over()
+            return
         try:
             timeout = self.manager.settings.finalize_timeout_seconds
             vod = await self.uploader.finalize(timeout) if self.uploader is not None else None
@@ -255,6 +294,26 @@ class LiveBroadcast:
             self.manager.forget(self)
             self.finished.set()
             logger.info("broadcast ended", extra=self.log_fields())
+
+    async def _taken_over(self) -> bool:
+        """Whether a later part resumed the broadcast (its publisher reconnected to another worker)."""
+        stored = await self.manager.call(self.manager.streams.broadcast, self.broadcast_id)
+        return isinstance(stored, Broadcast) and stored.ended_at is None and stored.parts != self.broadcast.parts
+
+    async def _hand_over(self) -> None:
+        """Another worker carries the broadcast on: store what this one still spools (its part's
+        segments), write no VOD, end nothing."""
+        try:
+            if self.uploader is not None:
+                if not await self.uploader.flush(self.manager.settings.finalize_timeout_seconds):
+                    logger.error("handing over with media not stored", extra=self.log_fields())
+                self.uploader.leave()
+        except Exception:
+            logger.exception("could not store the part before handing over", extra=self.log_fields())
+        finally:
+            self.manager.forget(self)
+            self.finished.set()
+            logger.info("broadcast resumed on another worker; left it", extra=self.log_fields())
 
     def log_fields(self) -> dict[str, object]:
         return {"broadcast_id": self.broadcast_id, "channel": self.broadcast.username}
@@ -306,6 +365,10 @@ class PublisherSession:
         self._frames = 0
         self._media_ms: tuple[int, int] | None = None  # first and latest media timestamp
         self._speed = SpeedMeter()
+
+    @property
+    def planned_rungs(self) -> list[PlannedRung]:
+        return self.decision.rungs if self.decision is not None else []
 
     # --- PublishSession ----------------------------------------------------------------------
     async def on_metadata(self, metadata: dict[str, AmfValue]) -> None:
@@ -604,9 +667,15 @@ class BroadcastManager:
         live = self._live.get(broadcast.broadcast_id)
         if live is None:
             live = LiveBroadcast(broadcast, self)
+            if broadcast.parts > 1:  # resumed here after another worker carried it
+                try:
+                    await live.restore([rung.name for rung in session.planned_rungs])
+                except PublishRejected:
+                    await self.call(self.streams.mark_disconnected, broadcast.broadcast_id, _now(), broadcast.parts)
+                    raise
             self._live[broadcast.broadcast_id] = live
             self.registry.started(broadcast.broadcast_id)
-        live.attach(session)
+        live.attach(session, broadcast)
         logger.info(
             "live",
             extra={**live.log_fields(), "client": session.client, "resumed": getattr(broadcast, "resumed", False)},

@@ -277,6 +277,14 @@ class HlsUploader:
         used += [_sequence(spooled.segment.uri) for r in self.renditions for spooled in r.spool]
         return max(used, default=-1) + 1
 
+    def restore(self, recorded: dict[str, list[Segment]]) -> None:
+        """Continue a broadcast another worker carried (it died, or its publisher reconnected
+        here): each rung's segments as the recording holds them, so numbering, the live window
+        and the VOD go on from there (the next part starts with a discontinuity)."""
+        for rendition in self.renditions:
+            rendition.stored = list(recorded.get(rendition.name, ()))
+            rendition.recorded = 0  # rewritten with the next segment: it is the authority now
+
     # --- the spool -----------------------------------------------------------------------------
     def discover(self) -> int:
         """Spool what FFmpeg listed since the last look (no storage call: it never waits on
@@ -534,11 +542,7 @@ class HlsUploader:
         what could not be stored is lost, and logged). Raises nothing."""
         deadline = self._clock() + timeout_seconds
         try:
-            await self.sync()
-            while self.unstored and self._clock() < deadline:
-                await asyncio.sleep(self.retry.delay(self.failures))
-                await self.sync()
-            if self.unstored:
+            if not await self.flush(timeout_seconds):
                 logger.error(
                     "storage stayed down: the VOD is written without the media it could not store",
                     extra={"broadcast_id": self._broadcast_id, "unstored": self.unstored},
@@ -562,6 +566,21 @@ class HlsUploader:
         finally:
             if self._budget is not None:
                 self._budget.leave(self)
+
+    async def flush(self, timeout_seconds: float) -> bool:
+        """Store everything spooled, retrying storage for up to `timeout_seconds`; True when the
+        spool is empty. The part's FFmpeg has exited (nothing new is listed after this)."""
+        deadline = self._clock() + timeout_seconds
+        await self.sync()
+        while self.unstored and self._clock() < deadline:
+            await asyncio.sleep(self.retry.delay(self.failures))
+            await self.sync()
+        return not self.unstored
+
+    def leave(self) -> None:
+        """This worker no longer carries the broadcast: its spool no longer counts on the disk."""
+        if self._budget is not None:
+            self._budget.leave(self)
 
     def _give_up_spooled(self) -> None:
         for rendition in self.renditions:

@@ -330,15 +330,12 @@ class StreamRepository:
         raise DependencyUnavailable(f"the start transaction was cancelled: {codes}")
 
     def resume(self, broadcast: Broadcast, grant: PublishGrant, now: datetime) -> Broadcast | None:
-        """Resume a disconnected broadcast as read in `broadcast`; None when it changed since
-        (another publisher resumed or ended it) or the channel moved on."""
+        """Resume the broadcast as read in `broadcast` (its publisher dropped, or its worker went
+        silent) as a new part; None when it changed since (another publisher resumed or ended
+        it: every resume counts a part) or the channel moved on."""
         at = now.astimezone(UTC)
         broadcasts, channels = self.broadcasts, self.channels
-        if broadcast.disconnected_at is None:
-            return None
-        unchanged = (broadcasts.disconnected_at == broadcast.disconnected_at.astimezone(UTC)) & (
-            broadcasts.ended_at.does_not_exist()
-        )
+        unchanged = (broadcasts.parts == broadcast.parts) & broadcasts.ended_at.does_not_exist()
         still_live = (
             (channels.broadcast_id == broadcast.broadcast_id)
             & (channels.live == True)  # noqa: E712
@@ -367,12 +364,16 @@ class StreamRepository:
             return None
         raise DependencyUnavailable(f"the resume transaction was cancelled: {codes}")
 
-    def heartbeat(self, broadcast_id: str, key_hash: str, health: StreamHealth, now: datetime) -> bool:
+    def heartbeat(
+        self, broadcast_id: str, key_hash: str, health: StreamHealth, now: datetime, part: int | None = None
+    ) -> bool:
         """Store `health` on the channel; False unless the broadcast is still the channel's live
-        one and `key_hash` still its key."""
+        one, `key_hash` still its key and (given `part`) that part still its latest."""
         broadcast = self.broadcast(broadcast_id)
         if broadcast is None or broadcast.ended_at is not None:
             return False
+        if part is not None and broadcast.parts != part:
+            return False  # resumed by another publisher (another worker): this one is cut off
         channels = self.channels
         at = now.astimezone(UTC)
         condition = (
@@ -414,15 +415,19 @@ class StreamRepository:
             "store the thumbnail",
         )
 
-    def disconnect(self, broadcast_id: str, now: datetime) -> Broadcast | None:
-        """Record that the publisher dropped (the first drop time is kept); None when unknown."""
+    def disconnect(self, broadcast_id: str, now: datetime, part: int | None = None) -> Broadcast | None:
+        """Record that the publisher dropped (the first drop time is kept), unless the broadcast
+        ended or (given `part`) was resumed since by a later part; None when unknown."""
         broadcasts = self.broadcasts
         item = broadcasts(*broadcast_key(broadcast_id))
         at = now.astimezone(UTC)
+        condition = broadcasts.pk.exists() & broadcasts.ended_at.does_not_exist()
+        if part is not None:
+            condition &= broadcasts.parts == part
         self._conditional_update(
             item,
             [broadcasts.disconnected_at.set(broadcasts.disconnected_at | at)],
-            broadcasts.pk.exists() & broadcasts.ended_at.does_not_exist(),
+            condition,
             "mark the broadcast disconnected",
         )
         return self.broadcast(broadcast_id)

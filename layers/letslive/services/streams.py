@@ -201,13 +201,15 @@ class StreamStore(Protocol):
 
     def resume(self, broadcast: Broadcast, grant: PublishGrant, now: datetime) -> Broadcast | None: ...
 
-    def heartbeat(self, broadcast_id: str, key_hash: str, health: StreamHealth, now: datetime) -> bool: ...
+    def heartbeat(
+        self, broadcast_id: str, key_hash: str, health: StreamHealth, now: datetime, part: int | None = None
+    ) -> bool: ...
 
     def set_thumbnail(self, broadcast_id: str, key: str) -> bool: ...
 
     def set_viewer_count(self, username: str, viewers: int, counted_at: datetime) -> bool: ...
 
-    def disconnect(self, broadcast_id: str, now: datetime) -> Broadcast | None: ...
+    def disconnect(self, broadcast_id: str, now: datetime, part: int | None = None) -> Broadcast | None: ...
 
     def end(
         self, broadcast_id: str, now: datetime, only_if_disconnected: bool, stale_before: datetime | None = None
@@ -233,6 +235,7 @@ class StreamService:
         media_base_url: str | None = None,
         ingest_url: str = "rtmp://127.0.0.1:1935/live",
         reconnect_grace_seconds: float = 10,
+        lease_seconds: float = 12,
         live_stale_seconds: float = 30,
         clock: Callable[[], datetime] = _utcnow,
         new_key: Callable[[], str] = generate_stream_key,
@@ -243,6 +246,7 @@ class StreamService:
         self.media_base_url = media_base_url
         self.ingest_url = ingest_url
         self.reconnect_grace = timedelta(seconds=reconnect_grace_seconds)
+        self.lease = timedelta(seconds=lease_seconds)
         self.live_stale = timedelta(seconds=live_stale_seconds)
         self._clock = clock
         self._new_key = new_key
@@ -350,8 +354,7 @@ class StreamService:
             current = self.streams.broadcast(channel.broadcast_id)
             if current is not None and current.ended_at is None:
                 # A rotated key starts afresh: rotation is what ends the old key's sessions.
-                dropped = current.disconnected_at
-                if dropped is not None and now - dropped < self.reconnect_grace and current.key_hash == grant.key_hash:
+                if current.key_hash == grant.key_hash and self._resumable(channel, current, now):
                     resumed = self.streams.resume(current, grant, now)
                     if resumed is None:
                         raise ChannelBusy("another publisher took the channel")
@@ -379,12 +382,21 @@ class StreamService:
         )
         return broadcast
 
-    def heartbeat(self, broadcast_id: str, key_hash: str, health: StreamHealth) -> bool:
+    def heartbeat(self, broadcast_id: str, key_hash: str, health: StreamHealth, part: int | None = None) -> bool:
         """Store the session's health. False means cut the publisher off: the key was rotated,
-        or the broadcast is no longer the channel's live one."""
+        the broadcast is no longer the channel's live one, or (given the session's `part`) a
+        later part resumed it, on another worker."""
         if not _BROADCAST_ID_RE.fullmatch(broadcast_id):
             return False
-        return self.streams.heartbeat(broadcast_id, key_hash, health, self._clock())
+        return self.streams.heartbeat(broadcast_id, key_hash, health, self._clock(), part)
+
+    def broadcast(self, broadcast_id: str) -> Broadcast:
+        """The broadcast as stored now (a worker asks whether it still carries it)."""
+        self._known_id(broadcast_id)
+        broadcast = self.streams.broadcast(broadcast_id)
+        if broadcast is None:
+            raise BroadcastNotFound(f"there is no broadcast {broadcast_id}")
+        return broadcast
 
     def record_viewers(self, event: ViewerCountChanged) -> bool:
         """The chat's count of a channel's viewers (`ViewerCountChanged`), kept while it is live;
@@ -398,11 +410,12 @@ class StreamService:
         self._known_id(broadcast_id)
         return self.streams.set_thumbnail(broadcast_id, media_path(key))
 
-    def mark_disconnected(self, broadcast_id: str, now: datetime) -> Broadcast:
+    def mark_disconnected(self, broadcast_id: str, now: datetime, part: int | None = None) -> Broadcast:
         """The publisher dropped: the channel stays live for the grace period (a reconnect within
-        it resumes the broadcast). Marking again keeps the first drop time."""
+        it resumes the broadcast). Marking again keeps the first drop time; given the session's
+        `part`, nothing is marked once a later part has resumed the broadcast."""
         self._known_id(broadcast_id)
-        broadcast = self.streams.disconnect(broadcast_id, _aware(now))
+        broadcast = self.streams.disconnect(broadcast_id, _aware(now), part)
         if broadcast is None:
             raise BroadcastNotFound(f"there is no broadcast {broadcast_id}")
         return broadcast
@@ -471,12 +484,25 @@ class StreamService:
         return broadcast, ended
 
     def _held(self, channel: Channel, broadcast: Broadcast, now: datetime) -> bool:
-        """Whether a publisher holds the channel: connected (not dropped), and heard from recently.
-        A dropped one does not: its reconnect resumes the broadcast, a later publish replaces it."""
+        """Whether a publisher holds the channel: connected (not dropped), and its worker heard
+        from within the lease. A dropped one does not (its reconnect resumes the broadcast, a
+        later publish replaces it), nor one whose worker went silent (it died)."""
         if broadcast.ended_at is not None or broadcast.disconnected_at is not None:
             return False
         last_seen = channel.heartbeat_at or broadcast.started_at
-        return now - last_seen < self.live_stale
+        return now - last_seen < self.lease
+
+    def _resumable(self, channel: Channel, broadcast: Broadcast, now: datetime) -> bool:
+        """Whether a publish with the broadcast's key continues it as a new part: its publisher
+        dropped less than the grace period ago, or its worker has been silent for the lease (it
+        died: the publisher reconnects through the load balancer to another worker, which
+        resumes from what reached storage, so nothing stored is left without a VOD). A worker
+        waiting out the grace period heartbeats too."""
+        dropped = broadcast.disconnected_at
+        if dropped is not None and now - dropped < self.reconnect_grace:
+            return True
+        last_seen = channel.heartbeat_at or broadcast.started_at
+        return now - last_seen >= self.lease
 
     @staticmethod
     def _known_id(broadcast_id: str) -> None:
@@ -534,5 +560,6 @@ def stream_service() -> StreamService:
         media_base_url=settings.media_base_url,
         ingest_url=settings.ingest_url,
         reconnect_grace_seconds=settings.reconnect_grace_seconds,
+        lease_seconds=settings.lease_seconds,
         live_stale_seconds=settings.live_stale_seconds,
     )
