@@ -34,6 +34,8 @@ CTX_ALARM_EMAIL: Final = "alarmEmail"
 # Stack outputs.
 OUTPUT_HTTP_API_ID: Final = "HttpApiId"
 OUTPUT_HTTP_API_URL: Final = "HttpApiUrl"
+# The broadcast sweeper, which the local platform invokes on a timer (the emulator runs no schedules).
+OUTPUT_SWEEPER_FUNCTION: Final = "SweeperFunctionName"
 OUTPUT_MEDIA_BUCKET: Final = "MediaBucketName"
 OUTPUT_EVENT_BUS: Final = "EventBusName"
 OUTPUT_WEBSOCKET_API_ID: Final = "WebSocketApiId"

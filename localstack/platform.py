@@ -28,6 +28,7 @@ from localstack.ingest import IngestWorkers, WorkerSlot
 from localstack.ingest import start_ingest_worker as start_ingest_worker  # the e2e tests start their own
 from localstack.processes import free_port as free_port
 from localstack.processes import free_ports
+from localstack.sweeper import LocalSweeper
 
 LOCAL_DIR = REPO_ROOT / ".local"
 STATE_FILE = LOCAL_DIR / "platform.json"
@@ -190,6 +191,7 @@ def main(argv: list[str] | None = None) -> int:
     workers: IngestWorkers | None = None
     balancer: Balancer | None = None
     edge: Edge | None = None
+    sweeper: LocalSweeper | None = None
     try:
         started = time.monotonic()
         emulator.start()
@@ -202,6 +204,7 @@ def main(argv: list[str] | None = None) -> int:
         edge = start_edge(deployment, args.edge_port, web_config(deployment, args.rtmp_port))
         workers = IngestWorkers.for_deployment(deployment, slots).start()
         balancer = Balancer(args.rtmp_port, backends(slots), LOCAL_DIR, LOGS_DIR / "haproxy.log").start()
+        sweeper = LocalSweeper(deployment).start()
         urls = platform_urls(deployment, slots, args.edge_port, args.rtmp_port)
         STATE_FILE.parent.mkdir(parents=True, exist_ok=True)
         state = {"urls": urls, "websocket_url": deployment.websocket_url, "outputs": deployment.outputs}
@@ -223,6 +226,8 @@ def main(argv: list[str] | None = None) -> int:
         print("\n[dev] stopping...", flush=True)
         return 0
     finally:
+        if sweeper is not None:
+            sweeper.stop()
         # Workers first: they drain (their /health turns 503, so HAProxy sends them nothing new).
         if workers is not None:
             workers.stop()
@@ -245,6 +250,7 @@ class RunningPlatform:
     websocket_url: str
     workers: IngestWorkers
     balancer: Balancer
+    sweeper: LocalSweeper
 
     @property
     def worker_health_url(self) -> str:
@@ -263,6 +269,7 @@ def local_platform(state_dir: Path, stage: str = "e2e", workers: int = 1) -> Ite
     pool: IngestWorkers | None = None
     balancer: Balancer | None = None
     edge: Edge | None = None
+    sweeper: LocalSweeper | None = None
     try:
         edge_port, rtmp_port, *worker_ports = free_ports(2 + 2 * workers)
         slots = [
@@ -274,6 +281,7 @@ def local_platform(state_dir: Path, stage: str = "e2e", workers: int = 1) -> Ite
         edge = start_edge(deployment, edge_port, web_config(deployment, rtmp_port))
         pool = IngestWorkers.for_deployment(deployment, slots).start().supervise_in_thread()
         balancer = Balancer(rtmp_port, backends(slots), state_dir, state_dir / "haproxy.log").start()
+        sweeper = LocalSweeper(deployment).start()
         yield RunningPlatform(
             deployment,
             edge.url,
@@ -283,8 +291,11 @@ def local_platform(state_dir: Path, stage: str = "e2e", workers: int = 1) -> Ite
             websocket_url=deployment.websocket_url,
             workers=pool,
             balancer=balancer,
+            sweeper=sweeper,
         )
     finally:
+        if sweeper is not None:
+            sweeper.stop()
         if pool is not None:
             pool.stop()
         if balancer is not None:

@@ -4,7 +4,7 @@ workers that stopped heartbeating and writes their VODs from what reached the me
 from collections.abc import Mapping
 from typing import Final
 
-from aws_cdk import Duration
+from aws_cdk import CfnOutput, Duration
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
@@ -14,6 +14,7 @@ from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
 from infra.config import InfraConfig
+from infra.constants import OUTPUT_SWEEPER_FUNCTION
 from infra.constructs.data import media_bucket_arn_export
 from infra.constructs.functions import grant_tables, python_function
 from infra.nag import acknowledge
@@ -78,3 +79,4 @@ class SweeperConstruct(Construct):
         )
         # No retry: the next run sweeps again.
         self.rule.add_target(targets.LambdaFunction(fn, retry_attempts=0))
+        CfnOutput(self, OUTPUT_SWEEPER_FUNCTION, key=OUTPUT_SWEEPER_FUNCTION, value=fn.function_name)

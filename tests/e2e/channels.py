@@ -1,6 +1,7 @@
 """Channels on the running local platform, as the e2e suites use them: an account with a stream
 key, and the API, the edge and the media bucket read back as a player and the web app would."""
 
+import re
 import subprocess
 import uuid
 from dataclasses import dataclass
@@ -9,6 +10,7 @@ from typing import Any
 import boto3
 import httpx
 
+from letslive.media.playlists import MediaPlaylist, parse_master_playlist, parse_media_playlist
 from tests.e2e.conftest import LocalPlatform
 from tests.e2e.media import wait_for
 
@@ -78,3 +80,24 @@ def ffprobe_ok(url: str) -> bool:
 def finish(process: "subprocess.Popen[bytes]", timeout: float = 60) -> None:
     _, stderr = process.communicate(timeout=timeout)
     assert process.returncode == 0, stderr.decode(errors="replace")
+
+
+def vod_playlists(vod: dict[str, Any]) -> tuple[str, dict[str, MediaPlaylist]]:
+    base = vod["playback_url"].rsplit("/", 1)[0]
+    variants = parse_master_playlist(httpx.get(vod["playback_url"]).text)
+    return base, {v.uri: parse_media_playlist(httpx.get(f"{base}/{v.uri}").text) for v in variants}
+
+
+def assert_complete(vod: dict[str, Any], discontinuities: int) -> int:
+    """Every rung: ended, numbered without a hole, every segment served, no gap; returns the
+    number of segments of the top rung."""
+    base, playlists = vod_playlists(vod)
+    for uri, playlist in playlists.items():
+        assert playlist.ended, uri
+        numbers = [int(re.findall(r"_(\d+)\.ts$", s.uri)[0]) for s in playlist.segments]
+        assert numbers == list(range(numbers[0], numbers[0] + len(numbers))), (uri, numbers)
+        assert not [s for s in playlist.segments if s.gap], uri
+        assert sum(s.discontinuity for s in playlist.segments) == discontinuities, uri
+        for segment in playlist.segments:
+            assert httpx.head(f"{base}/{segment.uri}").status_code == 200, segment.uri
+    return len(next(iter(playlists.values())).segments)

@@ -296,9 +296,10 @@ class LiveBroadcast:
             logger.info("broadcast ended", extra=self.log_fields())
 
     async def _taken_over(self) -> bool:
-        """Whether a later part resumed the broadcast (its publisher reconnected to another worker)."""
+        """Whether a later part resumed the broadcast (its publisher reconnected to another
+        worker): that worker writes the VOD, whether or not it has ended the broadcast yet."""
         stored = await self.manager.call(self.manager.streams.broadcast, self.broadcast_id)
-        return isinstance(stored, Broadcast) and stored.ended_at is None and stored.parts != self.broadcast.parts
+        return isinstance(stored, Broadcast) and stored.parts != self.broadcast.parts
 
     async def _hand_over(self) -> None:
         """Another worker carries the broadcast on: store what this one still spools (its part's
