@@ -10,13 +10,16 @@ Stream keys are random (`live_` + 32 url-safe characters, 192 bits), shown once,
 only as their SHA-256: with that much entropy a plain hash is as good as a slow one, and it
 lets a publish find its channel with one lookup.
 
-A live broadcast ends only by `end_broadcast`. A publisher that drops is `mark_disconnected`;
-a publish with the same key within `reconnect_grace_seconds` of the drop resumes the same
-broadcast (`parts` + 1, no new `StreamStarted`). A broadcast disconnected for longer (or whose
-key was rotated meanwhile), or whose worker has sent no heartbeat for `live_stale_seconds` (it
-died without saying so), is ended by the next publish, which then starts a new one. The worker
-must heartbeat well within `live_stale_seconds`; a heartbeat answering False means: cut the
-publisher off.
+A live broadcast ends by `end_broadcast`, or by `end_abandoned` (the sweeper) once its worker
+has sent no heartbeat for `live_stale_seconds`; such a channel is hidden from the directory at
+once. A publisher that drops is `mark_disconnected`; a publish with the same key within
+`reconnect_grace_seconds` of the drop resumes the same broadcast (`parts` + 1, no new
+`StreamStarted`), on any worker. So does one whose worker has been silent for `lease_seconds`
+(it died: OBS reconnects through the load balancer to another worker). A broadcast
+disconnected for longer while its worker lives (or whose key was rotated meanwhile) is ended
+by the next publish, which starts a new one. Workers heartbeat well within the lease, with
+their part: an answer of False means cut the publisher off (the key was rotated, or a later
+part resumed the broadcast elsewhere).
 """
 
 import base64
