@@ -212,24 +212,27 @@ class MeasuredSession:
         return StreamHealth(input_bitrate_kbps=5800.0, transcode_speed=1.25)
 
 
-def test_each_heartbeat_reports_the_broadcasts_bitrate_and_transcode_speed() -> None:
-    metrics = RecordingMetrics()
+def heartbeating(session: MeasuredSession, heartbeat_seconds: float) -> tuple[LiveBroadcast, HeartbeatStreams]:
+    """A live broadcast of `session` on a manager whose streams service records heartbeats."""
     streams = HeartbeatStreams()
-    settings = IngestSettings(heartbeat_seconds=0.02)
     manager = BroadcastManager(
-        settings,
+        IngestSettings(heartbeat_seconds=heartbeat_seconds),
         BroadcastRegistry(),
         cast(StreamService, streams),
         cast(VodService, None),
         cast(MediaStorage, None),
         reconnect_grace_seconds=10,
-        metrics=metrics,
+        metrics=RecordingMetrics(),
     )
-    broadcast = Broadcast(
-        broadcast_id="b-1", username="alice", key_hash="h", started_at=datetime.now(UTC), title="hello"
-    )
+    broadcast = Broadcast(broadcast_id="b-1", username="alice", key_hash="h", started_at=datetime.now(UTC), title="t")
     live = LiveBroadcast(broadcast, manager)
-    live.session = cast(PublisherSession, MeasuredSession())
+    live.session = cast(PublisherSession, session)
+    return live, streams
+
+
+def test_each_heartbeat_reports_the_broadcasts_bitrate_and_transcode_speed() -> None:
+    live, streams = heartbeating(MeasuredSession(), 0.02)
+    metrics = cast(RecordingMetrics, live.manager.metrics)
 
     async def scenario() -> None:
         beating = asyncio.create_task(run_forever("heartbeat", live._heartbeat, metrics, {}))
@@ -259,20 +262,8 @@ class FlakyHealthSession(MeasuredSession):
 
 
 def test_a_loop_that_raises_is_logged_counted_and_goes_on(caplog: pytest.LogCaptureFixture) -> None:
-    metrics = RecordingMetrics()
-    streams = HeartbeatStreams()
-    manager = BroadcastManager(
-        IngestSettings(heartbeat_seconds=0.01),
-        BroadcastRegistry(),
-        cast(StreamService, streams),
-        cast(VodService, None),
-        cast(MediaStorage, None),
-        reconnect_grace_seconds=10,
-        metrics=metrics,
-    )
-    broadcast = Broadcast(broadcast_id="b-1", username="alice", key_hash="h", started_at=datetime.now(UTC), title="t")
-    live = LiveBroadcast(broadcast, manager)
-    live.session = cast(PublisherSession, FlakyHealthSession())
+    live, streams = heartbeating(FlakyHealthSession(), 0.01)
+    metrics = cast(RecordingMetrics, live.manager.metrics)
 
     async def scenario() -> None:
         beating = asyncio.create_task(run_forever("heartbeat", live._heartbeat, metrics, {"broadcast_id": "b-1"}))
