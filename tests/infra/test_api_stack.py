@@ -203,3 +203,33 @@ def test_users_publish_on_the_event_bus(aws_app: Synthesized) -> None:
         "AWS::IAM::Policy",
         {"PolicyDocument": {"Statement": Match.array_with([Match.object_like({"Action": "events:PutEvents"})])}},
     )
+
+
+def test_the_sweeper_runs_every_minute_with_least_privilege(aws_app: Synthesized) -> None:
+    """Dead workers' broadcasts are ended on a schedule: a rate(1 minute) rule targets the sweeper,
+    which may read/write the streams and VOD tables, read and write objects only under the
+    broadcasts prefix, and put events on the bus."""
+    template = aws_app.template("Api")
+    functions = template.find_resources("AWS::Lambda::Function")
+    (sweeper_id,) = [
+        name for name, res in functions.items() if res["Properties"]["Handler"] == "functions.streams.sweeper.handler"
+    ]
+    rules = template.find_resources("AWS::Events::Rule", {"Properties": {"ScheduleExpression": "rate(1 minute)"}})
+    (rule,) = rules.values()
+    assert rule["Properties"]["Targets"][0]["Arn"] == {"Fn::GetAtt": [sweeper_id, "Arn"]}
+    role_id = functions[sweeper_id]["Properties"]["Role"]["Fn::GetAtt"][0]
+    policies = [
+        res
+        for res in template.find_resources("AWS::IAM::Policy").values()
+        if {"Ref": role_id} in res["Properties"]["Roles"]
+    ]
+    statements = [s for policy in policies for s in policy["Properties"]["PolicyDocument"]["Statement"]]
+    s3 = [s for s in statements if any(a.startswith("s3:") for a in _actions(s))]
+    objects = [s for s in s3 if set(_actions(s)) == {"s3:GetObject", "s3:PutObject"}]
+    assert len(objects) == 1
+    assert json.dumps(objects[0]["Resource"]).endswith('"/hls/broadcasts/*"]]}')
+    assert not [a for s in s3 for a in _actions(s) if a not in ("s3:GetObject", "s3:PutObject", "s3:ListBucket")]
+    tables = json.dumps([s["Resource"] for s in statements if any(a.startswith("dynamodb:") for a in _actions(s))])
+    assert "DataStreamsTable" in tables
+    assert "DataVodsTable" in tables
+    assert "DataAuthTable" not in tables

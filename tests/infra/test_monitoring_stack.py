@@ -248,8 +248,11 @@ def test_transcode_slower_than_real_time_for_a_minute_alarms(aws_app: Synthesize
     assert alarm["TreatMissingData"] == "notBreaching"
 
 
-def test_any_upload_failure_alarms(aws_app: Synthesized) -> None:
-    alarm = _ingest_alarm(aws_app, IngestMetric.UPLOAD_FAILURES)
+@pytest.mark.parametrize(
+    "metric", [IngestMetric.UPLOAD_FAILURES, IngestMetric.SEGMENTS_DROPPED, IngestMetric.LOOP_ERRORS]
+)
+def test_any_upload_failure_lost_segment_or_loop_error_alarms(aws_app: Synthesized, metric: IngestMetric) -> None:
+    alarm = _ingest_alarm(aws_app, metric)
     assert (alarm["Threshold"], alarm["ComparisonOperator"], alarm["Stat"]) == (0, "GreaterThanThreshold", "Sum")
 
 
