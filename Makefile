@@ -113,6 +113,7 @@ bench: deps web
 	$(PY) bench/coldstart.py
 	$(PY) bench/accounts.py
 	$(PY) -m bench.ingest_latency
+	$(PY) -m bench.ingest_abuse
 	$(PY) -m bench.latency_browser
 	$(PY) -m bench.chat_fanout
 	$(PY) bench/ladder.py

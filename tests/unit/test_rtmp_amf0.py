@@ -8,16 +8,18 @@ import pytest
 
 from workers.ingest.rtmp.amf0 import (
     MAX_DEPTH,
+    MAX_VALUES,
     UNDEFINED,
     AmfValue,
     Decoder,
     EcmaArray,
     Undefined,
+    ValueBudget,
     decode,
     decode_all,
     encode,
 )
-from workers.ingest.rtmp.errors import AmfError
+from workers.ingest.rtmp.errors import AmfError, LimitExceeded
 
 # What FFmpeg sends as `connect` (libavformat/rtmpproto.c, gen_connect), abridged.
 CONNECT = (
@@ -202,3 +204,34 @@ def test_encoding_refuses_what_amf0_cannot_carry() -> None:
         encode({"": None})
     with pytest.raises(TypeError, match="bytes"):
         encode(b"raw")  # type: ignore[arg-type]
+
+
+# Decode work: a budget of values, not only of depth
+
+
+def test_a_message_decodes_to_at_most_max_values_values() -> None:
+    nulls = b"\x05" * MAX_VALUES
+    assert len(decode_all(nulls)) == MAX_VALUES
+    with pytest.raises(LimitExceeded, match=f"more than {MAX_VALUES} AMF0 values"):
+        decode_all(nulls + b"\x05")
+
+
+def test_nested_values_count_against_the_budget() -> None:
+    # 1 MiB of empty objects was 262,144 values and 0.6 s of CPU; each object is one value, and
+    # so is each property value and array item inside one.
+    with pytest.raises(LimitExceeded, match="AMF0 values"):
+        decode_all(b"\x03\x00\x00\x09" * 262_144)
+    flat: dict[str, AmfValue] = {f"k{index}": None for index in range(MAX_VALUES - 1)}
+    assert decode(encode(flat)) == flat  # the object and its MAX_VALUES - 1 properties
+    with pytest.raises(LimitExceeded):
+        decode(encode(flat | {"one more": None}))
+    with pytest.raises(LimitExceeded):
+        decode(encode([[None] * 100] * (MAX_VALUES // 100 + 1)))  # 41 arrays of 100
+
+
+def test_a_shared_budget_spans_messages() -> None:
+    budget = ValueBudget(5)
+    assert decode_all(encode("connect", 1.0, None), budget) == ["connect", 1.0, None]
+    assert budget.left == 2
+    with pytest.raises(LimitExceeded, match="more than 5"):
+        decode_all(encode("publish", 2.0, None), budget)

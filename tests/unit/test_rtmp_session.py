@@ -17,7 +17,7 @@ from workers.ingest.rtmp import amf0, messages
 from workers.ingest.rtmp.amf0 import AmfValue, EcmaArray
 from workers.ingest.rtmp.errors import AmfError, HandshakeError, LimitExceeded, ProtocolError
 from workers.ingest.rtmp.handshake import HANDSHAKE_SIZE, RANDOM_SIZE
-from workers.ingest.rtmp.limits import RtmpLimits
+from workers.ingest.rtmp.limits import MemoryBudget, RtmpLimits
 from workers.ingest.rtmp.messages import Command, Message, MessageType, PeerBandwidthLimit, UserControlEvent
 from workers.ingest.rtmp.publish import EndReason
 from workers.ingest.rtmp.session import (
@@ -661,7 +661,7 @@ def assert_refused(joined: Joined, data: bytes, error: type[Exception], match: s
 
 
 def test_a_declared_oversize_message_exceeds_the_limit() -> None:
-    joined = connected(RtmpSession(RtmpLimits(max_message_bytes=10_000)))
+    joined = publishing(RtmpSession(RtmpLimits(max_message_bytes=10_000)))
     header = bytes.fromhex("04 000000") + (10_001).to_bytes(3, "big") + bytes.fromhex("09 01000000")
     assert_refused(joined, header, LimitExceeded, "10001 bytes")
 
@@ -696,6 +696,128 @@ def test_a_command_without_a_name_is_refused() -> None:
     joined = connected()
     nameless = Message(MessageType.COMMAND_AMF0, 0, 0, amf0.encode(1.0), 3)
     assert_refused(joined, joined.client.send(nameless), ProtocolError, "without a name")
+
+
+# Before publish: small budgets of bytes, messages and decode work; media limits after it.
+# Each test fails if its limit is removed: the same input is taken once the publish is accepted.
+
+
+def command_of(size: int, name: str = "whatever") -> Message:
+    """A command (no answer expected) whose payload is `size` bytes: a string argument pads it."""
+    head = amf0.encode(name, 0.0, None)
+    return Message(MessageType.COMMAND_AMF0, 0, 0, head + amf0.encode("x" * (size - len(head) - 3)), 3)
+
+
+def test_before_publish_a_message_may_not_exceed_a_few_kib() -> None:
+    limit = RtmpLimits().pre_publish_max_message_bytes
+    joined = connected()
+    assert joined.push(joined.client.send(command_of(limit))) == []
+    assert_refused(joined, joined.client.send(command_of(limit + 1)), LimitExceeded, "before publish")
+
+    joined = publishing()  # after it the media limit applies: the same message is taken
+    assert joined.push(joined.client.send(command_of(limit + 1), video(0, size=100_000))) == [
+        Video(0, video(0, size=100_000).payload)
+    ]
+
+
+def test_before_publish_a_message_is_refused_on_its_header() -> None:
+    joined = connected()
+    header = bytes.fromhex("03 000000") + (0x7FFFFF).to_bytes(3, "big") + bytes.fromhex("14 00000000")
+    assert_refused(joined, header, LimitExceeded, "the limit is 4096, before publish")
+
+
+def test_before_publish_the_bytes_are_bounded() -> None:
+    # 17 messages of 4 KiB: each one and their count within their limits, their sum not.
+    limits = RtmpLimits()
+    joined = connected()
+    data = joined.client.send(*[command_of(4000)] * 17)
+    assert len(data) > limits.pre_publish_max_bytes
+    assert_refused(joined, data, LimitExceeded, f"more than {limits.pre_publish_max_bytes} bytes before publish")
+
+    joined = publishing()
+    assert joined.push(joined.client.send(*[command_of(4000)] * 17)) == []
+
+
+def test_before_publish_the_messages_are_counted() -> None:
+    # A type 3 header on a chunk stream whose last message was empty is a whole message in one byte.
+    limit = RtmpLimits().pre_publish_max_messages
+    joined = connected()
+    empty = joined.client.send(Message(0x7F, 0, 0, b"", 3))
+    assert_refused(joined, empty + b"\xc3" * limit, LimitExceeded, f"more than {limit} messages before publish")
+
+    joined = publishing()
+    assert joined.push(joined.client.send(Message(0x7F, 0, 0, b"", 3)) + b"\xc3" * 10 * limit) == []
+
+
+def test_before_publish_the_amf0_values_decoded_are_bounded_across_commands() -> None:
+    limit = RtmpLimits().pre_publish_max_amf_values
+    # Each command is small and has fewer values than the per-message bound; together too many.
+    fifty = Message(MessageType.COMMAND_AMF0, 0, 0, amf0.encode("whatever", 0.0, None, *[None] * 47), 3)
+    joined = connected()
+    joined.push(joined.client.send(*[fifty] * (limit // 50 - 1)))
+    assert not joined.session.closed
+    assert_refused(joined, joined.client.send(*[fifty] * 2), LimitExceeded, f"more than {limit} AMF0 values")
+
+    joined = publishing()
+    assert joined.push(joined.client.send(*[fifty] * (limit // 50 + 2))) == []
+
+
+def test_before_publish_the_chunk_size_only_grows() -> None:
+    joined = connected()
+    joined.push(joined.client.set_chunk_size(128))
+    assert_refused(joined, joined.client.set_chunk_size(127), LimitExceeded, "chunk size 127 before publish")
+
+    joined = publishing()
+    joined.push(joined.client.set_chunk_size(1))
+    assert joined.push(joined.client.send(video(0, size=10))) == [Video(0, video(0, size=10).payload)]
+
+
+def test_the_media_limits_apply_from_the_byte_after_publish() -> None:
+    # Sent in one piece: the keyframe after `publish` is read under the media limits, not
+    # refused by the pre-publish ones it arrived with.
+    joined = connected()
+    keyframe = video(0, size=200_000)
+    joined.push(up_to_publish(joined.client) + joined.client.send(keyframe))
+    assert joined.events[-2:] == [PublishRequested("live", KEY, 1), Video(0, keyframe.payload)]
+
+
+def test_a_publish_refused_keeps_the_pre_publish_limits() -> None:
+    def refuse(session: RtmpSession, request: PublishRequested) -> None:
+        session.refuse_publish("no")
+
+    joined = connected(decide=refuse)
+    joined.push(up_to_publish(joined.client) + joined.client.send(video(0, size=200_000)))
+    assert joined.session.closed
+    assert joined.session.pre_publish
+    assert not any(isinstance(event, Video) for event in joined.events)
+
+
+def test_the_memory_budget_is_shared_and_given_back() -> None:
+    memory = MemoryBudget(10_000)
+    first = publishing(RtmpSession(memory=memory))
+    first.push(first.client.send(video(0, size=6000))[:-1])  # a keyframe that has not arrived whole
+    assert 6000 <= memory.held == first.session.held < 6100
+
+    second = publishing(RtmpSession(memory=memory))
+    partial = second.client.send(video(0, size=6000))[:-1]
+    assert_refused(second, partial, LimitExceeded, "10000 bytes for buffered client input")
+    assert memory.held == first.session.held  # the refused session holds nothing any more
+
+    first.session.close()
+    assert memory.held == 0
+    third = publishing(RtmpSession(memory=memory))
+    third.push(third.client.send(video(0, size=6000)))
+    assert memory.held == 0  # a message delivered is no longer held
+
+
+def test_a_session_holds_nothing_once_it_ends() -> None:
+    memory = MemoryBudget(1 << 20)
+    joined = publishing(RtmpSession(memory=memory))
+    joined.push(joined.client.send(video(0, size=5000))[:-10])
+    assert memory.held > 0
+    joined.push(b"")
+    assert joined.session.closed
+    assert memory.held == 0
 
 
 # Recordings of real publishers

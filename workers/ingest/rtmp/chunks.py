@@ -1,9 +1,11 @@
 """The RTMP chunk stream (spec section 5.3): splitting messages into chunks and reassembling them.
 
 `ChunkReader` is sans-IO: `feed()` it the bytes as they arrive and it returns the messages they
-complete. It keeps the state the spec keeps per chunk stream id, so chunk streams may interleave,
-and it applies Set Chunk Size and Abort (5.4.1, 5.4.2) itself, at the exact point in the byte
-stream where they take effect. `ChunkWriter` is its mirror, compressing headers like FFmpeg does.
+complete (or `receive()` them and take the messages one by one with `next_message()`, so that a
+caller can change the limits between two messages, as the session does at `publish`). It keeps
+the state the spec keeps per chunk stream id, so chunk streams may interleave, and it applies
+Set Chunk Size and Abort (5.4.1, 5.4.2) itself, at the exact point in the byte stream where they
+take effect. `ChunkWriter` is its mirror, compressing headers like FFmpeg does.
 
 Timestamps (5.3.1.2): a type 0 header carries the absolute timestamp, types 1 and 2 a delta from
 the previous message on the same chunk stream, and a type 3 header that starts a new message
@@ -63,19 +65,25 @@ class ChunkReader:
         max_chunk_streams: int = 64,
         max_partial_bytes: int | None = None,
     ) -> None:
-        if not 0 < max_message_size <= MAX_MESSAGE_LENGTH:
-            raise ValueError(f"max_message_size must be in 1..{MAX_MESSAGE_LENGTH}")
         if max_chunk_streams < 1:
             raise ValueError("max_chunk_streams must be positive")
-        self._max_message_size = max_message_size
         self._max_chunk_streams = max_chunk_streams
-        self._max_partial_bytes = 2 * max_message_size if max_partial_bytes is None else max_partial_bytes
-        if self._max_partial_bytes < max_message_size:
-            raise ValueError("max_partial_bytes must hold at least one whole message")
+        self._max_message_size = self._max_partial_bytes = 0
+        self.set_limits(max_message_size=max_message_size, max_partial_bytes=max_partial_bytes)
         self._partial_bytes = 0
         self._chunk_size = DEFAULT_CHUNK_SIZE
         self._streams: dict[int, _ChunkStream] = {}
         self._buffer = bytearray()
+        self._start = 0  # where the unparsed bytes begin in `_buffer`: consumed bytes are dropped lazily
+
+    def set_limits(self, *, max_message_size: int, max_partial_bytes: int | None = None) -> None:
+        """Take new message limits from the next chunk on (a message under way keeps its length)."""
+        if not 0 < max_message_size <= MAX_MESSAGE_LENGTH:
+            raise ValueError(f"max_message_size must be in 1..{MAX_MESSAGE_LENGTH}")
+        partial = 2 * max_message_size if max_partial_bytes is None else max_partial_bytes
+        if partial < max_message_size:
+            raise ValueError("max_partial_bytes must hold at least one whole message")
+        self._max_message_size, self._max_partial_bytes = max_message_size, partial
 
     @property
     def chunk_size(self) -> int:
@@ -88,13 +96,23 @@ class ChunkReader:
 
     @property
     def buffered(self) -> int:
-        """Bytes received that do not make a whole chunk yet."""
-        return len(self._buffer)
+        """Bytes received and not parsed yet (after `feed`, those that do not make a whole chunk)."""
+        return len(self._buffer) - self._start
+
+    @property
+    def partial_bytes(self) -> int:
+        """Bytes held in partly received messages."""
+        return self._partial_bytes
+
+    @property
+    def held(self) -> int:
+        """The memory the peer makes us hold: unparsed bytes and partly received messages."""
+        return self.buffered + self._partial_bytes
 
     @property
     def pending(self) -> bool:
         """Whether input stopped mid-chunk or mid-message (so an end of stream now truncates)."""
-        return bool(self._buffer) or any(stream.partial is not None for stream in self._streams.values())
+        return bool(self.buffered) or any(stream.partial is not None for stream in self._streams.values())
 
     def set_chunk_size(self, size: int) -> None:
         if not 1 <= size <= MAX_CHUNK_SIZE:
@@ -110,19 +128,35 @@ class ChunkReader:
 
     def feed(self, data: bytes) -> list[Message]:
         """The messages that `data` completes, in the order their last chunks arrived."""
-        self._buffer += data
+        self.receive(data)
         messages: list[Message] = []
-        position = 0
-        try:
-            while (step := self._chunk(position)) is not None:
-                position, message = step
-                if message is not None:
-                    if message.type_id in (MessageType.SET_CHUNK_SIZE, MessageType.ABORT):
-                        self._control(message)
-                    messages.append(message)
-        finally:
-            del self._buffer[:position]
+        while (message := self.next_message()) is not None:
+            messages.append(message)
         return messages
+
+    def receive(self, data: bytes) -> None:
+        """Queue `data` for `next_message`, parsing nothing yet."""
+        if self._start:
+            del self._buffer[: self._start]
+            self._start = 0
+        self._buffer += data
+
+    def next_message(self) -> Message | None:
+        """The next message the queued bytes complete, or None when they complete none (yet).
+
+        Parses chunk after chunk, up to the first complete message only: the limits in force
+        when it is returned apply to every chunk after it.
+        """
+        while (step := self._chunk(self._start)) is not None:
+            self._start, message = step
+            if message is not None:
+                if message.type_id in (MessageType.SET_CHUNK_SIZE, MessageType.ABORT):
+                    self._control(message)
+                return message
+        if self._start == len(self._buffer):
+            self._buffer.clear()
+            self._start = 0
+        return None
 
     def _control(self, message: Message) -> None:
         if message.type_id == MessageType.SET_CHUNK_SIZE:

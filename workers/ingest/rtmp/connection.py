@@ -1,7 +1,7 @@
 """Drives one `RtmpSession` over an asyncio connection: the I/O half of an RTMP connection.
 
 The protocol is the session's (`session.py`); what is left here needs a socket, a clock or the
-rest of the worker: the handshake and idle timeouts, the authorizer, the `PublishSession`
+rest of the worker: the handshake, publish and idle timeouts, the authorizer, the `PublishSession`
 callbacks, writing with back-pressure, and closing -- with a lingering close after a refusal, so
 that the client reads the status that says why. `run()` never raises: anything malformed, any
 limit exceeded, a timeout or a failing callback ends this connection with a log line.
@@ -16,7 +16,7 @@ from typing import NoReturn
 
 from workers.ingest.rtmp.errors import HandshakeError, LimitExceeded, ProtocolError
 from workers.ingest.rtmp.handshake import RANDOM_SIZE
-from workers.ingest.rtmp.limits import RtmpLimits
+from workers.ingest.rtmp.limits import MemoryBudget, RtmpLimits
 from workers.ingest.rtmp.publish import EndReason, PublishAuthorizer, PublishRejected, PublishSession
 from workers.ingest.rtmp.session import (
     Audio,
@@ -39,8 +39,8 @@ LINGER_SECONDS = 2.0
 
 
 class _TimedOut(Exception):
-    """The handshake took too long, or nothing came from the client (or no reading of ours) for
-    the idle timeout."""
+    """The handshake or the way to `publish` took too long, or nothing came from the client (or
+    no reading of ours) for the idle timeout."""
 
 
 class _Closed(Exception):
@@ -68,7 +68,9 @@ class RtmpConnection:
         limits: RtmpLimits,
         client: str,
         origin: float | None = None,
+        memory: MemoryBudget | None = None,
     ) -> None:
+        """`memory` is the server's budget for buffered input (the session's own if None)."""
         self._reader = reader
         self._writer = writer
         self._authorizer = authorizer
@@ -76,14 +78,21 @@ class RtmpConnection:
         self.client = client
         origin = time.monotonic() if origin is None else origin
         uptime_ms = int((time.monotonic() - origin) * 1000)  # S1's time field: the server's uptime
-        self._session = RtmpSession(limits, uptime_ms=uptime_ms, random=os.urandom(RANDOM_SIZE))
-        self._handshake_deadline = asyncio.get_running_loop().time() + limits.handshake_timeout_seconds
+        self._session = RtmpSession(limits, uptime_ms=uptime_ms, random=os.urandom(RANDOM_SIZE), memory=memory)
+        started = asyncio.get_running_loop().time()
+        self._handshake_deadline = started + limits.handshake_timeout_seconds
+        self._publish_deadline = started + limits.publish_timeout_seconds
         self._app: str | None = None
         self._publish: _Publish | None = None
 
     @property
     def publishing(self) -> bool:
         return self._publish is not None and not self._publish.ended
+
+    @property
+    def pre_publish(self) -> bool:
+        """No publish accepted yet: the connection counts as pending (`max_pending_connections`)."""
+        return self._session.pre_publish
 
     async def run(self) -> None:
         """Serve the connection; never raises (cancellation included: the server closing)."""
@@ -93,11 +102,16 @@ class RtmpConnection:
         except _Closed as closed:
             reason = closed.reason
         except _TimedOut:
-            if self._session.handshake_complete:
+            if not self._session.handshake_complete:
+                logger.info("rtmp handshake timed out", extra={"client": self.client})
+            elif self._session.pre_publish and asyncio.get_running_loop().time() >= self._publish_deadline:
+                seconds = self._limits.publish_timeout_seconds
+                logger.info(
+                    "rtmp client did not publish in time, closing", extra={"client": self.client, "seconds": seconds}
+                )
+            else:
                 reason = EndReason.TIMEOUT
                 logger.info("rtmp connection idle, closing", extra={"client": self.client})
-            else:
-                logger.info("rtmp handshake timed out", extra={"client": self.client})
         except HandshakeError as exc:
             logger.info("rtmp handshake refused", extra={"client": self.client, "error": str(exc)})
         except LimitExceeded as exc:
@@ -119,6 +133,7 @@ class RtmpConnection:
             reason = EndReason.ERROR
             logger.exception("rtmp connection failed", extra={"client": self.client})
         finally:
+            self._session.close()  # returns what it held to the server's memory budget
             await self._end_publish(reason)
             self._close()
 
@@ -138,10 +153,12 @@ class RtmpConnection:
             await self._drain()
 
     def _deadline(self) -> float:
-        """The deadline of one read or drain: the handshake's until it is complete, then the idle timeout."""
-        if self._session.handshake_complete:
-            return asyncio.get_running_loop().time() + self._limits.idle_timeout_seconds
-        return self._handshake_deadline
+        """The deadline of one read or drain: the handshake's until it is complete, then the idle
+        timeout, and until a publish is accepted no later than the publish deadline."""
+        if not self._session.handshake_complete:
+            return self._handshake_deadline
+        idle = asyncio.get_running_loop().time() + self._limits.idle_timeout_seconds
+        return min(idle, self._publish_deadline) if self._session.pre_publish else idle
 
     async def _read(self) -> bytes:
         try:

@@ -8,7 +8,7 @@ from enum import IntEnum
 from typing import Final
 
 from workers.ingest.rtmp import amf0
-from workers.ingest.rtmp.amf0 import AmfValue
+from workers.ingest.rtmp.amf0 import AmfValue, ValueBudget
 from workers.ingest.rtmp.errors import ProtocolError
 
 # Chunk stream ids this server sends on. 2 is reserved for protocol control messages (5.4);
@@ -138,8 +138,9 @@ def amf0_body(message: Message) -> bytes:
     return message.payload
 
 
-def parse_command(message: Message) -> Command:
-    values = amf0.decode_all(amf0_body(message))
+def parse_command(message: Message, budget: ValueBudget | None = None) -> Command:
+    """The command in `message`; decoding spends `budget` (`amf0.MAX_VALUES` unless given)."""
+    values = amf0.decode_all(amf0_body(message), budget)
     if len(values) < 2:
         raise ProtocolError("command without a name and a transaction id")
     name, transaction_id = values[0], values[1]
@@ -166,9 +167,9 @@ def command(
     return Message(MessageType.COMMAND_AMF0, 0, stream_id, payload, chunk_stream_id)
 
 
-def parse_data(message: Message) -> list[AmfValue]:
+def parse_data(message: Message, budget: ValueBudget | None = None) -> list[AmfValue]:
     """The AMF0 values of a data message (e.g. `@setDataFrame`, `onMetaData`, {...})."""
-    return amf0.decode_all(amf0_body(message))
+    return amf0.decode_all(amf0_body(message), budget)
 
 
 _AGGREGATE_HEADER = 11

@@ -1,4 +1,5 @@
-"""The RTMP listener: accepts connections, bounds them per client address, ends them on close."""
+"""The RTMP listener: accepts connections, bounds them per client address and, until they publish,
+across all addresses; shares one memory budget among them; ends them on close."""
 
 import asyncio
 import logging
@@ -7,7 +8,7 @@ from collections import Counter
 from types import TracebackType
 
 from workers.ingest.rtmp.connection import RtmpConnection
-from workers.ingest.rtmp.limits import RtmpLimits
+from workers.ingest.rtmp.limits import MemoryBudget, RtmpLimits
 from workers.ingest.rtmp.publish import PublishAuthorizer
 
 logger = logging.getLogger(__name__)
@@ -29,6 +30,7 @@ class RtmpServer:
         self._connections: dict[asyncio.Task[None], RtmpConnection] = {}
         self._per_address: Counter[str] = Counter()
         self._origin = time.monotonic()
+        self.memory = MemoryBudget(self.limits.memory_budget_bytes)
 
     async def start(self, host: str = "127.0.0.1", port: int = DEFAULT_PORT) -> None:
         """Listen on `host:port` (0 picks a free port: read it back from `.port`)."""
@@ -55,6 +57,11 @@ class RtmpServer:
     @property
     def active_publishes(self) -> int:
         return sum(connection.publishing for connection in self._connections.values())
+
+    @property
+    def pending_connections(self) -> int:
+        """Connections that have not had a publish accepted (yet)."""
+        return sum(connection.pre_publish for connection in self._connections.values())
 
     async def close(self) -> None:
         """Stop accepting, end every connection (publishes end with "server-closed"), wait for them."""
@@ -90,9 +97,20 @@ class RtmpServer:
             )
             writer.close()
             return
+        # Publishers do not count: a flood of clients without a key cannot cut a broadcast off,
+        # and each of them holds its place for the publish timeout at most. Counted only when all
+        # connections together could reach the cap: a flood below it costs no O(n) per accept.
+        cap = self.limits.max_pending_connections
+        if len(self._connections) >= cap and self.pending_connections >= cap:
+            logger.warning(
+                "rtmp connection refused: too many connections waiting to publish",
+                extra={"client": client, "limit": self.limits.max_pending_connections},
+            )
+            writer.close()
+            return
         task = asyncio.current_task()
         assert task is not None
-        connection = RtmpConnection(reader, writer, self._authorizer, self.limits, client, self._origin)
+        connection = RtmpConnection(reader, writer, self._authorizer, self.limits, client, self._origin, self.memory)
         self._per_address[address] += 1
         self._connections[task] = connection
         try:

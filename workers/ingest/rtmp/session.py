@@ -20,6 +20,13 @@ end of the stream. Malformed input or a limit exceeded raises (`ProtocolError`, 
 publish, a second connect) is queued as a reply, reported as `Refused`, and closes the session
 too; the driver then delivers the reply before closing the socket.
 
+Until a publish is accepted the client is anyone, so it gets small budgets (`RtmpLimits`'s
+`pre_publish_*`): messages of a few KiB, a small total of chunk bytes, messages and AMF0 values,
+and no chunk size below the default. Input is parsed one message at a time, so the media limits
+take over exactly at the byte after `publish`, however the bytes were split into reads. The bytes
+a session holds (input not parsed yet, partly received messages) are charged to a `MemoryBudget`
+that the server's sessions share. The publish deadline is a clock, so it is the driver's.
+
 The stream name of `publish` is the channel's stream key, a secret: it appears in no repr.
 """
 
@@ -29,11 +36,11 @@ from enum import Enum
 from typing import Final
 
 from workers.ingest.rtmp import messages
-from workers.ingest.rtmp.amf0 import AmfValue
-from workers.ingest.rtmp.chunks import ChunkReader, ChunkWriter
-from workers.ingest.rtmp.errors import ProtocolError
+from workers.ingest.rtmp.amf0 import AmfValue, ValueBudget
+from workers.ingest.rtmp.chunks import DEFAULT_CHUNK_SIZE, ChunkReader, ChunkWriter
+from workers.ingest.rtmp.errors import LimitExceeded, ProtocolError
 from workers.ingest.rtmp.handshake import RANDOM_SIZE, ServerHandshake
-from workers.ingest.rtmp.limits import RtmpLimits
+from workers.ingest.rtmp.limits import MemoryBudget, RtmpLimits
 from workers.ingest.rtmp.messages import (
     CSID_STREAM,
     Command,
@@ -151,19 +158,33 @@ class RtmpSession:
     a refusal or rejection nothing further is read at all.
     """
 
-    def __init__(self, limits: RtmpLimits | None = None, *, uptime_ms: int = 0, random: bytes | None = None) -> None:
-        """`uptime_ms` and `random` make S1 (the server's time and RANDOM_SIZE random bytes)."""
+    def __init__(
+        self,
+        limits: RtmpLimits | None = None,
+        *,
+        uptime_ms: int = 0,
+        random: bytes | None = None,
+        memory: MemoryBudget | None = None,
+    ) -> None:
+        """`uptime_ms` and `random` make S1 (the server's time and RANDOM_SIZE random bytes);
+        `memory` is the server's budget (a session of its own gets one of `memory_budget_bytes`)."""
         self._limits = RtmpLimits() if limits is None else limits
         self._handshake = ServerHandshake(uptime_ms, bytes(RANDOM_SIZE) if random is None else random)
         self._chunks_in = ChunkReader(
-            max_message_size=self._limits.max_message_bytes, max_chunk_streams=self._limits.max_chunk_streams
+            max_message_size=self._limits.pre_publish_max_message_bytes,
+            max_chunk_streams=self._limits.max_chunk_streams,
         )
         self._chunks_out = ChunkWriter()
         self._state = _State.OPEN
         self._input = bytearray()
         self._end_of_input = False
-        self._messages: deque[Message] = deque()
         self._events: deque[Event] = deque()
+        self._memory = MemoryBudget(self._limits.memory_budget_bytes) if memory is None else memory
+        self._charged = 0  # what this session holds in `_memory`
+        # Pre-publish budgets; messages are counted as they complete.
+        self._pre_publish = True
+        self._pre_publish_messages = 0
+        self._pre_publish_values = ValueBudget(self._limits.pre_publish_max_amf_values)
         self._output = bytearray()
         self._app: str | None = None
         self._streams: set[int] = set()
@@ -188,8 +209,18 @@ class RtmpSession:
         return self._publishing
 
     @property
+    def pre_publish(self) -> bool:
+        """No publish was accepted yet: the pre-publish budgets (and the driver's deadline) apply."""
+        return self._pre_publish
+
+    @property
     def closed(self) -> bool:
         return self._state is _State.CLOSED
+
+    @property
+    def held(self) -> int:
+        """Bytes of client input this session holds (charged to its `MemoryBudget`)."""
+        return self._charged
 
     # Input and output
 
@@ -222,18 +253,25 @@ class RtmpSession:
             while not self._events:
                 if self._state is not _State.OPEN:
                     return None
-                if self._messages:
-                    self._handle(self._messages.popleft())
-                elif self._input:
+                self._charge()
+                if self._input:
                     self._consume_input()
+                elif (message := self._next_message()) is not None:
+                    self._handle(message)
                 elif self._end_of_input:
                     self._end_of_stream()
                 else:
                     return None
+            self._charge()
             return self._events.popleft()
         except Exception:
             self._close()
             raise
+
+    def close(self) -> None:
+        """Ignore all further input and return the bytes held to the memory budget (the driver
+        calls it however the connection ends)."""
+        self._close()
 
     # Decisions of the driver
 
@@ -242,6 +280,9 @@ class RtmpSession:
         requested = self._deciding()
         self._state = _State.OPEN
         self._publishing = True
+        # The key is accepted: media limits from the byte after `publish` on.
+        self._pre_publish = False
+        self._chunks_in.set_limits(max_message_size=self._limits.max_message_bytes)
         self._send(_status(requested.stream_id, "status", "NetStream.Publish.Start", "Publishing."))
 
     def refuse_publish(self, description: str, code: str = PUBLISH_BAD_NAME) -> None:
@@ -269,8 +310,16 @@ class RtmpSession:
         self._state = _State.CLOSED
         self._publishing = False
         self._input.clear()
-        self._messages.clear()
         self._events.clear()
+        self._chunks_in = ChunkReader()  # drops what the old one held
+        self._memory.charge(self._charged, 0)
+        self._charged = 0
+
+    def _charge(self) -> None:
+        held = len(self._input) + self._chunks_in.held
+        if held != self._charged:
+            self._memory.charge(self._charged, held)
+            self._charged = held
 
     def _send(self, message: Message) -> None:
         self._output += self._chunks_out.write(message)
@@ -281,6 +330,7 @@ class RtmpSession:
         self._events.append(Refused(code, description))
 
     def _consume_input(self) -> None:
+        """Hand the input to the handshake or the chunk reader (which parses it lazily)."""
         data = bytes(self._input)
         self._input.clear()
         if not self._handshake.complete:
@@ -289,8 +339,32 @@ class RtmpSession:
             if not data:
                 return
         self._received += len(data)
-        self._messages.extend(self._chunks_in.feed(data))
+        self._chunks_in.receive(data)
         self._acknowledge()
+
+    def _next_message(self) -> Message | None:
+        if not self._handshake.complete:
+            return None
+        if not self._pre_publish:
+            return self._chunks_in.next_message()
+        try:
+            message = self._chunks_in.next_message()
+        except LimitExceeded as exc:
+            raise LimitExceeded(f"{exc}, before publish") from exc
+        limits = self._limits
+        consumed = self._received - self._chunks_in.buffered
+        if consumed > limits.pre_publish_max_bytes:
+            raise LimitExceeded(f"more than {limits.pre_publish_max_bytes} bytes before publish")
+        if message is None:
+            return None
+        self._pre_publish_messages += 1
+        if self._pre_publish_messages > limits.pre_publish_max_messages:
+            raise LimitExceeded(f"more than {limits.pre_publish_max_messages} messages before publish")
+        # Smaller chunks only multiply the work per byte; no publisher goes below the default.
+        if message.type_id == MessageType.SET_CHUNK_SIZE and self._chunks_in.chunk_size < DEFAULT_CHUNK_SIZE:
+            size = self._chunks_in.chunk_size
+            raise LimitExceeded(f"chunk size {size} before publish, {DEFAULT_CHUNK_SIZE} at least")
+        return message
 
     def _acknowledge(self) -> None:
         if self._received - self._acked >= self._ack_window:
@@ -312,7 +386,9 @@ class RtmpSession:
         if kind in (MessageType.AUDIO, MessageType.VIDEO, MessageType.DATA_AMF0, MessageType.DATA_AMF3):
             self._stream_message(message)
         elif kind in (MessageType.COMMAND_AMF0, MessageType.COMMAND_AMF3):
-            self._command(messages.parse_command(message), message)
+            # Before publish every command draws on one budget of values; after, each its own.
+            budget = self._pre_publish_values if self._pre_publish else None
+            self._command(messages.parse_command(message, budget), message)
         elif kind == MessageType.WINDOW_ACK_SIZE:
             window = messages.read_u32(message.payload, "Window Acknowledgement Size")
             if not 0 < window <= 0x7FFFFFFF:
@@ -323,7 +399,7 @@ class RtmpSession:
             event, data = messages.parse_user_control(message.payload)
             if event == UserControlEvent.PING_REQUEST:
                 self._send(messages.user_control(UserControlEvent.PING_RESPONSE, data[:4]))
-        elif kind == MessageType.AGGREGATE:
+        elif kind == MessageType.AGGREGATE and self._publishing:
             for part in messages.split_aggregate(message):
                 self._stream_message(part)
         # Set Chunk Size and Abort were applied by the chunk reader; acknowledgements, Set Peer
