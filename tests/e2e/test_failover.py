@@ -12,7 +12,9 @@ from pathlib import Path
 import httpx
 import pytest
 
+from letslive.settings import Settings
 from localstack.balancer import HAPROXY
+from localstack.sweeper import SWEEP_INTERVAL_SECONDS
 from tests.e2e.channels import (
     Channel,
     assert_complete,
@@ -29,9 +31,9 @@ from tests.e2e.media import make_source, publish, wait_for
 pytestmark = pytest.mark.tools("ffmpeg", HAPROXY)
 
 # The streams service's defaults: a dead worker's channel is held this long after its last
-# heartbeat, and swept this long after it (plus the local sweeper's 5 s period).
-LEASE_SECONDS = 12
-STALE_SECONDS = 30
+# heartbeat, and swept this long after it (plus the local sweeper's period).
+LEASE_SECONDS = float(Settings.model_fields["lease_seconds"].default)
+STALE_SECONDS = float(Settings.model_fields["live_stale_seconds"].default)
 
 
 @pytest.fixture(scope="module")
@@ -176,6 +178,6 @@ def test_a_dead_worker_with_nobody_coming_back_is_swept(
         (vod,) = wait_for(lambda: vods_of(api, channel.username), 30, "the swept VOD")
     finally:
         publisher.kill()
-    assert offline_after <= STALE_SECONDS + 5
+    assert offline_after <= STALE_SECONDS + SWEEP_INTERVAL_SECONDS
     assert not [c for c in api.get("/streams/live").json()["items"] if c["username"] == channel.username]
     assert assert_complete(vod, discontinuities=0) >= 5

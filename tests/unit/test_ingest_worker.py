@@ -1,6 +1,7 @@
 """The ingest worker: its settings, the broadcast registry, the lifecycle and the drain."""
 
 import asyncio
+import gc
 import json
 import subprocess
 import sys
@@ -272,3 +273,27 @@ def test_stop_before_run_drains_at_once() -> None:
         assert not worker.health.listening
 
     run(scenario)
+
+
+def test_long_lived_objects_are_out_of_full_gc_passes_only_while_broadcasts_run() -> None:
+    """A full pass over the worker's long-lived objects stops every broadcast's loop for a few
+    hundred ms: frozen while broadcasting, handed back to the collector once idle."""
+
+    async def scenario() -> list[int]:
+        worker = make_worker()
+        counts = [gc.get_freeze_count()]
+        worker.broadcasts.started("b-1")
+        counts.append(gc.get_freeze_count())
+        worker.broadcasts.started("b-2")
+        worker.broadcasts.ended("b-1")
+        counts.append(gc.get_freeze_count())
+        worker.broadcasts.ended("b-2")
+        counts.append(gc.get_freeze_count())
+        return counts
+
+    gc.unfreeze()
+    idle, one, still_one, none = asyncio.run(scenario())
+    assert idle == 0
+    assert one > 0
+    assert still_one >= one
+    assert none == 0
