@@ -314,6 +314,14 @@ def test_finalize_without_any_segment_returns_none(tmp_path: Path) -> None:
 
 
 # --- (5) thumbnails -------------------------------------------------------------------------------
+def sync_and_thumbnail(uploader: HlsUploader) -> None:
+    async def run() -> None:
+        await uploader.sync()
+        await uploader.thumbnailed()
+
+    asyncio.run(run())
+
+
 def test_thumbnails_follow_the_top_rung_at_most_every_thumbnail_seconds(tmp_path: Path) -> None:
     storage = FakeStorage()
     now = [100.0]
@@ -330,7 +338,7 @@ def test_thumbnails_follow_the_top_rung_at_most_every_thumbnail_seconds(tmp_path
     assert uploader.thumbnail_key is None
 
     ffmpeg.write(0, 2)
-    asyncio.run(uploader.sync())
+    sync_and_thumbnail(uploader)
     assert grabbed == [f"G{TOP}:1".encode()], "the newest segment of the pass"
     [thumbnail] = storage.named("thumbnail.jpg")
     [playlist] = storage.named(f"{TOP}.m3u8")
@@ -340,13 +348,13 @@ def test_thumbnails_follow_the_top_rung_at_most_every_thumbnail_seconds(tmp_path
 
     now[0] += 14.9
     ffmpeg.write(0, 4)
-    asyncio.run(uploader.sync())
+    sync_and_thumbnail(uploader)
     assert len(grabbed) == 1
     assert len(storage.named("thumbnail.jpg")) == 1
 
     now[0] += 0.1  # 15 s since the last one
     ffmpeg.write(0, 5)
-    asyncio.run(uploader.sync())
+    sync_and_thumbnail(uploader)
     assert grabbed == [f"G{TOP}:1".encode(), f"G{TOP}:4".encode()]
     assert len(storage.named("thumbnail.jpg")) == 2
 

@@ -14,6 +14,7 @@ Every broadcast is isolated: its failures end it alone.
 """
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections import deque
@@ -59,8 +60,11 @@ SWITCH_HISTORY_MS: Final = 4000
 # Segments FFmpeg lists in its own playlists (the uploader's source; viewers get the worker's
 # window): a segment leaves the listing unseen only if the event loop stalls this long.
 FFMPEG_LISTED_SEGMENTS: Final = 120
-# How often the uploader looks for new segments, and how often it stores them while all is well.
-WATCH_SECONDS: Final = 0.1
+# How often the uploader looks for new segments (a stat of each rung's playlist; it is read
+# only when FFmpeg replaced it): a new segment waits half of this on average.
+WATCH_SECONDS: Final = 0.05
+# A pass runs as soon as something is spooled, and at least this often (thumbnails, retries).
+PASS_SECONDS: Final = 0.5
 # A loop that raised waits this long before going on, doubling up to the maximum.
 LOOP_BACKOFF_SECONDS: Final = (0.1, 5.0)
 
@@ -213,13 +217,16 @@ class LiveBroadcast:
     async def _upload(self) -> float:
         uploader = self.uploader
         assert uploader is not None
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(uploader.spooled.wait(), PASS_SECONDS)
+        uploader.spooled.clear()
         await uploader.sync()
         thumbnail = uploader.thumbnail_key
         if thumbnail is not None and thumbnail != self._thumbnail_key:
             self._thumbnail_key = thumbnail
             await self.manager.call(self.manager.streams.set_thumbnail, self.broadcast_id, thumbnail)
-        # While storage fails, back off; otherwise a new segment waits 50 ms for a pass on average.
-        return uploader.retry.delay(uploader.failures) if uploader.failures else WATCH_SECONDS
+        # While storage fails, back off; otherwise wait for the next segment at once.
+        return uploader.retry.delay(uploader.failures) if uploader.failures else 0.0
 
     async def _heartbeat(self) -> float:
         """The broadcast's sign of life, waiting out a reconnect grace period too (a worker that

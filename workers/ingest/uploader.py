@@ -187,6 +187,7 @@ class HlsUploader:
         self._thumbnailer = thumbnailer
         self._thumbnail_seconds = thumbnail_seconds
         self._last_thumbnail: float | None = None
+        self._thumbnailing: asyncio.Task[None] | None = None
         self._clock = clock
         self._metrics: MetricsEmitter = metrics or NoMetrics()
         self._broadcast_id = broadcast_id
@@ -207,6 +208,7 @@ class HlsUploader:
         # over the same spool would store a segment twice.
         self._sync_lock = asyncio.Lock()
         self._dropped_names: set[str] = set()  # segments a later part re-makes (`drop_final_segments`)
+        self.spooled = asyncio.Event()  # set when `discover` spools something: a pass is due
 
     # --- parts ---------------------------------------------------------------------------------
     def start_part(self, output_dir: Path, first_frame_at: float | None = None) -> int:
@@ -293,8 +295,10 @@ class HlsUploader:
         if self._output_dir is None:
             return 0
         found = sum(self._read_playlist(rendition, self._output_dir) for rendition in self.renditions)
-        if found and self._budget is not None:
-            self._budget.enforce()
+        if found:
+            self.spooled.set()
+            if self._budget is not None:
+                self._budget.enforce()
         return found
 
     @property
@@ -483,9 +487,9 @@ class HlsUploader:
                 self.last_segment_at = time.time()
         if changed:
             await self._put_live_playlist(rendition)
-            # After the playlist: a thumbnail is an FFmpeg run, which must not hold back the live edge.
+            # Beside the passes: a thumbnail is an FFmpeg run, which must not hold back the live edge.
             if last_data is not None and rendition is self.renditions[0] and rendition.rung.has_video:
-                await self._maybe_thumbnail(last_data)
+                self._maybe_thumbnail(last_data)
         return count
 
     async def _store_segment(self, spooled: Spooled) -> bytes:
@@ -507,17 +511,28 @@ class HlsUploader:
         text = live_playlist(rendition.stored, self.window)
         await self._put(f"{rendition.name}.m3u8", text.encode(), PLAYLIST_TYPE, LIVE_PLAYLIST_CACHE)
 
-    async def _maybe_thumbnail(self, segment: bytes) -> None:
+    def _maybe_thumbnail(self, segment: bytes) -> None:
         now = self._clock()
-        if self._thumbnailer is None:
+        if self._thumbnailer is None or (self._thumbnailing is not None and not self._thumbnailing.done()):
             return
         if self._last_thumbnail is not None and now - self._last_thumbnail < self._thumbnail_seconds:
             return
         self._last_thumbnail = now
-        image = await self._thumbnailer(segment)
-        if image:
-            await self._put(THUMBNAIL, image, "image/jpeg", THUMBNAIL_CACHE)
-            self.thumbnail_key = f"{self.prefix}/{THUMBNAIL}"
+        self._thumbnailing = asyncio.create_task(self._thumbnail(self._thumbnailer, segment))
+
+    async def _thumbnail(self, thumbnailer: Thumbnailer, segment: bytes) -> None:
+        try:
+            image = await thumbnailer(segment)
+            if image:
+                await self._put(THUMBNAIL, image, "image/jpeg", THUMBNAIL_CACHE)
+                self.thumbnail_key = f"{self.prefix}/{THUMBNAIL}"
+        except DependencyUnavailable as exc:
+            logger.warning("thumbnail not stored: %s", exc, extra={"broadcast_id": self._broadcast_id})
+
+    async def thumbnailed(self) -> None:
+        """Wait for the thumbnail under way, if any."""
+        if self._thumbnailing is not None and not self._thumbnailing.done():
+            await asyncio.gather(self._thumbnailing, return_exceptions=True)
 
     async def _put(self, name: str, body: bytes, content_type: str, cache_control: str) -> None:
         key = f"{self.prefix}/{name}"
@@ -542,6 +557,7 @@ class HlsUploader:
         what could not be stored is lost, and logged). Raises nothing."""
         deadline = self._clock() + timeout_seconds
         try:
+            await self.thumbnailed()
             if not await self.flush(timeout_seconds):
                 logger.error(
                     "storage stayed down: the VOD is written without the media it could not store",
