@@ -28,6 +28,7 @@ Run from the repo root: `.venv/bin/python -m bench.ingest_abuse [--sessions 1000
 import argparse
 import asyncio
 import json
+import math
 import os
 import signal
 import socket
@@ -395,7 +396,9 @@ def report(running: Worker, repository: Any, s3: Any, key: str, args: argparse.N
         time.sleep(args.baseline_seconds)
         flood_start = time.monotonic()
         rss_before = running.rss_bytes()
+        lag_before = loop_lag(running.health_url)
         outcomes, flood_seconds = run_flood(running.rtmp_port, args.sessions, args.seed)
+        lag_during = lag_window(lag_before, loop_lag(running.health_url))
         flood_end = time.monotonic()
         time.sleep(5)  # what the flood left behind settles (lingering closes, timeouts)
         rss_after = running.rss_bytes()
@@ -439,6 +442,12 @@ def report(running: Worker, repository: Any, s3: Any, key: str, args: argparse.N
     )
     print()
     delays = sorted(late.values())
+    print(
+        f"worker event loop, its own timer every 50 ms, during the flood: {sum(lag_during.values())} samples,"
+        f" p99 <= {lag_percentile(lag_during, 0.99)} ms, {lag_over(lag_during, 100)} over 100 ms"
+        f" (buckets: {', '.join(f'{name} {count}' for name, count in lag_during.items() if count)})"
+    )
+    print()
     print(f"broadcast: {len(late)} segments listed live, {len(during_flood)} during the flood;")
     print(f"  delay behind the best-placed segment p50 {statistics.median(delays):.2f} s, max {max(delays):.2f} s;")
     print(f"  {len(late_segments)} late by more than {LATE_SECONDS} s {late_segments[:10]}")
@@ -451,9 +460,42 @@ def report(running: Worker, repository: Any, s3: Any, key: str, args: argparse.N
         (f"0 segments late > {LATE_SECONDS} s, no gap", f"{len(late_segments)}", not late_segments and gaps == 0),
         (f"RSS growth <= {TARGET_RSS_GROWTH_MIB:.0f} MiB", f"{growth:+.1f} MiB", growth <= TARGET_RSS_GROWTH_MIB),
         ("no session left open", f"{left_open}", left_open == 0),
+        (
+            "event loop lag p99 <= 20 ms and none over 100 ms during the flood (the worker's own meter)",
+            f"p99 <= {lag_percentile(lag_during, 0.99)} ms, {lag_over(lag_during, 100)} over 100 ms",
+            lag_percentile(lag_during, 0.99) <= TARGET_P99_MS and lag_over(lag_during, TARGET_MAX_MS) == 0,
+        ),
     )
     for name, value, met in targets:
         print(f"target {name}: {value}, {'met' if met else 'MISSED'}")
+
+
+def loop_lag(health_url: str) -> dict[str, int]:
+    """The worker's event-loop lag buckets so far (`workers.ingest.looplag`), from its /health."""
+    with urllib.request.urlopen(health_url, timeout=10) as response:  # noqa: S310 - loopback
+        buckets: dict[str, int] = json.load(response)["loop_lag"]["buckets"]
+    return buckets
+
+
+def lag_window(before: dict[str, int], after: dict[str, int]) -> dict[str, int]:
+    return {name: after[name] - before.get(name, 0) for name in after}
+
+
+def lag_percentile(buckets: dict[str, int], fraction: float) -> float:
+    """The upper bound (ms) of the bucket holding the `fraction` quantile (inf past the last)."""
+    total, seen = sum(buckets.values()), 0
+    for name, count in buckets.items():
+        seen += count
+        if total and seen >= fraction * total:
+            return float(name[2:]) if name.startswith("<=") else math.inf
+    return 0.0
+
+
+def lag_over(buckets: dict[str, int], bound_ms: float) -> int:
+    """Samples above `bound_ms` (a bound of `LAG_BOUNDS_MS`): those of the buckets past it."""
+    names = list(buckets)
+    lower = [0.0] + [float(name.lstrip("<=>")) for name in names[:-1]]
+    return sum(buckets[name] for name, low in zip(names, lower, strict=True) if low >= bound_ms)
 
 
 def wait_vod(s3: Any, broadcast: str) -> list[Segment] | None:

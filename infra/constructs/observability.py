@@ -296,7 +296,10 @@ class ObservabilityConstruct(Construct):
             ),
             cloudwatch.GraphWidget(
                 title="Ingest input bitrate and load",
-                left=[ingest(IngestMetric.INPUT_BITRATE, cloudwatch.Stats.AVERAGE, "input bitrate avg (kbit/s)")],
+                left=[
+                    ingest(IngestMetric.INPUT_BITRATE, cloudwatch.Stats.AVERAGE, "input bitrate avg (kbit/s)"),
+                    ingest(IngestMetric.EVENT_LOOP_LAG, cloudwatch.Stats.MAXIMUM, "event loop lag max (ms)"),
+                ],
                 right=(
                     [
                         ingest_service.metric_cpu_utilization(period=GRAPH_PERIOD, label="CPU %"),

@@ -179,6 +179,7 @@ class IngestMetric(StrEnum):
     UPLOAD_FAILURES = "UploadFailures"  # Count, uploads that failed after their retries
     SEGMENTS_DROPPED = "SegmentsDropped"  # Count, media lost (disk budget, storage down past the end): VOD gaps
     LOOP_ERRORS = "LoopErrors"  # Count, unexpected exceptions a broadcast's loop logged and survived
+    EVENT_LOOP_LAG = "EventLoopLag"  # Milliseconds, per task, the worst since the last heartbeat
 
 
 # Every ingest metric carries exactly these dimensions: `service` is "ingest", `stage` the

@@ -119,7 +119,8 @@ def test_get_health_reports_version_status_broadcasts_and_checks() -> None:
         assert reply.status == 200
         assert reply.headers["content-type"] == "application/json"
         body = reply.json()
-        assert set(body) == {"service", "version", "status", "draining", "active_broadcasts", "checks"}
+        assert set(body) == {"service", "version", "status", "draining", "active_broadcasts", "checks", "loop_lag"}
+        assert body["loop_lag"] is None  # this server was given no meter (the worker's is)
         assert body["service"] == "ingest"
         assert body["version"] == __version__
         assert body["status"] == "ok"

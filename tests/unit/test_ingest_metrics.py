@@ -188,7 +188,8 @@ def test_the_worker_reports_active_broadcasts_every_heartbeat() -> None:
     asyncio.run(scenario())
     documents = parse_lines(stream)
     for document in documents:
-        assert assert_emf(document, "test") == ["ActiveBroadcasts"]
+        assert assert_emf(document, "test") == ["ActiveBroadcasts", "EventLoopLag"]
+        assert document["EventLoopLag"] >= 0
     counts = [document["ActiveBroadcasts"] for document in documents]
     assert counts[0] == 0  # idle tasks report too: autoscaling averages over every task
     assert 2 in counts

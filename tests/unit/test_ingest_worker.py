@@ -297,3 +297,19 @@ def test_long_lived_objects_are_out_of_full_gc_passes_only_while_broadcasts_run(
     assert one > 0
     assert still_one >= one
     assert none == 0
+
+
+def test_the_workers_health_reports_its_event_loop_lag() -> None:
+    async def scenario() -> dict[str, Any]:
+        worker = make_worker()
+        runner = asyncio.create_task(worker.run())
+        await worker.start()
+        await asyncio.sleep(0.3)
+        _, body = await get_health(worker.health.port)
+        worker.stop()
+        await asyncio.wait_for(runner, 5)
+        return body
+
+    lag = asyncio.run(scenario())["loop_lag"]
+    assert lag["samples"] >= 3
+    assert sum(lag["buckets"].values()) == lag["samples"]

@@ -25,6 +25,7 @@ from letslive.errors import DependencyUnavailable, LetsLiveError
 from letslive.models.health import CheckResult
 from letslive.services.health import HealthService, Probe
 from workers.ingest.logs import SERVICE
+from workers.ingest.looplag import LoopLag, LoopLagReport
 
 logger = logging.getLogger(__name__)
 
@@ -58,6 +59,8 @@ class IngestHealthReport(BaseModel):
     draining: bool
     active_broadcasts: int = Field(ge=0)
     checks: dict[str, CheckResult]
+    # How late the event loop has run since start (absent when the worker does not measure it).
+    loop_lag: LoopLagReport | None = None
 
 
 def default_probes() -> dict[str, Probe]:
@@ -255,8 +258,10 @@ class HealthServer:
         read_timeout_seconds: float = 5.0,
         version: str = __version__,
         clock: Callable[[], float] = time.monotonic,
+        loop_lag: LoopLag | None = None,
     ) -> None:
         self._checks = DependencyChecks(probes, cache_seconds, clock)
+        self._loop_lag = loop_lag
         self._status = status
         self._host = host
         self._requested_port = port
@@ -310,6 +315,7 @@ class HealthServer:
             draining=draining,
             active_broadcasts=self._status.active_broadcasts,
             checks=checks,
+            loop_lag=None if self._loop_lag is None else self._loop_lag.report(),
         )
 
     async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:

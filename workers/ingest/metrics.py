@@ -31,6 +31,7 @@ METRIC_UNITS: Final[Mapping[IngestMetric, str]] = {
     IngestMetric.UPLOAD_FAILURES: "Count",
     IngestMetric.SEGMENTS_DROPPED: "Count",
     IngestMetric.LOOP_ERRORS: "Count",
+    IngestMetric.EVENT_LOOP_LAG: "Milliseconds",
 }
 # EMF: a metric's value is one number or an array of at most 100.
 MAX_VALUES_PER_METRIC: Final = 100

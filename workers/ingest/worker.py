@@ -17,6 +17,7 @@ from letslive.errors import LetsLiveError
 from letslive.services.health import Probe
 from workers.ingest.config import IngestSettings
 from workers.ingest.health import HealthServer, default_probes
+from workers.ingest.looplag import LoopLag
 from workers.ingest.metrics import MetricsEmitter, NoMetrics
 from workers.ingest.protection import EcsAgentProtection, ProtectionAgent, ScaleInProtection
 
@@ -132,6 +133,7 @@ class IngestWorker:
             self.broadcasts.on_change(self.protection.changed)
         self.broadcasts.on_change(self._tune_gc)
         self._background: list[asyncio.Task[None]] = []
+        self.loop_lag = LoopLag()
         self._authorizer_factory = authorizer_factory
         self.rtmp: RtmpServer | None = None
         self._on_rtmp_closed: Callable[[], Awaitable[None]] | None = None
@@ -143,6 +145,7 @@ class IngestWorker:
             cache_seconds=settings.check_cache_seconds,
             max_header_bytes=settings.max_header_bytes,
             read_timeout_seconds=settings.read_timeout_seconds,
+            loop_lag=self.loop_lag,
         )
         self._stop_requested = asyncio.Event()
         self._abort_drain = asyncio.Event()
@@ -164,6 +167,7 @@ class IngestWorker:
         await self.health.start()
         logger.info("ingest worker health at %s", self.health.url, extra={"health_url": self.health.url})
         self._background.append(asyncio.create_task(self._report_active_broadcasts()))
+        self._background.append(asyncio.create_task(self.loop_lag.run()))
         if self.protection is not None:
             self._background.append(asyncio.create_task(self.protection.run()))
         if self._authorizer_factory is not None:
@@ -206,9 +210,14 @@ class IngestWorker:
 
     async def _report_active_broadcasts(self) -> None:
         """Every heartbeat, idle or not: autoscaling averages it over the tasks, and a task that
-        reported nothing would not count as idle."""
+        reported nothing would not count as idle. With it, the event loop's worst lag since."""
         while True:
-            self.metrics.emit({IngestMetric.ACTIVE_BROADCASTS: self.broadcasts.active_broadcasts})
+            self.metrics.emit(
+                {
+                    IngestMetric.ACTIVE_BROADCASTS: self.broadcasts.active_broadcasts,
+                    IngestMetric.EVENT_LOOP_LAG: self.loop_lag.take_max(),
+                }
+            )
             await asyncio.sleep(self.settings.heartbeat_seconds)
 
     async def _drain(self) -> bool:
