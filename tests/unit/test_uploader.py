@@ -626,3 +626,17 @@ def test_finalize_waits_for_storage_and_gives_up_only_at_its_deadline(tmp_path: 
     FakeFfmpeg(tmp_path / "part-x").write(0, 2)
     stuck.storage.down = True  # type: ignore[attr-defined]
     assert asyncio.run(stuck.finalize(timeout_seconds=0.2)) is None
+
+
+def test_a_handed_over_uploader_stores_its_segments_but_no_playlist(tmp_path: Path) -> None:
+    """Another worker resumed the broadcast: its playlists must not be overwritten by this one's."""
+    storage = FakeStorage()
+    uploader = make_uploader(storage)
+    part = tmp_path / "part-1"
+    uploader.start_part(part)
+    FakeFfmpeg(part).write(0, 3)
+    uploader.owns_playlists = False
+    assert asyncio.run(uploader.flush(1.0)) is True
+    assert sorted(key.rsplit("/", 1)[1] for key in storage.keys()) == sorted(
+        segment_name(rung, n) for rung in RUNGS for n in range(3)
+    )

@@ -310,11 +310,19 @@ class LiveBroadcast:
 
     async def _hand_over(self) -> None:
         """Another worker carries the broadcast on: store what this one still spools (its part's
-        segments), write no VOD, end nothing."""
+        segments, normally none: a part is stored before its publisher is marked gone), but no
+        playlist (they are the other worker's now), no VOD, no end."""
         try:
             if self.uploader is not None:
+                self.uploader.owns_playlists = False
+                unlisted = self.uploader.unstored
                 if not await self.uploader.flush(self.manager.settings.finalize_timeout_seconds):
                     logger.error("handing over with media not stored", extra=self.log_fields())
+                elif unlisted:
+                    logger.error(
+                        "segments stored after another worker took the broadcast over are in no playlist",
+                        extra={**self.log_fields(), "segments": unlisted},
+                    )
                 self.uploader.leave()
         except Exception:
             logger.exception("could not store the part before handing over", extra=self.log_fields())

@@ -209,6 +209,8 @@ class HlsUploader:
         self._sync_lock = asyncio.Lock()
         self._dropped_names: set[str] = set()  # segments a later part re-makes (`drop_final_segments`)
         self.spooled = asyncio.Event()  # set when `discover` spools something: a pass is due
+        # False once another worker carries the broadcast on: its playlists are that worker's.
+        self.owns_playlists = True
 
     # --- parts ---------------------------------------------------------------------------------
     def start_part(self, output_dir: Path, first_frame_at: float | None = None) -> int:
@@ -440,7 +442,7 @@ class HlsUploader:
         try:
             for rendition in self.renditions:
                 stored += await self._store_rendition(rendition)
-            if not self._master_stored and all(r.stored for r in self.renditions):
+            if self.owns_playlists and not self._master_stored and all(r.stored for r in self.renditions):
                 text = master_playlist(self.plan, uri=lambda rung: f"{rung.name}.m3u8")
                 await self._put(LIVE_MASTER, text.encode(), PLAYLIST_TYPE, MASTER_CACHE)
                 self._master_stored = True
@@ -502,7 +504,7 @@ class HlsUploader:
         """The live window, after the recording (`event_<rung>.m3u8`) whenever the window would
         otherwise stop overlapping it: the two together always name every stored segment, which
         is what a worker resuming the broadcast, or the sweeper finalizing it, reads."""
-        if not rendition.stored:
+        if not rendition.stored or not self.owns_playlists:
             return
         if len(rendition.stored) - rendition.recorded >= max(1, self.window - 1):
             recording = event_playlist(rendition.stored)
