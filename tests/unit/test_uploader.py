@@ -637,6 +637,6 @@ def test_a_handed_over_uploader_stores_its_segments_but_no_playlist(tmp_path: Pa
     FakeFfmpeg(part).write(0, 3)
     uploader.owns_playlists = False
     assert asyncio.run(uploader.flush(1.0)) is True
-    assert sorted(key.rsplit("/", 1)[1] for key in storage.keys()) == sorted(
+    assert sorted(put.key.rsplit("/", 1)[1] for put in storage.puts) == sorted(
         segment_name(rung, n) for rung in RUNGS for n in range(3)
     )
