@@ -138,14 +138,18 @@ def worker_service(clock: Clock) -> StreamService:
     )
 
 
+def heartbeats_stay_fresh_for_the_api(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The API reads the directory on the real clock; the worker's clock here is moved by hand
+    from START (when the module was imported), so its heartbeats must not go stale while the
+    module runs (the staleness rule has its own tests, on the worker's clock)."""
+    monkeypatch.setenv("LETSLIVE_LIVE_STALE_SECONDS", "3600")
+
+
 @pytest.fixture
 def api(accounts: SigningKey, monkeypatch: pytest.MonkeyPatch) -> Iterator[Api]:
     monkeypatch.setenv(ENV_MEDIA_BASE_URL, MEDIA)
     monkeypatch.setenv(ENV_INGEST_URL, INGEST)
-    # The API reads the directory on the real clock; the worker's clock here is moved by hand
-    # from START, so its heartbeats must not go stale while the module runs (the directory's
-    # staleness rule has its own tests, on the worker's clock).
-    monkeypatch.setenv("LETSLIVE_LIVE_STALE_SECONDS", "3600")
+    heartbeats_stay_fresh_for_the_api(monkeypatch)
     with TestClient(create_app()) as client:
         yield Api(client, accounts)
 
@@ -538,6 +542,7 @@ def test_a_broadcast_from_start_to_end(
 
 def test_media_urls_are_paths_without_a_media_base_url(accounts: SigningKey, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv(ENV_MEDIA_BASE_URL, raising=False)
+    heartbeats_stay_fresh_for_the_api(monkeypatch)
     with TestClient(create_app()) as client:
         api = Api(client, accounts)
         clock = Clock()
