@@ -787,3 +787,37 @@ def test_the_handlers_build_their_service_from_the_environment(chat_env: ChatEnv
     assert (frame["user"], frame["display_name"], frame["text"]) == ("bob", "Bob", "wired")
     assert posted(bob_id) == [frame]
     assert functions.chat.websocket._chat.cache_info().currsize == 1
+
+
+def test_a_banned_or_timed_out_moderator_cannot_moderate_or_unban_themselves(chat: ChatRoom) -> None:
+    """Issue 14 (1): a moderator banned by the owner sent `unban <self>` and was back."""
+    alice = chat.join(CHANNEL, "alice")
+    dave = chat.join(CHANNEL, "dave")
+    erin = chat.join(CHANNEL, "erin")
+    bob = chat.join(CHANNEL, "bob")
+    mod(chat, alice, "dave", "erin")
+
+    # Timed out: every moderator action is suspended while it lasts.
+    alice.send("timeout", user="dave", seconds=30)
+    drain(alice, dave, erin, bob)
+    for action, fields in (("ban", {"user": "bob"}), ("unban", {"user": "dave"}), ("slow", {"seconds": 5})):
+        dave.send(action, **fields)
+        assert_notice(dave, "forbidden")
+    assert bob.inbox() == []
+    chat.clock.advance(30)
+    dave.send("timeout", user="bob", seconds=5)  # the timeout is over: a moderator again
+    assert bob.only()["kind"] == "timed-out"
+    drain(alice, dave, erin)
+
+    # Banned: the role goes with it; lifting the ban lets dave chat, not moderate.
+    alice.send("ban", user="dave")
+    drain(alice, dave, erin, bob)
+    dave.send("unban", user="dave")
+    assert_notice(dave, "forbidden")
+    assert bob.inbox() == []
+    erin.send("unban", user="dave")  # a chatter now: any moderator may lift the ban
+    assert bob.only()["kind"] == "unbanned"
+    drain(alice, dave, erin)
+    assert history(dave)["you"]["moderator"] is False
+    dave.send("slow", seconds=5)
+    assert_notice(dave, "forbidden")

@@ -316,6 +316,8 @@ class ChatService:
         until = now + timedelta(seconds=action.seconds) if isinstance(action, TimeoutAction) else None
         self.rooms.ban(Ban(channel=connection.channel, user=action.user, by=actor, at=now, until=until))
         if not isinstance(action, TimeoutAction):
+            # A ban takes the moderator role too (a timeout only suspends it while it lasts).
+            self.rooms.remove_moderator(connection.channel, action.user)
             event = SystemEvent(kind="banned", text=f"{action.user} is banned", data={"user": action.user})
         else:
             event = SystemEvent(
@@ -326,7 +328,8 @@ class ChatService:
         self.fanout.broadcast(connection.channel, event.to_json())
 
     def _unban(self, connection: Connection, action: UnbanAction) -> None:
-        self._moderator(connection)
+        actor = self._moderator(connection)
+        self._may_act_on(connection, actor, action.user)
         self.rooms.unban(connection.channel, action.user)
         event = SystemEvent(kind="unbanned", text=f"{action.user} may chat again", data={"user": action.user})
         self.fanout.broadcast(connection.channel, event.to_json())
@@ -385,6 +388,8 @@ class ChatService:
         state = self.rooms.chatter_state(connection.channel, user, self._clock())
         if not state.moderator:
             raise NotModerator("only the channel's owner and moderators may do that")
+        if state.ban is not None:
+            raise NotModerator("a banned or timed-out moderator cannot moderate")
         return user
 
     def _may_act_on(self, connection: Connection, actor: str, target: str) -> None:
