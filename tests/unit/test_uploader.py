@@ -13,7 +13,7 @@ import pytest
 from letslive.constants import IngestMetric
 from letslive.errors import DependencyUnavailable
 from letslive.media.ladder import Ladder, PlannedRung
-from letslive.media.playlists import MediaPlaylist, parse_master_playlist, parse_media_playlist
+from letslive.media.playlists import MediaPlaylist, Segment, parse_master_playlist, parse_media_playlist
 from letslive.media.source import SourceInfo
 from letslive.services.recordings import PLAYLIST_TYPE, VOD_PLAYLIST_CACHE, broadcast_prefix
 from tests.unit.test_ingest_metrics import RecordingMetrics
@@ -640,3 +640,32 @@ def test_a_handed_over_uploader_stores_its_segments_but_no_playlist(tmp_path: Pa
     assert sorted(put.key.rsplit("/", 1)[1] for put in storage.puts) == sorted(
         segment_name(rung, n) for rung in RUNGS for n in range(3)
     )
+
+
+def test_a_listed_segment_whose_file_is_gone_becomes_a_gap_not_a_stuck_pass(tmp_path: Path) -> None:
+    storage = FakeStorage()
+    uploader = make_uploader(storage)
+    part = tmp_path / "part-1"
+    uploader.start_part(part)
+    FakeFfmpeg(part).write(0, 3)
+    (part / segment_name(TOP, 1)).unlink()
+    assert asyncio.run(uploader.sync()) == 3 * len(RUNGS)
+    assert uploader.unstored == 0
+    live = storage.playlist(f"{TOP}.m3u8")
+    assert [(s.uri, s.gap) for s in live.segments] == [(segment_name(TOP, n), n == 1) for n in range(3)]
+
+
+def test_a_part_ignores_what_its_directory_lists_from_before_its_start(tmp_path: Path) -> None:
+    """A dead process's FFmpeg playlist left in the directory lists segments numbered before the part."""
+    storage = FakeStorage()
+    uploader = make_uploader(storage)
+    recorded = {rung: [Segment(segment_name(rung, n), 1.0, n) for n in range(5)] for rung in RUNGS}
+    uploader.restore(recorded)
+    part = tmp_path / "part-2-1"
+    FakeFfmpeg(part).write(0, 5)  # what a killed worker's FFmpeg left, its files long stored
+    assert uploader.start_part(part) == 5
+    assert asyncio.run(uploader.sync()) == 0
+    assert uploader.unstored == 0
+    FakeFfmpeg(part).write(5, 2)  # this part's FFmpeg, from -start_number 5
+    assert asyncio.run(uploader.sync()) == 2 * len(RUNGS)
+    assert [s.uri for s in storage.playlist(f"{TOP}.m3u8").segments][-2:] == [segment_name(TOP, n) for n in (5, 6)]

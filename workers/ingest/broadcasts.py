@@ -175,7 +175,9 @@ class LiveBroadcast:
             logger.warning("source changed across a reconnect; the ladder is kept", extra=self.log_fields())
             plan = self.uploader.plan
         self.parts += 1
-        part_dir = self.directory / f"part-{self.parts}"
+        # Named by the broadcast's part too: a worker restarted on the same disk that resumes
+        # the broadcast must not find a dead process's FFmpeg output in its part's directory.
+        part_dir = self.directory / f"part-{self.broadcast.parts}-{self.parts}"
         start_number = self.uploader.start_part(part_dir, first_frame_at)
         args = build_transcode_args(
             plan,

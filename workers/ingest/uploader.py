@@ -360,6 +360,8 @@ class HlsUploader:
         for segment in playlist.segments:
             if segment.sequence in rendition.listed or segment.uri in self._dropped_names:
                 continue
+            if segment.sequence < self._part_first_sequence:
+                continue  # not this part's (FFmpeg numbers from the part's start)
             last = max(rendition.listed, default=self._part_first_sequence - 1)
             if segment.sequence > last + 1 and last >= self._part_first_sequence - 1:
                 self._lost_from_listing(rendition, directory, range(last + 1, segment.sequence), segment)
@@ -483,7 +485,7 @@ class HlsUploader:
                 rendition.spool.remove(spooled)
                 rendition.stored.append(spooled.segment)
                 spooled.path.unlink(missing_ok=True)
-                last_data = result
+                last_data = result or last_data
                 count += 1
                 changed = True
                 self.last_segment_at = time.time()
@@ -495,7 +497,15 @@ class HlsUploader:
         return count
 
     async def _store_segment(self, spooled: Spooled) -> bytes:
-        data, closed_at = await asyncio.to_thread(_read_closed_file, spooled.path)
+        try:
+            data, closed_at = await asyncio.to_thread(_read_closed_file, spooled.path)
+        except FileNotFoundError:
+            # Gone from the disk (removed by hand, a disk fault): lost, never retried for ever.
+            logger.error("a listed segment's file is gone; marked as a gap", extra={"segment": spooled.segment.uri})
+            spooled.segment = replace(spooled.segment, gap=True)
+            self.dropped += 1
+            self._metrics.emit({IngestMetric.SEGMENTS_DROPPED: 1}, {"broadcast_id": self._broadcast_id})
+            return b""
         await self._put(spooled.segment.uri, data, SEGMENT_TYPE, SEGMENT_CACHE)
         self._latencies_ms.append(max(0.0, (time.time() - closed_at) * 1000))
         return data
