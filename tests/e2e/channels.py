@@ -101,3 +101,8 @@ def assert_complete(vod: dict[str, Any], discontinuities: int) -> int:
         for segment in playlist.segments:
             assert httpx.head(f"{base}/{segment.uri}").status_code == 200, segment.uri
     return len(next(iter(playlists.values())).segments)
+
+
+def active_broadcasts(platform: LocalPlatform) -> list[int]:
+    """How many broadcasts each worker carries, from its /health."""
+    return [int(httpx.get(url, timeout=10).json()["active_broadcasts"]) for url in platform.worker_health_urls]

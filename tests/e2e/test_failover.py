@@ -17,6 +17,7 @@ from localstack.balancer import HAPROXY
 from localstack.sweeper import SWEEP_INTERVAL_SECONDS
 from tests.e2e.channels import (
     Channel,
+    active_broadcasts,
     assert_complete,
     channel_state,
     fetch,
@@ -44,13 +45,11 @@ def sources(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     return {"long": make_source(directory, 360, 40), "short": make_source(directory, 360, 8)}
 
 
-def active(platform: LocalPlatform) -> list[int]:
-    return [int(httpx.get(url, timeout=10).json()["active_broadcasts"]) for url in platform.worker_health_urls]
-
-
 def carrier(platform: LocalPlatform, before: list[int]) -> int:
     """The worker (1-based) whose broadcast count went up since `before`."""
-    now: list[int] = wait_for(lambda: (a := active(platform)) != before and a, 20, "a worker to take the broadcast")
+    now: list[int] = wait_for(
+        lambda: (a := active_broadcasts(platform)) != before and a, 20, "a worker to take the broadcast"
+    )
     (index,) = [n for n, (b, a) in enumerate(zip(before, now, strict=True), 1) if a > b]
     return index
 
@@ -78,7 +77,7 @@ def test_a_reconnect_lands_on_the_other_worker_and_the_broadcast_goes_on(
     assert WORKERS == 2
     channel = new_channel(api)
     url = f"{platform.rtmp_url}/{channel.key}"
-    before = active(platform)
+    before = active_broadcasts(platform)
     dropped = publish(sources["long"], url)
     first = carrier(platform, before)
     broadcast = live_broadcast_id(api, channel)
@@ -88,7 +87,7 @@ def test_a_reconnect_lands_on_the_other_worker_and_the_broadcast_goes_on(
     dropped.wait()
     resumed = publish(sources["short"], url)  # round robin: the other worker
     try:
-        wait_for(lambda: active(platform)[2 - first] == 1, 20, "the other worker to carry the broadcast")
+        wait_for(lambda: active_broadcasts(platform)[2 - first] == 1, 20, "the other worker to carry the broadcast")
         assert live_broadcast_id(api, channel) == broadcast
         finish(resumed)
     finally:
@@ -97,7 +96,7 @@ def test_a_reconnect_lands_on_the_other_worker_and_the_broadcast_goes_on(
     assert vod["playback_url"].split("/")[-2] == broadcast
     assert assert_complete(vod, discontinuities=1) >= 10
     # The first worker handed its part over and let go.
-    wait_for(lambda: active(platform) == [0, 0], 30, "both workers to let go")
+    wait_for(lambda: active_broadcasts(platform) == [0, 0], 30, "both workers to let go")
 
 
 def test_a_second_publisher_on_a_live_key_is_refused_whichever_worker_it_reaches(
@@ -127,13 +126,13 @@ def test_sigkill_of_a_worker_loses_nothing_its_publisher_brings_back(
     reached S3 once the dead worker's lease ran out. The other worker's broadcast is untouched."""
     victim, bystander = new_channel(api), new_channel(api)
     url = f"{platform.rtmp_url}/{victim.key}"
-    before = active(platform)
+    before = active_broadcasts(platform)
     publisher = publish(sources["long"], url)
     killed = carrier(platform, before)
     broadcast = live_broadcast_id(api, victim)
     other = publish(sources["long"], f"{platform.rtmp_url}/{bystander.key}")
     try:
-        wait_for(lambda: active(platform) == [1] * WORKERS, 20, "round robin: one broadcast on each worker")
+        wait_for(lambda: active_broadcasts(platform) == [1] * WORKERS, 20, "round robin: one broadcast on each worker")
         fetch(playback_url(api, bystander.username))
         time.sleep(5)
         process = platform.workers.process(killed)
@@ -162,7 +161,7 @@ def test_a_dead_worker_with_nobody_coming_back_is_swept(
     platform: LocalPlatform, api: httpx.Client, sources: dict[str, Path]
 ) -> None:
     channel = new_channel(api)
-    before = active(platform)
+    before = active_broadcasts(platform)
     publisher = publish(sources["long"], f"{platform.rtmp_url}/{channel.key}")
     try:
         killed = carrier(platform, before)

@@ -12,7 +12,7 @@ import pytest
 
 from letslive.constants import ENV_INGEST_WORKER_ID
 from localstack.balancer import HAPROXY
-from tests.e2e.channels import fetch, finish, new_channel, playback_url, vods_of
+from tests.e2e.channels import active_broadcasts, fetch, finish, new_channel, playback_url, vods_of
 from tests.e2e.conftest import WORKERS, LocalPlatform
 from tests.e2e.media import make_source, publish, wait_for
 
@@ -30,10 +30,6 @@ def health(url: str) -> dict[str, Any]:
     assert response.status_code == 200, response.text
     body: dict[str, Any] = response.json()
     return body
-
-
-def active_broadcasts(platform: LocalPlatform) -> list[int]:
-    return [int(health(url)["active_broadcasts"]) for url in platform.worker_health_urls]
 
 
 def identity(process: "subprocess.Popen[bytes]") -> str:
