@@ -35,7 +35,6 @@ def build_app(app: App | None = None) -> App:
         env=env,
     )
     if not config.local:  # the local edge (`localstack/edge.py`) stands in for CloudFront
-        assert api.origin_verify is not None  # the API stack makes it for every AWS shape
         CdnStack(
             app,
             stack_name(config.stage, "Cdn"),
@@ -45,6 +44,7 @@ def build_app(app: App | None = None) -> App:
             origin_verify=api.origin_verify,
             websocket_url=api.chat.stage.url,
             ingest_url=ingest_url,
+            media_invalidator=api.vod_media.function.role,
             env=env,
         )
         # CloudWatch alarms, the dashboard and the alarm topic: nothing the emulator would run.

@@ -37,6 +37,8 @@ OUTPUT_HTTP_API_URL: Final = "HttpApiUrl"
 # The broadcast sweeper, which the local platform invokes on a timer (the emulator runs no schedules).
 OUTPUT_SWEEPER_FUNCTION: Final = "SweeperFunctionName"
 OUTPUT_MEDIA_BUCKET: Final = "MediaBucketName"
+# The origin-verify secret's ARN: the local edge reads it to send what CloudFront sends.
+OUTPUT_ORIGIN_VERIFY_SECRET: Final = "OriginVerifySecretArn"  # noqa: S105 - a name, not a secret
 OUTPUT_EVENT_BUS: Final = "EventBusName"
 OUTPUT_WEBSOCKET_API_ID: Final = "WebSocketApiId"
 OUTPUT_WEBSOCKET_URL: Final = "WebSocketUrl"

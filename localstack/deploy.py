@@ -5,6 +5,7 @@ import os
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from infra.constants import (
     CTX_LOCAL,
@@ -16,7 +17,7 @@ from infra.constants import (
     table_output,
 )
 from letslive.constants import Table
-from localstack.emulator import REPO_ROOT, Emulator
+from localstack.emulator import EMULATOR_CREDENTIALS, REPO_ROOT, Emulator
 
 CDKLOCAL = REPO_ROOT / "node_modules" / ".bin" / "cdklocal"
 EMULATOR_ACCOUNT = "000000000000"
@@ -40,6 +41,19 @@ class Deployment:
             return self.outputs[key]
         except KeyError:
             raise DeployError(f"stack output {key} is missing; outputs: {sorted(self.outputs)}") from None
+
+    def client(self, service: str, **options: Any) -> Any:
+        """A boto3 client of `service` on the emulator this stage lives on."""
+        import boto3
+
+        return boto3.client(
+            service,  # type: ignore[call-overload]  # any service name, as the callers need
+            endpoint_url=self.endpoint,
+            region_name=EMULATOR_CREDENTIALS["AWS_REGION"],
+            aws_access_key_id=EMULATOR_CREDENTIALS["AWS_ACCESS_KEY_ID"],
+            aws_secret_access_key=EMULATOR_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
+            **options,
+        )
 
     @property
     def http_api_url(self) -> str:

@@ -5,13 +5,21 @@
   live playlists `max-age=0, s-maxage=1`), byte ranges, ETag/conditional GETs and CORS, as CloudFront's
   cache and response-headers policies do.
 - `/api/<path>` → the HTTP API's `/<path>`: method, body, headers and cookies pass through, no
-  caching, as the `/api/*` behaviour does.
+  caching, as the `/api/*` behaviour does. As its viewer-request function and origin headers do,
+  the edge sends the client's address in `VIEWER_ADDRESS_HEADER` and the origin-verify secret in
+  `ORIGIN_VERIFY_HEADER`, replacing whatever the client sent under those names.
 - `/config.json` → the web app's runtime config (the chat WebSocket URL, the RTMP ingest URL),
   never cached; in AWS the deployment writes the same file into the web bucket.
 - anything else → the statically exported web app (`web/out`), when it has been built: a
   directory's `index.html` (`/channel/?u=x` → `channel/index.html`; `/channel` redirects to
   `/channel/`), the export's `404.html` for what is missing, hashed assets (`/_next/static/`)
   cached for a year as immutable, everything else revalidated (`no-cache`).
+
+Methods are refused as the distribution's cache behaviours refuse them (`infra/constructs/cdn.py`):
+`/api/*` allows GET, HEAD, OPTIONS, PUT, PATCH, POST and DELETE; the media and the web app GET and
+HEAD (the media's CORS preflight is answered too). Any other HTTP method (TRACE, CONNECT, a POST to
+a page) gets CloudFront's 403 "not configured to allow the HTTP request method" page, a GET with a
+body 403 too, and a token that is no HTTP method at all 400, never a 501.
 """
 
 import json
@@ -27,7 +35,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
-from letslive.constants import MEDIA_PREFIX
+from letslive.constants import MEDIA_PREFIX, ORIGIN_VERIFY_HEADER, VIEWER_ADDRESS_HEADER
 
 CORS_HEADERS = {
     "Access-Control-Allow-Origin": "*",
@@ -38,7 +46,20 @@ CORS_HEADERS = {
 }
 # Hop-by-hop headers (RFC 9110 §7.6.1) and what the proxy sets itself.
 _NOT_FORWARDED = {"connection", "keep-alive", "transfer-encoding", "te", "upgrade", "host", "content-length"}
+# What the distribution itself sends to the API origin: a client's own value never passes.
+_EDGE_HEADERS = {VIEWER_ADDRESS_HEADER, ORIGIN_VERIFY_HEADER}
 _MAX_API_BODY = 1024 * 1024
+# What CloudFront's AllowedMethods.ALLOW_ALL forwards on `/api/*`; TRACE and CONNECT it never does.
+API_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "PATCH", "POST", "DELETE"})
+# The methods HTTP defines (RFC 9110 §9, RFC 5789): one a behaviour does not allow is CloudFront's
+# 403; any other token is refused before a behaviour is chosen, with a 400.
+HTTP_METHODS = API_METHODS | {"TRACE", "CONNECT"}
+_METHOD_NOT_ALLOWED = (
+    "This distribution is not configured to allow the HTTP request method that was used for this request. "
+    "The distribution supports only cachable requests."
+)
+_GET_WITH_BODY = "A GET request with a body is not allowed."
+_BAD_REQUEST = "Bad request."
 CONFIG_PATH = "/config.json"
 IMMUTABLE = "public, max-age=31536000, immutable"
 REVALIDATE = "no-cache"
@@ -77,6 +98,9 @@ class EdgeHandler(BaseHTTPRequestHandler):
 
     # --- routing -------------------------------------------------------------------------
     def do_GET(self) -> None:
+        if self.headers.get("Content-Length", "0").strip() not in ("", "0") or "Transfer-Encoding" in self.headers:
+            self._cloudfront_error(HTTPStatus.FORBIDDEN, _GET_WITH_BODY)
+            return
         self._route(head=False)
 
     def do_HEAD(self) -> None:
@@ -85,8 +109,10 @@ class EdgeHandler(BaseHTTPRequestHandler):
     def do_OPTIONS(self) -> None:
         if self.path.startswith("/api/"):
             self._proxy()
-            return
-        self._reply(HTTPStatus.NO_CONTENT, {**CORS_HEADERS, "Content-Length": "0"})
+        elif self.path.startswith(f"/{MEDIA_PREFIX}/"):
+            self._reply(HTTPStatus.NO_CONTENT, {**CORS_HEADERS, "Content-Length": "0"})
+        else:
+            self._refuse_method()
 
     def do_POST(self) -> None:
         self._only_api()
@@ -104,7 +130,21 @@ class EdgeHandler(BaseHTTPRequestHandler):
         if self.path.startswith("/api/"):
             self._proxy()
         else:
-            self._text(HTTPStatus.METHOD_NOT_ALLOWED, "method not allowed")
+            self._refuse_method()
+
+    def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
+        # The base class answers a method without a `do_<METHOD>` (TRACE, CONNECT, any token)
+        # with 501; CloudFront refuses it instead.
+        if code == HTTPStatus.NOT_IMPLEMENTED and self.command:
+            self._refuse_method()
+            return
+        super().send_error(code, message, explain)
+
+    def _refuse_method(self) -> None:
+        if self.command in HTTP_METHODS:
+            self._cloudfront_error(HTTPStatus.FORBIDDEN, _METHOD_NOT_ALLOWED)
+        else:
+            self._cloudfront_error(HTTPStatus.BAD_REQUEST, _BAD_REQUEST)
 
     def _route(self, head: bool) -> None:
         path = self.path.split("?", 1)[0]
@@ -180,8 +220,11 @@ class EdgeHandler(BaseHTTPRequestHandler):
         target = self.server.api_url + self.path.removeprefix("/api")
         request = urllib.request.Request(target, data=body, method=self.command)  # noqa: S310
         for name, value in self.headers.items():
-            if name.lower() not in _NOT_FORWARDED:
+            if name.lower() not in _NOT_FORWARDED | _EDGE_HEADERS:
                 request.add_header(name, value)
+        request.add_header(VIEWER_ADDRESS_HEADER, self.client_address[0])
+        if self.server.origin_verify:
+            request.add_header(ORIGIN_VERIFY_HEADER, self.server.origin_verify)
         try:
             response = urllib.request.urlopen(request, timeout=60)  # noqa: S310
         except urllib.error.HTTPError as error:
@@ -258,6 +301,27 @@ class EdgeHandler(BaseHTTPRequestHandler):
             self.send_header(name, value)
         self.end_headers()
 
+    def _cloudfront_error(self, status: HTTPStatus, message: str) -> None:
+        """CloudFront's own error page. The connection closes: a refused request's body is
+        never read, so it must not be taken for the next request."""
+        page = (
+            '<!DOCTYPE HTML PUBLIC "-//W3C//DTD HTML 4.01 Transitional//EN" "http://www.w3.org/TR/html4/loose.dtd">\n'
+            '<HTML><HEAD><META HTTP-EQUIV="Content-Type" CONTENT="text/html; charset=iso-8859-1">\n'
+            "<TITLE>ERROR: The request could not be satisfied</TITLE>\n</HEAD><BODY>\n"
+            f"<H1>{status.value} ERROR</H1>\n<H2>The request could not be satisfied.</H2>\n"
+            f'<HR noshade size="1px">\n{message}\n<BR clear="all">\n'
+            '<HR noshade size="1px">\n<PRE>\nGenerated by cloudfront (CloudFront)\n</PRE>\n</BODY></HTML>\n'
+        ).encode()
+        headers = {
+            "Content-Type": "text/html",
+            "Content-Length": str(len(page)),
+            "X-Cache": "Error from cloudfront",
+            "Connection": "close",
+        }
+        self._reply(status, headers)
+        if self.command != "HEAD":
+            self.wfile.write(page)
+
     def _text(self, status: HTTPStatus, text: str, cors: bool = False) -> None:
         data = text.encode()
         headers = {"Content-Type": "text/plain; charset=utf-8", "Content-Length": str(len(data))}
@@ -267,9 +331,11 @@ class EdgeHandler(BaseHTTPRequestHandler):
 
 
 class Edge(ThreadingHTTPServer):
-    """`Edge(("127.0.0.1", 8088), s3_client, bucket, api_url, web_root, config)`; `serve_in_thread()`.
+    """`Edge(("127.0.0.1", 8088), s3_client, bucket, api_url, web_root, config, origin_verify)`;
+    `serve_in_thread()`.
 
-    `config` is served as `/config.json` (the web app's runtime config), when given."""
+    `config` is served as `/config.json` (the web app's runtime config), when given;
+    `origin_verify` is the secret sent to the API as the distribution's origin header."""
 
     daemon_threads = True
 
@@ -281,8 +347,10 @@ class Edge(ThreadingHTTPServer):
         api_url: str,
         web_root: Path | None = None,
         config: dict[str, Any] | None = None,
+        origin_verify: str | None = None,
     ) -> None:
         super().__init__(address, EdgeHandler)
+        self.origin_verify = origin_verify
         self.s3 = s3
         self.bucket = bucket
         self.api_url = api_url.rstrip("/")

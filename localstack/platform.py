@@ -18,12 +18,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
 
-from infra.constants import CTX_INGEST_URL, CTX_MEDIA_BASE_URL
+from infra.constants import CTX_INGEST_URL, CTX_MEDIA_BASE_URL, OUTPUT_ORIGIN_VERIFY_SECRET
 from letslive.constants import MEDIA_PREFIX, Service, health_route
 from localstack.balancer import Backend, Balancer
 from localstack.deploy import Deployment, deploy
 from localstack.edge import Edge
-from localstack.emulator import EMULATOR_CREDENTIALS, REPO_ROOT, Emulator, is_ready
+from localstack.emulator import REPO_ROOT, Emulator, is_ready
 from localstack.ingest import IngestWorkers, WorkerSlot
 from localstack.ingest import start_ingest_worker as start_ingest_worker  # the e2e tests start their own
 from localstack.processes import free_port as free_port
@@ -71,18 +71,18 @@ def web_config(deployment: Deployment, rtmp_port: int) -> dict[str, str]:
 
 def start_edge(deployment: Deployment, port: int, config: dict[str, str] | None = None) -> Edge:
     """The CloudFront stand-in, serving the web app, its config, the media bucket and the HTTP API."""
-    import boto3
     from botocore.config import Config
 
-    s3 = boto3.client(
-        "s3",
-        endpoint_url=deployment.endpoint,
-        region_name=EMULATOR_CREDENTIALS["AWS_REGION"],
-        aws_access_key_id=EMULATOR_CREDENTIALS["AWS_ACCESS_KEY_ID"],
-        aws_secret_access_key=EMULATOR_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
-        config=Config(s3={"addressing_style": "path"}),
+    s3 = deployment.client("s3", config=Config(s3={"addressing_style": "path"}))
+    # The value CloudFront sends as the API origin's custom header (a deploy-time secret).
+    secret = deployment.client("secretsmanager").get_secret_value(
+        SecretId=deployment.output(OUTPUT_ORIGIN_VERIFY_SECRET)
     )
-    edge = Edge(("127.0.0.1", port), s3, deployment.media_bucket, deployment.http_api_url, WEB_ROOT, config=config)
+    origin_verify = secret["SecretString"]
+    edge = Edge(
+        ("127.0.0.1", port), s3, deployment.media_bucket, deployment.http_api_url, WEB_ROOT, config=config,
+        origin_verify=origin_verify,
+    )  # fmt: skip
     edge.serve_in_thread()
     return edge
 

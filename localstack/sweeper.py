@@ -8,7 +8,6 @@ from typing import Any
 
 from infra.constants import OUTPUT_SWEEPER_FUNCTION
 from localstack.deploy import Deployment
-from localstack.emulator import EMULATOR_CREDENTIALS
 
 logger = logging.getLogger(__name__)
 
@@ -19,19 +18,11 @@ SWEEP_INTERVAL_SECONDS = 5.0
 
 class LocalSweeper:
     def __init__(self, deployment: Deployment, interval_seconds: float = SWEEP_INTERVAL_SECONDS) -> None:
-        import boto3
-
         self.function = deployment.output(OUTPUT_SWEEPER_FUNCTION)
         self.interval = interval_seconds
         self.runs = 0
         self.ended: list[str] = []  # every broadcast a run ended
-        self._lambda: Any = boto3.client(
-            "lambda",
-            endpoint_url=deployment.endpoint,
-            region_name=EMULATOR_CREDENTIALS["AWS_REGION"],
-            aws_access_key_id=EMULATOR_CREDENTIALS["AWS_ACCESS_KEY_ID"],
-            aws_secret_access_key=EMULATOR_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
-        )
+        self._lambda: Any = deployment.client("lambda")
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 

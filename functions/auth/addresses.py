@@ -1,4 +1,5 @@
-"""Which address a login counts against: the viewer's when our CloudFront says so, else API Gateway's.
+"""Which address a login or sign-up counts against: the viewer's when our CloudFront says so, else
+API Gateway's.
 
 Behind the distribution, API Gateway's `sourceIp` is a CloudFront edge's address, shared by every
 viewer of that edge. The `/api/*` viewer-request function sends the viewer's own address in
@@ -38,7 +39,7 @@ def came_through_our_distribution(presented: str | None) -> bool:
 
 
 def client_address(request: Request) -> str:
-    """The address that login throttling keys on (`letslive.services.auth.client_key`)."""
+    """The address that login and sign-up throttling key on (`letslive.models.addresses.client_key`)."""
     viewer = request.headers.get(VIEWER_ADDRESS_HEADER)
     if viewer and came_through_our_distribution(request.headers.get(ORIGIN_VERIFY_HEADER)):
         try:

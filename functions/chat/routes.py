@@ -3,19 +3,24 @@ Chatting itself is the WebSocket API (`functions/chat/websocket.py`)."""
 
 from collections.abc import Callable
 from functools import cache
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Depends
 
+from functions.common.problems import problem_responses
 from functions.common.security import CurrentUser
 from letslive.models.chat import RoomSettings
 from letslive.services.chat import RoomSettingsService, room_settings_service
 
-PROBLEMS: dict[int | str, dict[str, Any]] = {
-    401: {"description": "Missing or invalid access token (problem+json)"},
-    403: {"description": "Not the channel's owner or a moderator (problem+json)"},
-    404: {"description": "No such channel (problem+json)"},
-}
+PROBLEMS = problem_responses(
+    {
+        401: "missing, expired or invalid access token (`unauthorized`)",
+        403: "not the channel's owner or a moderator (`forbidden`)",
+        404: "no such channel (`channel-not-found`)",
+        422: "the request does not match this document (`validation`)",
+    },
+    path_parameters=True,
+)
 
 
 def chat_router(factory: Callable[[], RoomSettingsService] = room_settings_service) -> APIRouter:

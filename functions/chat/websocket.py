@@ -2,7 +2,7 @@
 action (`send`, moderation, `ping`, `history`, and `$default` for anything else).
 
 Thin: each parses the API Gateway event, calls the chat service, and maps domain errors to a
-status (`$connect`: 401/404 refuse the handshake) or to a `notice` to the sender. A client
+status (`$connect`: 401/404/429 refuse the handshake) or to a `notice` to the sender. A client
 frame can never fail the function: whatever it sends, the answer is 200 and a notice.
 """
 
@@ -13,7 +13,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 
 from functions.common.observability import API_GATEWAY_REQUEST_ID, Observability
 from letslive.constants import ChatMetric, Service
-from letslive.errors import ChannelNotFound, ChatRefused, DependencyUnavailable, Unauthorized
+from letslive.errors import ChannelNotFound, ChatRefused, DependencyUnavailable, RateLimited, Unauthorized
 from letslive.models.chat import Notice
 from letslive.services.chat import ChatService, chat_service, notice_for
 
@@ -38,10 +38,17 @@ def _status(code: int) -> dict[str, int]:
 def connect(event: dict[str, Any], context: Any) -> dict[str, int]:
     connection_id = event["requestContext"]["connectionId"]
     query = event.get("queryStringParameters") or {}
+    # The TCP peer as API Gateway saw it: clients connect to the WebSocket API directly (chat is
+    # not behind our CloudFront), so this is the viewer's own address, and nothing the client
+    # sends (`X-Forwarded-For`) can change it.
+    source_ip = str((event["requestContext"].get("identity") or {}).get("sourceIp") or "")
     try:
-        connection = _chat().connect(connection_id, query.get("channel"), query.get("token"))
+        connection = _chat().connect(connection_id, query.get("channel"), query.get("token"), source_ip)
     except ChannelNotFound:
         return _status(404)
+    except RateLimited:
+        logger.info("refused: the address holds all its connections to this room", extra={"address": source_ip})
+        return _status(429)
     except Unauthorized:
         # A bad or expired token is refused rather than downgraded to read-only, so the client
         # knows to refresh it; without a token the viewer joins read-only.

@@ -5,6 +5,7 @@ error ever reaches a client.
 """
 
 from http import HTTPStatus
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -15,9 +16,56 @@ from letslive import errors
 
 PROBLEM_CONTENT_TYPE = "application/problem+json"
 PROBLEM_TYPE_BASE = "https://letslive.dev/problems/"
+PROBLEM_SCHEMA_NAME = "Problem"
+BEARER_REALM = 'Bearer realm="letslive"'
 
-# Domain error → HTTP status. Subclasses inherit their base's status.
+# The body of every error response, as the OpenAPI document states it (`components.schemas`).
+PROBLEM_SCHEMA: dict[str, Any] = {
+    "title": PROBLEM_SCHEMA_NAME,
+    "description": "An RFC 9457 problem document; `type` is stable, clients branch on it.",
+    "type": "object",
+    "required": ["type", "title", "status", "detail"],
+    "properties": {
+        "type": {"type": "string", "format": "uri", "description": f"{PROBLEM_TYPE_BASE}<code>"},
+        "title": {"type": "string", "description": "the HTTP status phrase"},
+        "status": {"type": "integer", "minimum": 400, "maximum": 599},
+        "detail": {"type": "string", "description": "what went wrong, for a person"},
+        "instance": {"type": "string", "description": "the request path"},
+        "errors": {
+            "type": "array",
+            "description": "422 only: each invalid part of the request (the value itself is never echoed)",
+            "items": {
+                "type": "object",
+                "required": ["loc", "msg", "type"],
+                "properties": {
+                    "loc": {"type": "array", "items": {"anyOf": [{"type": "string"}, {"type": "integer"}]}},
+                    "msg": {"type": "string"},
+                    "type": {"type": "string"},
+                },
+            },
+        },
+    },
+}
+
+# Headers some problems carry, as `_domain_error` sets them.
+_PROBLEM_HEADERS: dict[int, dict[str, Any]] = {
+    HTTPStatus.UNAUTHORIZED: {
+        "WWW-Authenticate": {"description": BEARER_REALM, "required": True, "schema": {"type": "string"}}
+    },
+    HTTPStatus.TOO_MANY_REQUESTS: {
+        "Retry-After": {
+            # Not required: API Gateway's own throttle answer (below) carries none.
+            "description": "seconds to wait before trying again (on every problem document)",
+            "schema": {"type": "integer", "minimum": 0},
+        }
+    },
+}
+
+# Domain error → HTTP status. Subclasses inherit their base's status unless listed.
 STATUS_BY_ERROR: dict[type[errors.LetsLiveError], HTTPStatus] = {
+    # A well-formed request that the caller's own identity rules out, as a conflict with the
+    # target's state (the target is the caller), not as malformed input.
+    errors.CannotFollowSelf: HTTPStatus.CONFLICT,
     errors.InvalidInput: HTTPStatus.BAD_REQUEST,
     errors.Unauthorized: HTTPStatus.UNAUTHORIZED,
     errors.Forbidden: HTTPStatus.FORBIDDEN,
@@ -27,6 +75,47 @@ STATUS_BY_ERROR: dict[type[errors.LetsLiveError], HTTPStatus] = {
     errors.DependencyUnavailable: HTTPStatus.SERVICE_UNAVAILABLE,
     errors.ConfigurationError: HTTPStatus.INTERNAL_SERVER_ERROR,
 }
+
+
+# API Gateway's own answer when a path matches no route, before any function runs (a path
+# parameter it will not match, e.g. one holding a line break): its JSON, not a problem.
+GATEWAY_NOT_FOUND: dict[str, Any] = {
+    "application/json": {
+        "schema": {"type": "object", "required": ["message"], "properties": {"message": {"const": "Not Found"}}}
+    }
+}
+
+
+# API Gateway's own answer when a route's throttle (`infra/constructs/http_api.py`) refuses a
+# request before the function runs.
+GATEWAY_THROTTLED: dict[str, Any] = {
+    "application/json": {
+        "schema": {
+            "type": "object",
+            "required": ["message"],
+            "properties": {"message": {"const": "Too Many Requests"}},
+        }
+    }
+}
+
+
+def problem_responses(descriptions: dict[int, str], path_parameters: bool = False) -> dict[int | str, dict[str, Any]]:
+    """`responses=` of a route: each status it can answer with a problem, and when.
+    `path_parameters`: its path has parameters, so API Gateway may answer 404 itself. A 429 may
+    also be API Gateway's throttle answer."""
+    responses: dict[int | str, dict[str, Any]] = {
+        status: {
+            "description": description,
+            "content": {PROBLEM_CONTENT_TYPE: {"schema": {"$ref": f"#/components/schemas/{PROBLEM_SCHEMA_NAME}"}}},
+            **({"headers": _PROBLEM_HEADERS[status]} if status in _PROBLEM_HEADERS else {}),
+        }
+        for status, description in descriptions.items()
+    }
+    if path_parameters:
+        responses[HTTPStatus.NOT_FOUND.value]["content"].update(GATEWAY_NOT_FOUND)
+    if HTTPStatus.TOO_MANY_REQUESTS.value in responses:
+        responses[HTTPStatus.TOO_MANY_REQUESTS.value]["content"].update(GATEWAY_THROTTLED)
+    return responses
 
 
 def status_for(exc: errors.LetsLiveError) -> HTTPStatus:
@@ -63,7 +152,7 @@ async def _domain_error(request: Request, exc: Exception) -> JSONResponse:
     if isinstance(exc, errors.RateLimited):
         headers = {"Retry-After": str(exc.retry_after_seconds)}
     elif status == HTTPStatus.UNAUTHORIZED:
-        headers = {"WWW-Authenticate": 'Bearer realm="letslive"'}
+        headers = {"WWW-Authenticate": BEARER_REALM}
     # Configuration faults are ours, not the caller's: say nothing about the internals.
     detail = exc.detail if status < HTTPStatus.INTERNAL_SERVER_ERROR else status.phrase
     return problem(status, exc.code, detail, request.url.path, headers)

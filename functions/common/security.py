@@ -3,10 +3,20 @@
 from functools import lru_cache
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from letslive.errors import Unauthorized
 from letslive.services.tokens import AccessClaims, AccessTokenVerifier, verifier_from_settings
+
+BEARER_SCHEME = "bearer"
+# Declares the scheme in the OpenAPI document (and which routes take it); the 401 itself is
+# ours (`auto_error=False`), so it is a problem document like every other error.
+_bearer = HTTPBearer(scheme_name=BEARER_SCHEME, bearerFormat="JWT", auto_error=False)
+Bearer = Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
+
+# `security` of a route that works with or without a token (the empty requirement: none).
+OPTIONAL_BEARER: dict[str, object] = {"security": [{}]}
 
 
 @lru_cache(maxsize=1)
@@ -14,22 +24,16 @@ def _verifier() -> AccessTokenVerifier:
     return verifier_from_settings()
 
 
-def _bearer(request: Request) -> str | None:
-    scheme, _, token = request.headers.get("authorization", "").partition(" ")
-    return token.strip() if scheme.lower() == "bearer" and token.strip() else None
-
-
-def current_user(request: Request) -> AccessClaims:
+def current_user(credentials: Bearer) -> AccessClaims:
     """The verified caller; `401` when the token is missing or not valid."""
-    token = _bearer(request)
-    if token is None:
+    if credentials is None:
         raise Unauthorized("an access token is required")
-    return _verifier().verify(token)
+    return _verifier().verify(credentials.credentials)
 
 
-def optional_user(request: Request) -> AccessClaims | None:
+def optional_user(credentials: Bearer) -> AccessClaims | None:
     """The verified caller if a token is presented (a bad token is still a `401`)."""
-    return current_user(request) if _bearer(request) is not None else None
+    return current_user(credentials) if credentials is not None else None
 
 
 CurrentUser = Annotated[AccessClaims, Depends(current_user)]

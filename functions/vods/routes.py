@@ -2,24 +2,54 @@
 
 from collections.abc import Callable
 from functools import cache
-from typing import Annotated, Any
+from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Response
+from fastapi import APIRouter, Depends, Path, Query, Response
+from starlette.convertors import Convertor, register_url_convertor
 
+from functions.common.problems import problem_responses
 from functions.common.security import CurrentUser
-from letslive.models.vods import Vod, VodPage
+from letslive.models.schema import CURSOR_SCHEMA, HANDLE_SCHEMA
+from letslive.models.vods import VOD_ID_PATTERN, Vod, VodPage
 from letslive.services.vods import VOD_LIMIT_DEFAULT, VOD_LIMIT_MAX, VodService, vod_service
 
-PROBLEMS: dict[int | str, dict[str, Any]] = {
-    400: {"description": "Bad request, e.g. an invalid cursor (problem+json)"},
-    404: {"description": "No such VOD or channel, or the VOD expired (problem+json)"},
-    422: {"description": "Invalid request (problem+json)"},
-}
-OWNER_PROBLEMS: dict[int | str, dict[str, Any]] = {
-    **PROBLEMS,
-    401: {"description": "Missing or invalid access token (problem+json)"},
-    403: {"description": "Not the channel owner (problem+json)"},
-}
+INVALID = "the request does not match this document (`validation`)"
+NO_VOD = "no such VOD: never recorded, deleted or expired (`vod-not-found`); `not-found` for what is no VOD id"
+LIST_PROBLEMS = problem_responses(
+    {
+        400: "a cursor this list did not issue (`invalid-cursor`)",
+        404: "a name that cannot be a channel (`channel-not-found`)",
+        422: INVALID,
+    }
+)
+VOD_PROBLEMS = problem_responses({404: NO_VOD, 422: INVALID}, path_parameters=True)
+OWNER_PROBLEMS = problem_responses(
+    {
+        401: "missing, expired or invalid access token (`unauthorized`)",
+        403: "not the channel owner (`forbidden`)",
+        404: NO_VOD,
+        422: INVALID,
+    },
+    path_parameters=True,
+)
+# A VOD id is a uuid4 hex; the schema says so.
+VOD_ID_SCHEMA = {"pattern": f"^{VOD_ID_PATTERN}$"}
+
+
+class _VodIdConvertor(Convertor[str]):
+    """Only a VOD id matches `/vods/{vod_id}`: `/vods/health` is never taken for one (a DELETE
+    there is a 405, as for any path without that method), anything else is a 404."""
+
+    regex = VOD_ID_PATTERN
+
+    def convert(self, value: str) -> str:
+        return value
+
+    def to_string(self, value: str) -> str:
+        return value
+
+
+register_url_convertor("vod_id", _VodIdConvertor())
 
 
 def vods_router(factory: Callable[[], VodService] = vod_service) -> APIRouter:
@@ -31,22 +61,23 @@ def vods_router(factory: Callable[[], VodService] = vod_service) -> APIRouter:
         return shared()
 
     Vods = Annotated[VodService, Depends(service)]
-    Channel = Annotated[str, Query(max_length=100, description="the channel's username")]
+    Channel = Annotated[str, Query(max_length=100, json_schema_extra=HANDLE_SCHEMA)]
+    VodId = Annotated[str, Path(json_schema_extra=VOD_ID_SCHEMA)]
     Limit = Annotated[int, Query(ge=1, le=VOD_LIMIT_MAX, description="VODs per page")]
-    Cursor = Annotated[str | None, Query(description="`next_cursor` of the previous page")]
+    Cursor = Annotated[str | None, Query(json_schema_extra=CURSOR_SCHEMA)]
 
-    @router.get("", response_model=VodPage, responses=PROBLEMS)
+    @router.get("", response_model=VodPage, responses=LIST_PROBLEMS)
     def list_vods(channel: Channel, vods: Vods, limit: Limit = VOD_LIMIT_DEFAULT, cursor: Cursor = None) -> VodPage:
         """A channel's VODs, newest first."""
-        return vods.list_vods(channel, limit, cursor)
+        return vods.list_vods(channel, limit, cursor or None)
 
-    @router.get("/{vod_id}", response_model=Vod, responses=PROBLEMS)
-    def get_vod(vod_id: str, vods: Vods) -> Vod:
+    @router.get("/{vod_id:vod_id}", response_model=Vod, responses=VOD_PROBLEMS)
+    def get_vod(vod_id: VodId, vods: Vods) -> Vod:
         """A VOD: its playback URL (HLS), duration, renditions and thumbnail."""
         return vods.get(vod_id)
 
-    @router.delete("/{vod_id}", status_code=204, response_class=Response, responses=OWNER_PROBLEMS)
-    def delete_vod(vod_id: str, caller: CurrentUser, vods: Vods) -> Response:
+    @router.delete("/{vod_id:vod_id}", status_code=204, response_class=Response, responses=OWNER_PROBLEMS)
+    def delete_vod(vod_id: VodId, caller: CurrentUser, vods: Vods) -> Response:
         """Delete one of the caller's VODs."""
         vods.delete(vod_id, caller.username)
         return Response(status_code=204)

@@ -12,6 +12,7 @@ from aws_cdk import aws_cloudfront as cloudfront
 from aws_cdk import aws_cloudfront_origins as origins
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_s3 as s3
+from aws_cdk import aws_ssm as ssm
 from constructs import Construct
 
 from infra.config import InfraConfig
@@ -34,6 +35,57 @@ MEDIA_CORS_HEADERS = ("Range", "If-None-Match", "If-Modified-Since")
 MEDIA_CORS_EXPOSED = ("Content-Length", "Content-Range", "ETag", "Age")
 LOG_RETENTION = Duration.days(90)
 _IMPORTED_BUCKET_WARNING = "@aws-cdk/aws-cloudfront-origins:updateImportedBucketPolicyOac"
+
+
+def distribution_id_parameter(stage: str) -> str:
+    """The SSM parameter holding the distribution id, a name both stacks know without a
+    reference (the API stack's consumers cannot reference the later CDN stack)."""
+    return f"/letslive/{stage}/cdn/distribution-id"
+
+
+class MediaInvalidation(Construct):
+    """Publishes the distribution's id in its SSM parameter and lets `role` (the VOD media
+    consumer's, from the API stack) create invalidations on this distribution only.
+
+    The policy lives here, attached to the role by name: granting through the role would put the
+    distribution's ARN into the API stack's policy, which the CDN stack depends on (a cycle)."""
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        stage: str,
+        distribution: cloudfront.IDistribution,
+        role: iam.IRole,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        self.parameter = ssm.StringParameter(
+            self,
+            "DistributionId",
+            parameter_name=distribution_id_parameter(stage),
+            string_value=distribution.distribution_id,
+            description="The media distribution's id, read by the VOD media consumer to invalidate",
+        )
+        stack = Stack.of(self)
+        self.policy = iam.Policy(
+            self,
+            "Policy",
+            roles=[role],
+            statements=[
+                iam.PolicyStatement(
+                    actions=["cloudfront:CreateInvalidation"],
+                    resources=[
+                        stack.format_arn(
+                            service="cloudfront",
+                            region="",
+                            resource="distribution",
+                            resource_name=distribution.distribution_id,
+                        )
+                    ],
+                )
+            ],
+        )
 
 
 def allow_distribution_reads(bucket: s3.IBucket) -> None:

@@ -2,18 +2,30 @@
 
 from collections.abc import Sequence
 
-from aws_cdk import Duration
+from aws_cdk import Duration, Stack
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
+from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_lambda_destinations as destinations
+from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from infra.config import InfraConfig
+from infra.constructs.cdn import distribution_id_parameter
+from infra.constructs.data import media_bucket_arn_export
 from infra.constructs.functions import python_function
 from infra.nag import LOCAL_PLAIN_HTTP, acknowledge
-from letslive.constants import EVENT_SOURCE, Service
+from letslive.constants import (
+    ENV_CDN_DISTRIBUTION_PARAMETER,
+    ENV_MEDIA_BUCKET,
+    EVENT_SOURCE,
+    MEDIA_PREFIX,
+    Service,
+)
+from letslive.models.events import VodDeleted
+from letslive.models.streams import BROADCASTS_MEDIA_DIR
 
 # How often a failed delivery or invocation is retried before it goes to the dead-letter queue.
 EVENT_RETRY_ATTEMPTS = 2
@@ -113,3 +125,78 @@ class EventConsumer(Construct):
                 max_event_age=Duration.hours(1),
             )
         )
+
+
+# A 4-hour broadcast of 1 s segments in 4 rungs is ~58,000 objects: 58 list pages and as many
+# DeleteObjects calls. A run cut short is retried and goes on where it stopped (idempotent).
+VOD_MEDIA_TIMEOUT_SECONDS = 300
+
+
+class VodMediaConsumer(Construct):
+    """Removes a deleted VOD's media (`VodDeleted`): it may list and delete objects below the
+    broadcasts prefix of the media bucket and nothing else; in AWS it reads the distribution id
+    from its SSM parameter, and the CDN stack lets its role invalidate that distribution only
+    (`infra.constructs.cdn.MediaInvalidation`)."""
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        config: InfraConfig,
+        runtime: lambda_.Runtime,
+        layer: lambda_.ILayerVersion,
+        bus: events.IEventBus,
+        media_bucket: s3.IBucket,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        self.consumer = EventConsumer(
+            self,
+            "Consumer",
+            config=config,
+            runtime=runtime,
+            layer=layer,
+            bus=bus,
+            service=Service.VODS,
+            handler="functions.vods.media.handler",
+            detail_types=(VodDeleted.detail_type,),
+            timeout_seconds=VOD_MEDIA_TIMEOUT_SECONDS,
+            description="Deletes a deleted VOD's media and invalidates it in the CDN",
+        )
+        self.function = self.consumer.function
+        self.dead_letter_queue = self.consumer.dead_letter_queue
+        fn = self.function
+        bucket_arn, bucket_export = media_bucket_arn_export(self, media_bucket)
+        broadcasts = f"{MEDIA_PREFIX}/{BROADCASTS_MEDIA_DIR}/*"
+        fn.add_to_role_policy(
+            iam.PolicyStatement(
+                actions=["s3:ListBucket"],
+                resources=[bucket_arn],
+                conditions={"StringLike": {"s3:prefix": [broadcasts]}},
+            )
+        )
+        fn.add_to_role_policy(
+            iam.PolicyStatement(actions=["s3:DeleteObject"], resources=[f"{bucket_arn}/{broadcasts}"])
+        )
+        acknowledge(
+            self,
+            f"AwsSolutions-IAM5[Resource::{bucket_export}/{broadcasts}]",
+            "A deleted VOD's objects are listed at run time below its broadcast's prefix, which the "
+            "function checks against the VOD's id; it may delete nothing outside the broadcasts prefix.",
+        )
+        fn.add_environment(ENV_MEDIA_BUCKET, media_bucket.bucket_name)
+        self.distribution_parameter: str | None = None
+        if not config.local:  # locally no CDN: the edge caches no media, nothing to invalidate
+            self.distribution_parameter = distribution_id_parameter(config.stage)
+            stack = Stack.of(self)
+            fn.add_to_role_policy(
+                iam.PolicyStatement(
+                    actions=["ssm:GetParameter"],
+                    resources=[
+                        stack.format_arn(
+                            service="ssm", resource="parameter", resource_name=self.distribution_parameter[1:]
+                        )
+                    ],
+                )
+            )
+            fn.add_environment(ENV_CDN_DISTRIBUTION_PARAMETER, self.distribution_parameter)

@@ -1,4 +1,5 @@
 from collections.abc import Mapping
+from typing import Final
 
 from aws_cdk import CfnOutput
 from aws_cdk import aws_apigatewayv2 as apigwv2
@@ -16,10 +17,25 @@ from infra.nag import acknowledge
 from letslive.constants import (
     ENV_INGEST_URL,
     ENV_MEDIA_BASE_URL,
+    ENV_PREFIX,
     ENV_VOD_RETENTION_DAYS,
     Service,
     Table,
 )
+
+# API Gateway throttles (token buckets: steady requests per second, burst), for all callers of
+# the stage together; the per-client limits are the auth service's (`LETSLIVE_LOGIN_*`,
+# `LETSLIVE_SIGNUP_*`). Sign-up and login each cost an argon2id hash (64 MiB, ~0.1 s), so their
+# routes get far less than the stage: a flood is refused at the gateway before any Lambda runs.
+STAGE_THROTTLE = apigwv2.ThrottleSettings(rate_limit=1000, burst_limit=2000)
+ROUTE_THROTTLES: Final = {
+    "POST /auth/signup": apigwv2.ThrottleSettings(rate_limit=5, burst_limit=20),
+    "POST /auth/login": apigwv2.ThrottleSettings(rate_limit=50, burst_limit=100),
+}
+# Locally every test and developer signs up from 127.0.0.1: the e2e suites alone make dozens of
+# accounts an hour. The limit itself is replayed by lowering it (`tests/e2e/test_security_accounts.py`).
+LOCAL_SIGNUPS_PER_ADDRESS: Final = 100_000
+ENV_SIGNUP_MAX_PER_ADDRESS: Final = f"{ENV_PREFIX}SIGNUP_MAX_PER_ADDRESS"  # `Settings.signup_max_per_address`
 
 
 class HttpServicesConstruct(Construct):
@@ -56,6 +72,7 @@ class HttpServicesConstruct(Construct):
             http_api=self.api,
             auto_deploy=True,
             access_log_settings=access_logs(self, "HttpApiAccessLogs", HTTP_FIELDS),
+            throttle=STAGE_THROTTLE,
         )
         acknowledge(
             self.api,
@@ -80,6 +97,10 @@ class HttpServicesConstruct(Construct):
             # `/<service>` itself (e.g. `GET /vods?channel=`) and everything below it.
             for path in (f"/{service.value}", f"/{service.value}/{{proxy+}}"):
                 self.api.add_routes(path=path, methods=[apigwv2.HttpMethod.ANY], integration=integration)
+            if service is Service.AUTH:
+                self._throttled_routes(integration)
+                if config.local:
+                    fn.add_environment(ENV_SIGNUP_MAX_PER_ADDRESS, str(LOCAL_SIGNUPS_PER_ADDRESS))
             if service in (Service.STREAMS, Service.VODS):
                 fn.add_environment(ENV_VOD_RETENTION_DAYS, str(config.vod_retention_days))
                 for name, value in ((ENV_MEDIA_BASE_URL, config.media_base_url), (ENV_INGEST_URL, ingest_url)):
@@ -87,4 +108,22 @@ class HttpServicesConstruct(Construct):
                         fn.add_environment(name, value)
             self.functions[service] = fn
         CfnOutput(self, OUTPUT_HTTP_API_ID, key=OUTPUT_HTTP_API_ID, value=self.api.api_id)
+
+    def _throttled_routes(self, integration: integrations.HttpLambdaIntegration) -> None:
+        """Routes of their own for the costly auth calls (more specific than `ANY /auth/{proxy+}`,
+        so they take precedence), each with its own throttle on the stage."""
+        stage = self.stage.node.default_child
+        if not isinstance(stage, apigwv2.CfnStage):
+            raise TypeError("HttpStage is expected to wrap a CfnStage")
+        settings: dict[str, dict[str, float]] = {}
+        for route_key, throttle in ROUTE_THROTTLES.items():
+            method, path = route_key.split(" ", 1)
+            (route,) = self.api.add_routes(path=path, methods=[apigwv2.HttpMethod(method)], integration=integration)
+            # A stage's route settings name routes that must already exist.
+            stage.node.add_dependency(route)
+            settings[route_key] = {
+                "ThrottlingRateLimit": throttle.rate_limit or 0,
+                "ThrottlingBurstLimit": throttle.burst_limit or 0,
+            }
+        stage.add_property_override("RouteSettings", settings)
         CfnOutput(self, OUTPUT_HTTP_API_URL, key=OUTPUT_HTTP_API_URL, value=self.api.api_endpoint)

@@ -3,15 +3,17 @@
 The distribution sends it to the API origin in `ORIGIN_VERIFY_HEADER` (a CloudFormation dynamic
 reference, resolved when the CDN stack deploys: the value is in no template); only the auth
 function may read it, to believe the viewer address the `/api/*` function sends
-(`functions/auth/addresses.py`). It lives in the API stack, which the CDN stack already depends
+(`functions/auth/addresses.py`). Locally the edge (`localstack/edge.py`) reads it from the
+emulator and sends both headers as the distribution does. It lives in the API stack, which the CDN stack already depends
 on: the reverse would be a cycle.
 """
 
-from aws_cdk import RemovalPolicy
+from aws_cdk import CfnOutput, RemovalPolicy
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_secretsmanager as secretsmanager
 from constructs import Construct
 
+from infra.constants import OUTPUT_ORIGIN_VERIFY_SECRET
 from infra.nag import acknowledge
 from letslive.constants import ENV_ORIGIN_VERIFY_SECRET
 
@@ -43,6 +45,7 @@ class OriginVerifyConstruct(Construct):
         )
         self.secret.grant_read(reader)
         reader.add_environment(ENV_ORIGIN_VERIFY_SECRET, self.secret.secret_arn)
+        CfnOutput(self, OUTPUT_ORIGIN_VERIFY_SECRET, key=OUTPUT_ORIGIN_VERIFY_SECRET, value=self.secret.secret_arn)
 
     def header_value(self) -> str:
         """The value as a dynamic reference (`{{resolve:secretsmanager:...}}`): CloudFormation

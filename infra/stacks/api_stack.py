@@ -8,7 +8,7 @@ from constructs import Construct
 
 from infra.config import InfraConfig
 from infra.constructs.chat import ChatConstruct
-from infra.constructs.consumers import EventConsumer
+from infra.constructs.consumers import EventConsumer, VodMediaConsumer
 from infra.constructs.data import DataConstruct
 from infra.constructs.functions import grant_tables
 from infra.constructs.http_api import HttpServicesConstruct
@@ -57,6 +57,16 @@ class ApiStack(Stack):
             description="Records the viewer counts that chat reports on live channels",
         )
         grant_tables(self.viewer_counts.function, Service.STREAMS, data.tables)
+        # A deleted VOD's media goes from the bucket (and, in AWS, from the CDN's caches).
+        self.vod_media = VodMediaConsumer(
+            self,
+            "VodMedia",
+            config=config,
+            runtime=runtime,
+            layer=layer,
+            bus=bus,
+            media_bucket=data.media_bucket,
+        )
         self.sweeper = SweeperConstruct(
             self,
             "Sweeper",
@@ -73,9 +83,9 @@ class ApiStack(Stack):
         auth = self.http.functions[Service.AUTH]
         self.signing_key.secret.grant_read(auth)
         auth.add_environment(ENV_SIGNING_KEY_SECRET, self.signing_key.secret.secret_arn)
-        # AWS only: what tells the auth function a request came through the distribution (the
-        # CDN stack's; locally the edge proxy stands in and the API Gateway source IP is used).
-        self.origin_verify = None if config.local else OriginVerifyConstruct(self, "OriginVerify", reader=auth)
+        # What tells the auth function a request came through the distribution (the CDN stack's;
+        # locally the edge, which reads it from the emulator and sends it as CloudFront does).
+        self.origin_verify = OriginVerifyConstruct(self, "OriginVerify", reader=auth)
         # Every chat function may change a room's connections (join, leave, a Gone connection
         # pruned, a ban), so any of them may publish `ViewerCountChanged`.
         for fn in (*(self.http.functions[s] for s in EVENT_PUBLISHERS), *self.chat.functions.values()):
@@ -89,6 +99,7 @@ class ApiStack(Stack):
             **{service.value: fn for service, fn in self.http.functions.items()},
             **{f"chat-{name}": fn for name, fn in self.chat.functions.items()},
             "streams-viewer-counts": self.viewer_counts.function,
+            "vods-media": self.vod_media.function,
             "streams-sweeper": self.sweeper.function,
             "signing-key": self.signing_key.function,
         }
@@ -100,4 +111,5 @@ class ApiStack(Stack):
             "chat-fanout": self.chat.fanout_dead_letter_queue,
             "chat-events": self.chat.events.dead_letter_queue,
             "streams-viewer-counts": self.viewer_counts.dead_letter_queue,
+            "vods-media": self.vod_media.dead_letter_queue,
         }

@@ -2,12 +2,13 @@ from typing import Any
 
 from aws_cdk import CfnOutput, Stack
 from aws_cdk import aws_apigatewayv2 as apigwv2
+from aws_cdk import aws_iam as iam
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
 from infra.config import InfraConfig
 from infra.constants import OUTPUT_DISTRIBUTION_ID, OUTPUT_WEB_URL, OUTPUT_WEBSOCKET_URL
-from infra.constructs.cdn import AccessLogsConstruct, CdnConstruct
+from infra.constructs.cdn import AccessLogsConstruct, CdnConstruct, MediaInvalidation
 from infra.constructs.origin_verify import OriginVerifyConstruct
 from infra.constructs.web import WebConstruct
 
@@ -30,6 +31,7 @@ class CdnStack(Stack):
         origin_verify: OriginVerifyConstruct,
         websocket_url: str,
         ingest_url: str | None,
+        media_invalidator: iam.IRole | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(scope, construct_id, **kwargs)
@@ -45,6 +47,15 @@ class CdnStack(Stack):
             web_bucket=self.web.bucket,
             log_bucket=self.logs.bucket,
         )
+        # Deleting a VOD invalidates its media here (the API stack's consumer, `VodMediaConsumer`).
+        if media_invalidator is not None:
+            self.media_invalidation = MediaInvalidation(
+                self,
+                "MediaInvalidation",
+                stage=config.stage,
+                distribution=self.cdn.distribution,
+                role=media_invalidator,
+            )
         # The same keys the local edge serves as `/config.json` (`localstack/platform.py`).
         self.web.deploy(self.cdn.distribution, {"websocket_url": websocket_url, "ingest_url": ingest_url})
         CfnOutput(self, OUTPUT_WEB_URL, key=OUTPUT_WEB_URL, value=self.cdn.url)

@@ -72,6 +72,8 @@ ORIGIN_VERIFY_HEADER: Final = "x-letslive-origin-verify"
 VIEWER_ADDRESS_HEADER: Final = "x-letslive-viewer-address"
 ENV_EVENT_BUS: Final = f"{ENV_PREFIX}EVENT_BUS"
 ENV_MEDIA_BASE_URL: Final = f"{ENV_PREFIX}MEDIA_BASE_URL"
+# The SSM parameter holding the CloudFront distribution id (AWS only; unset locally: no CDN).
+ENV_CDN_DISTRIBUTION_PARAMETER: Final = f"{ENV_PREFIX}CDN_DISTRIBUTION_PARAMETER"
 ENV_INGEST_URL: Final = f"{ENV_PREFIX}INGEST_URL"
 ENV_VOD_RETENTION_DAYS: Final = f"{ENV_PREFIX}VOD_RETENTION_DAYS"
 # Chat (the API Gateway WebSocket API): where handlers post to connections (the stage's

@@ -46,6 +46,23 @@ class Settings(BaseSettings):
     jwt_audience: str = "letslive-api"
     access_token_ttl_seconds: int = Field(default=900, ge=60, le=3600)
     refresh_token_ttl_days: int = Field(default=30, ge=1, le=90)
+    # --- sign-in throttling (`letslive.services.auth.ThrottlePolicy`) ---
+    # Consecutive failed logins of one account from one address (or one known device) that
+    # lock nothing; each further one locks that pair out for twice as long as the last, from
+    # the base up to the cap. The count is forgotten this long after its last failure.
+    login_free_failures: int = Field(default=5, ge=1, le=100)
+    login_backoff_base_seconds: int = Field(default=60, ge=1, le=3600)
+    login_backoff_max_seconds: int = Field(default=3600, ge=1, le=7 * 24 * 3600)
+    login_backoff_reset_seconds: int = Field(default=24 * 3600, ge=60, le=30 * 24 * 3600)
+    # Failed logins per fixed window from one address across accounts (credential stuffing), and
+    # against one account from every address together (many addresses): high, so a handful of
+    # addresses cannot reach it. A known device (a live refresh cookie) is held to neither.
+    login_window_seconds: int = Field(default=900, ge=60, le=24 * 3600)
+    login_address_max_failures: int = Field(default=20, ge=1, le=100_000)
+    login_account_max_failures: int = Field(default=300, ge=1, le=1_000_000)
+    # Sign-ups (each costs an argon2id hash) from one address per fixed window.
+    signup_window_seconds: int = Field(default=3600, ge=60, le=7 * 24 * 3600)
+    signup_max_per_address: int = Field(default=10, ge=1, le=1_000_000)
     event_bus: str | None = None
     # Seconds a health probe may take before the dependency counts as down.
     probe_timeout_seconds: float = Field(default=2.0, gt=0, le=30)
@@ -71,6 +88,10 @@ class Settings(BaseSettings):
     live_stale_seconds: float = Field(default=30, ge=5, le=3600)
     # VODs expire (TTL) this many days after they are recorded.
     vod_retention_days: int = Field(default=30, ge=1, le=3650)
+    # The SSM parameter that holds the CloudFront distribution id (the CDN stack writes it; the API
+    # stack cannot reference the distribution, which depends on it). Unset (locally, where the
+    # edge caches no media): a deleted VOD's media is removed but no invalidation is made.
+    cdn_distribution_parameter: str | None = None
 
     # --- chat ---
     # The WebSocket stage's management endpoint, `https://<api>.execute-api.<region>.<suffix>/<stage>`.
@@ -78,6 +99,10 @@ class Settings(BaseSettings):
     chat_fanout_queue_url: str | None = None
     # Rooms with more connections than this fan out through the SQS queue in batches.
     chat_fanout_threshold: int = Field(default=1000, ge=1, le=1_000_000)
+    # Open connections one client address (IPv4, or IPv6 /64) may hold in one room; past it
+    # `$connect` is refused (429), so one machine cannot inflate the viewer count. Enough for a
+    # household or a small office behind one NAT.
+    chat_connections_per_address: int = Field(default=10, ge=1, le=10_000)
 
     def table_name(self, table: Table) -> str:
         name: str | None = getattr(self, f"{table.value}_table")

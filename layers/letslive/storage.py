@@ -61,6 +61,26 @@ class S3MediaStorage:
         with _unavailable(f"bucket {self.bucket}"):
             self._client(self._probe_timeout).head_bucket(Bucket=self.bucket)
 
+    def delete_prefix(self, prefix: str) -> int:
+        """Delete every object whose key starts with `prefix` (which ends with "/", so that
+        `a/1/` never takes `a/10/`); the number deleted. Idempotent: nothing left is 0. A list page
+        holds at most 1000 keys, exactly what one DeleteObjects call takes."""
+        if not prefix.endswith("/") or prefix == "/":
+            raise ValueError("a prefix to delete must name a directory, ending with '/'")
+        deleted = 0
+        with _unavailable(f"deleting {prefix}"):
+            s3 = self._client(self._timeout)
+            for page in s3.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=prefix):
+                keys = [{"Key": obj["Key"]} for obj in page.get("Contents", ())]
+                if not keys:
+                    continue
+                answer = s3.delete_objects(Bucket=self.bucket, Delete={"Objects": keys, "Quiet": True})
+                if answer.get("Errors"):
+                    failed = answer["Errors"]
+                    raise DependencyUnavailable(f"deleting {prefix}: {len(failed)} objects not deleted: {failed[:3]}")
+                deleted += len(keys)
+        return deleted
+
 
 @contextmanager
 def _unavailable(what: str) -> Iterator[None]:
@@ -74,6 +94,11 @@ def _unavailable(what: str) -> Iterator[None]:
 
 def media_storage() -> MediaStorage:
     """The configured media store."""
+    return s3_media_storage()
+
+
+def s3_media_storage() -> S3MediaStorage:
+    """The configured media bucket, with what only S3 offers (`delete_prefix`)."""
     from letslive.settings import get_settings
 
     settings = get_settings()

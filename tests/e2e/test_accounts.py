@@ -36,7 +36,8 @@ def test_signup_login_refresh_follow_and_counts(platform: LocalPlatform) -> None
             "username": alice.upper(), "email": f"x{suffix}@example.com", "password": PASSWORD,
         }).status_code == 409  # fmt: skip
 
-        login = api.post("/auth/login", json={"username": alice, "password": PASSWORD})
+        # An API client asks for the refresh token in the body (browsers keep it in the cookie).
+        login = api.post("/auth/login", json={"username": alice, "password": PASSWORD, "refresh_token_in_body": True})
         assert login.status_code == 200, login.text
         assert REFRESH_COOKIE in login.headers.get("set-cookie", "")
         tokens = login.json()
@@ -51,11 +52,12 @@ def test_signup_login_refresh_follow_and_counts(platform: LocalPlatform) -> None
         # grace (a browser that lost the response) the spent token gets a sibling; past it, it
         # revokes the family (`tests/integration/test_auth_api.py`, with a clock). Logging out
         # with either ends the whole family.
-        rotated = api.post("/auth/refresh", json={"refresh_token": tokens["refresh_token"]})
+        in_body = {"refresh_token_in_body": True}
+        rotated = api.post("/auth/refresh", json={"refresh_token": tokens["refresh_token"], **in_body})
         assert rotated.status_code == 200, rotated.text
         fresh = rotated.json()
         assert fresh["refresh_token"] != tokens["refresh_token"]
-        sibling = api.post("/auth/refresh", json={"refresh_token": tokens["refresh_token"]})
+        sibling = api.post("/auth/refresh", json={"refresh_token": tokens["refresh_token"], **in_body})
         assert sibling.status_code == 200, sibling.text
         assert sibling.json()["refresh_token"] not in (tokens["refresh_token"], fresh["refresh_token"])
         logout = api.post("/auth/logout", json={"refresh_token": sibling.json()["refresh_token"]})

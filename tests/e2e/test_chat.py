@@ -176,7 +176,11 @@ def test_a_closed_client_leaves_the_room(platform: LocalPlatform, people: dict[s
             count: int = response.json()["viewers"]
             return count
 
-        before = viewers()
+        # The earlier tests' sockets may still be leaving ($disconnect runs after the close).
+        deadline = time.monotonic() + RECEIVE_TIMEOUT
+        while (before := viewers()) != 0:
+            assert time.monotonic() < deadline, "the earlier tests' connections are still in the room"
+            time.sleep(0.2)
         with _join(platform, host) as viewer:
             _joined(viewer)
             assert viewers() == before + 1

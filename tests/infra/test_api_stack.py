@@ -7,6 +7,7 @@ from aws_cdk.assertions import Match
 
 from infra.config import AWS_LAMBDA_PYTHON
 from infra.constants import OUTPUT_HTTP_API_ID, OUTPUT_HTTP_API_URL
+from infra.constructs.http_api import ROUTE_THROTTLES
 from letslive.constants import SERVICE_READ_TABLES, SERVICE_TABLES, TABLE_GSI, Service, Table, table_env_var
 from tests.infra.conftest import Synthesized
 
@@ -70,7 +71,7 @@ def test_http_api_routes_each_service_prefix_to_its_function(aws_app: Synthesize
     routes = template.find_resources("AWS::ApiGatewayV2::Route", {"Properties": {"ApiId": {"Ref": http_api}}})
     assert {r["Properties"]["RouteKey"] for r in routes.values()} == {
         key for s in Service for key in (f"ANY /{s.value}", f"ANY /{s.value}/{{proxy+}}")
-    }
+    } | set(ROUTE_THROTTLES)
     template.has_resource_properties(
         "AWS::ApiGatewayV2::Integration", {"IntegrationType": "AWS_PROXY", "PayloadFormatVersion": "2.0"}
     )
@@ -233,3 +234,28 @@ def test_the_sweeper_runs_every_minute_with_least_privilege(aws_app: Synthesized
     assert "DataStreamsTable" in tables
     assert "DataVodsTable" in tables
     assert "DataAuthTable" not in tables
+
+
+def test_the_stage_and_the_costly_auth_routes_are_throttled(aws_app: Synthesized, local_app: Synthesized) -> None:
+    """Issue 14 item 3: sign-up and login (an argon2id hash each) get throttles of their own."""
+    template = aws_app.template("Api")
+    (http_api,) = template.find_resources("AWS::ApiGatewayV2::Api", {"Properties": {"ProtocolType": "HTTP"}})
+    (stage,) = template.find_resources(
+        "AWS::ApiGatewayV2::Stage", {"Properties": {"ApiId": {"Ref": http_api}}}
+    ).values()
+    props = stage["Properties"]
+    assert props["DefaultRouteSettings"] == {"ThrottlingBurstLimit": 2000, "ThrottlingRateLimit": 1000}
+    assert props["RouteSettings"] == {
+        "POST /auth/signup": {"ThrottlingRateLimit": 5, "ThrottlingBurstLimit": 20},
+        "POST /auth/login": {"ThrottlingRateLimit": 50, "ThrottlingBurstLimit": 100},
+    }
+    routes = template.find_resources("AWS::ApiGatewayV2::Route", {"Properties": {"ApiId": {"Ref": http_api}}})
+    by_key = {r["Properties"]["RouteKey"]: logical_id for logical_id, r in routes.items()}
+    # The routes exist before the stage names them, and go to the auth function like `/auth/*`.
+    assert {by_key["POST /auth/signup"], by_key["POST /auth/login"]} <= set(stage["DependsOn"])
+    auth_target = routes[by_key["ANY /auth/{proxy+}"]]["Properties"]["Target"]
+    assert all(routes[by_key[key]]["Properties"]["Target"] == auth_target for key in ROUTE_THROTTLES)
+    # Only locally (every caller is 127.0.0.1 there) is the per-address sign-up limit lifted.
+    for app, lifted in ((aws_app, False), (local_app, True)):
+        variables = _functions(app)["auth"]["Properties"]["Environment"]["Variables"]
+        assert ("LETSLIVE_SIGNUP_MAX_PER_ADDRESS" in variables) == lifted

@@ -21,6 +21,7 @@ from infra.constants import (
     CTX_DOMAIN_NAME,
     CTX_INGEST_URL,
     OUTPUT_DISTRIBUTION_ID,
+    OUTPUT_ORIGIN_VERIFY_SECRET,
     OUTPUT_WEB_URL,
     OUTPUT_WEBSOCKET_URL,
 )
@@ -450,11 +451,14 @@ def test_only_the_auth_function_reads_the_origin_verify_secret(aws_app: Synthesi
     assert auth["Environment"]["Variables"][ENV_ORIGIN_VERIFY_SECRET] == secret
 
 
-def test_without_a_distribution_there_is_no_origin_verify_secret(local_app: Synthesized) -> None:
-    # Locally the edge proxy stands in for CloudFront: the API Gateway source IP is always used.
-    assert "OriginVerify" not in json.dumps(local_app.template("Api").to_json())
+def test_locally_the_edge_gets_the_origin_verify_secret_as_cloudfront_does(local_app: Synthesized) -> None:
+    # Locally the edge stands in for CloudFront: it reads the secret (by the output's ARN) and
+    # sends it, so the auth function believes the viewer address the edge sends, as in AWS.
+    template = local_app.template("Api").to_json()
+    secret = {"Ref": _origin_verify_secret(local_app)}
+    assert template["Outputs"][OUTPUT_ORIGIN_VERIFY_SECRET]["Value"] == secret
     auth = _functions_by_handler(local_app)["functions.auth.handler.handler"]
-    assert ENV_ORIGIN_VERIFY_SECRET not in auth.get("Environment", {}).get("Variables", {})
+    assert auth["Environment"]["Variables"][ENV_ORIGIN_VERIFY_SECRET] == secret
 
 
 # --- the web bucket and its deployment ---------------------------------------------------------

@@ -43,6 +43,8 @@ STAGE = "local"
 DOMAIN = f"{API_ID}.execute-api.{REGION}.amazonaws.com"
 CALLBACK_URL = f"https://{DOMAIN}/{STAGE}"
 FANOUT_QUEUE = "letslive-test-chat-fanout"
+# The client address of every connection unless a test gives another.
+SOURCE_IP = "203.0.113.7"
 
 Frame = dict[str, Any]
 
@@ -73,7 +75,10 @@ def new_connection_id() -> str:
 
 
 def _request_context(
-    connection_id: str, route_key: str, event_type: Literal["CONNECT", "MESSAGE", "DISCONNECT"]
+    connection_id: str,
+    route_key: str,
+    event_type: Literal["CONNECT", "MESSAGE", "DISCONNECT"],
+    source_ip: str = SOURCE_IP,
 ) -> dict[str, Any]:
     now = datetime.now(UTC)
     request_id = uuid.uuid4().hex[:16] + "="
@@ -86,7 +91,7 @@ def _request_context(
         "stage": STAGE,
         "connectedAt": int(now.timestamp() * 1000),
         "requestTimeEpoch": int(now.timestamp() * 1000),
-        "identity": {"sourceIp": "203.0.113.7", "userAgent": "Mozilla/5.0 (pytest)"},
+        "identity": {"sourceIp": source_ip, "userAgent": "Mozilla/5.0 (pytest)"},
         "requestId": request_id,
         "domainName": DOMAIN,
         "connectionId": connection_id,
@@ -100,20 +105,22 @@ def _request_context(
     return context
 
 
-def connect_event(connection_id: str, query: dict[str, str] | None) -> dict[str, Any]:
+def connect_event(
+    connection_id: str, query: dict[str, str] | None, source_ip: str = SOURCE_IP, forwarded_for: str = SOURCE_IP
+) -> dict[str, Any]:
     headers = {
         "Host": DOMAIN,
         "Origin": "https://letslive.example.net",
         "Sec-WebSocket-Key": "dGhlIHNhbXBsZSBub25jZQ==",
         "Sec-WebSocket-Version": "13",
-        "X-Forwarded-For": "203.0.113.7",
+        "X-Forwarded-For": forwarded_for,
         "X-Forwarded-Port": "443",
         "X-Forwarded-Proto": "https",
     }
     event: dict[str, Any] = {
         "headers": headers,
         "multiValueHeaders": {name: [value] for name, value in headers.items()},
-        "requestContext": _request_context(connection_id, "$connect", "CONNECT"),
+        "requestContext": _request_context(connection_id, "$connect", "CONNECT", source_ip),
         "isBase64Encoded": False,
     }
     if query:  # API Gateway leaves both out when there is no query string
@@ -350,8 +357,16 @@ class ChatRoom:
         issuer = AccessTokenIssuer(self.keys, settings.jwt_issuer, settings.jwt_audience, 900)
         return issuer.issue(uuid.uuid4().hex, username)
 
-    def open(self, channel: str | None, user: str | None = None, *, token: str | None = None) -> tuple[int, Socket]:
-        """`$connect` with `?channel=...&token=...`; the status and the socket."""
+    def open(
+        self,
+        channel: str | None,
+        user: str | None = None,
+        *,
+        token: str | None = None,
+        source_ip: str = SOURCE_IP,
+        forwarded_for: str = SOURCE_IP,
+    ) -> tuple[int, Socket]:
+        """`$connect` with `?channel=...&token=...` from `source_ip`; the status and the socket."""
         connection_id = new_connection_id()
         query: dict[str, str] = {}
         if channel is not None:
@@ -360,7 +375,8 @@ class ChatRoom:
             token = self.token(user)
         if token is not None:
             query["token"] = token
-        response = functions.chat.websocket.connect(connect_event(connection_id, query), context("connect"))
+        event = connect_event(connection_id, query, source_ip, forwarded_for)
+        response = functions.chat.websocket.connect(event, context("connect"))
         return response["statusCode"], Socket(self, connection_id, user)
 
     def join(self, channel: str, user: str | None = None) -> Socket:

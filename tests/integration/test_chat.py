@@ -8,20 +8,23 @@ service's clock is the test's (`chat.clock`). `alice` owns the channel everyone 
 """
 
 import json
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 import boto3
 import pytest
 
 import functions.chat.websocket
-from letslive.constants import Table
-from letslive.data.chat import ChatRepository
+from letslive.constants import ENV_PREFIX, Table
+from letslive.data.chat import ChatRepository, ConnectionRepository
 from letslive.models.chat import FRAME_MAX_BYTES, HISTORY_SIZE, TEXT_MAX, ChatMessage
-from letslive.services.chat.rooms import new_message_id
+from letslive.services.chat import ChatLimits
+from letslive.services.chat.rooms import SLOT_GRACE, new_message_id
 from letslive.services.tokens import AccessTokenIssuer, generate_signing_key
-from letslive.settings import get_settings
+from letslive.settings import get_settings, reset_settings
 from tests.integration.chat_support import (
     ChatRoom,
+    Clock,
     Frame,
     Socket,
     connect_event,
@@ -821,3 +824,90 @@ def test_a_banned_or_timed_out_moderator_cannot_moderate_or_unban_themselves(cha
     assert history(dave)["you"]["moderator"] is False
     dave.send("slow", seconds=5)
     assert_notice(dave, "forbidden")
+
+
+# --- connections per client address (issue 14, item 6) ---------------------------------------
+
+HOME = "198.51.100.7"  # one household's public address (NAT)
+NEIGHBOUR = "198.51.100.8"
+
+
+def open_all(chat: ChatRoom, channel: str, count: int, source_ip: str, status: int = 200) -> list[Socket]:
+    sockets: list[Socket] = []
+    for _ in range(count):
+        got, socket = chat.open(channel, source_ip=source_ip)
+        assert got == status, (len(sockets), got)
+        sockets.append(socket)
+    return sockets
+
+
+def test_one_address_holds_at_most_its_cap_of_connections_in_a_room(chat: ChatRoom) -> None:
+    """Issue 14 (6): anonymous WebSockets from one machine inflated the viewer count at will."""
+    cap = chat.service.limits.connections_per_address
+    assert cap == get_settings().chat_connections_per_address == 10  # the documented default
+    home = open_all(chat, CHANNEL, cap, HOME)
+    assert chat.service.connections.count(CHANNEL) == cap
+
+    # Past the cap: refused at the handshake, signed in or not, whatever X-Forwarded-For says.
+    refused = [chat.open(CHANNEL, source_ip=HOME), chat.open(CHANNEL, "bob", source_ip=HOME)]
+    refused.append(chat.open(CHANNEL, source_ip=HOME, forwarded_for=NEIGHBOUR))
+    assert [status for status, _ in refused] == [429, 429, 429]
+    assert stored_connections() == {socket.connection_id for socket in home}
+    assert chat.service.connections.count(CHANNEL) == cap
+
+    # Other addresses in the room, and the same address in another room, are not affected.
+    (neighbour,) = open_all(chat, CHANNEL, 1, NEIGHBOUR)
+    assert open_all(chat, "bob", cap, HOME)
+    assert chat.service.connections.count(CHANNEL) == cap + 1
+    neighbour.say("x")  # a working connection: anonymous, so told so
+    assert_notice(neighbour, "anonymous")
+
+    # Closing a connection frees its slot, once.
+    home[0].close()
+    home[0].close()
+    later = open_all(chat, CHANNEL, 1, HOME)
+    open_all(chat, CHANNEL, 1, HOME, status=429)
+    assert stored_connections() == {s.connection_id for s in [*home[1:], neighbour, *later]}
+
+
+def test_an_ipv6_client_is_keyed_by_its_64(chat: ChatRoom) -> None:
+    chat.rewire(limits=ChatLimits(connections_per_address=2))
+    open_all(chat, CHANNEL, 1, "2001:db8:1:2::1")
+    open_all(chat, CHANNEL, 1, "2001:db8:1:2:ffff:eeee:dddd:cccc")  # same /64: a fresh address is no escape
+    open_all(chat, CHANNEL, 1, "2001:db8:1:2::99", status=429)
+    open_all(chat, CHANNEL, 2, "2001:db8:1:3::1")  # the next /64 is someone else
+    open_all(chat, CHANNEL, 2, HOME)
+    open_all(chat, CHANNEL, 1, f"::ffff:{HOME}", status=429)  # IPv4-mapped is the IPv4 address
+
+
+def test_a_slot_whose_disconnect_never_came_is_freed_when_needed(chat: ChatRoom) -> None:
+    chat.rewire(limits=ChatLimits(connections_per_address=2))
+    first, second = open_all(chat, CHANNEL, 2, HOME)
+    open_all(chat, CHANNEL, 1, HOME, status=429)
+
+    # A fan-out found `first` gone and dropped it; its $disconnect never came. Its slot is
+    # not taken back at once (it could be a $connect still running), but once it is settled.
+    ConnectionRepository(clock=chat.clock.timestamp).remove_many(CHANNEL, [first.connection_id])
+    chat.clock.advance(SLOT_GRACE.total_seconds() - 1)
+    open_all(chat, CHANNEL, 1, HOME, status=429)
+    chat.clock.advance(1)
+    (third,) = open_all(chat, CHANNEL, 1, HOME)
+    open_all(chat, CHANNEL, 1, HOME, status=429)
+    first.close()  # comes late after all: frees nothing that is not its own
+    open_all(chat, CHANNEL, 1, HOME, status=429)
+    assert stored_connections() == {second.connection_id, third.connection_id}
+
+    # API Gateway closed both after 2 h without a $disconnect: their slots go with them.
+    chat.clock.advance(2 * 3600)
+    open_all(chat, CHANNEL, 2, HOME)
+    open_all(chat, CHANNEL, 1, HOME, status=429)
+
+
+def test_the_cap_comes_from_the_environment(chat_env: ChatEnv, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(f"{ENV_PREFIX}CHAT_CONNECTIONS_PER_ADDRESS", "1")
+    reset_settings()
+    chat = ChatRoom(chat_env.keys, Clock(datetime.now(UTC)), monkeypatch, chat_env.queue, own_service=False)
+    open_all(chat, CHANNEL, 1, HOME)
+    open_all(chat, CHANNEL, 1, HOME, status=429)
+    open_all(chat, CHANNEL, 1, NEIGHBOUR)
+    assert chat.service.limits.connections_per_address == 1

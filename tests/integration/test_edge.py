@@ -1,6 +1,7 @@
 """The local CloudFront stand-in over moto S3 and a real upstream HTTP server."""
 
 import json
+import socket
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -11,6 +12,7 @@ import boto3
 import httpx
 import pytest
 
+from letslive.constants import ORIGIN_VERIFY_HEADER, VIEWER_ADDRESS_HEADER
 from localstack.edge import CORS_HEADERS, Edge
 from tests.integration.conftest import MEDIA_BUCKET, REGION
 
@@ -19,6 +21,7 @@ if TYPE_CHECKING:
 
 SEGMENT = bytes(range(256)) * 40
 IMMUTABLE = "public, max-age=31536000, immutable"
+ORIGIN_SECRET = "s3cr3t"
 CONFIG = {"websocket_url": "ws://127.0.0.1:4566/_aws/execute-api/w/local", "ingest_url": "rtmp://127.0.0.1:1935/live"}
 
 
@@ -31,7 +34,13 @@ class Upstream(BaseHTTPRequestHandler):
     def _echo(self) -> None:
         body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
         payload = json.dumps(
-            {"method": self.command, "path": self.path, "body": body.decode(), "headers": dict(self.headers)}
+            {
+                "method": self.command,
+                "path": self.path,
+                "body": body.decode(),
+                "headers": dict(self.headers),
+                "header_names": [name.lower() for name in self.headers],
+            }
         ).encode()
         self.send_response(201 if self.command == "POST" else 200)
         self.send_header("Content-Type", "application/json")
@@ -80,6 +89,7 @@ def edge(media_bucket: str, s3: "S3Client", tmp_path: Path) -> Iterator[Edge]:
         f"http://127.0.0.1:{upstream.server_address[1]}/_aws/execute-api/x/$default",
         web,
         config=CONFIG,
+        origin_verify=ORIGIN_SECRET,
     )
     server.serve_in_thread()
     yield server
@@ -140,12 +150,107 @@ def test_api_requests_pass_through_with_method_body_headers_and_cookies(edge: Ed
     assert httpx.patch(f"{edge.url}/api/users/me", json={}).json()["method"] == "PATCH"
 
 
+def test_the_api_gets_the_client_address_and_the_origin_secret_as_cloudfront_sends_them(edge: Edge) -> None:
+    # What the `/api/*` viewer-request function and the origin's custom header do: a client's own
+    # values under those names never reach the API.
+    forged = {VIEWER_ADDRESS_HEADER: "203.0.113.9", ORIGIN_VERIFY_HEADER: "guess"}
+    with httpx.Client(transport=httpx.HTTPTransport(local_address="127.0.0.3")) as client:
+        seen = client.get(f"{edge.url}/api/auth/me", headers=forged).json()
+    received = {name.lower(): value for name, value in seen["headers"].items()}
+    assert received[VIEWER_ADDRESS_HEADER] == "127.0.0.3"
+    assert received[ORIGIN_VERIFY_HEADER] == ORIGIN_SECRET
+    assert seen["header_names"].count(VIEWER_ADDRESS_HEADER) == 1
+    assert seen["header_names"].count(ORIGIN_VERIFY_HEADER) == 1
+
+
+def _raw(edge: Edge, request: bytes) -> tuple[int, dict[str, str], bytes]:
+    """One request written as is (httpx will not send CONNECT or a made-up method), the answer
+    read to the end: status, headers, body."""
+    host, port = edge.server_address[:2]
+    with socket.create_connection((str(host), port), timeout=10) as conn:
+        conn.sendall(request)
+        data = b""
+        while chunk := conn.recv(65536):
+            data += chunk
+    head, _, body = data.partition(b"\r\n\r\n")
+    status_line, *lines = head.decode("latin-1").split("\r\n")
+    headers = {name.lower(): value.strip() for name, _, value in (line.partition(":") for line in lines)}
+    return int(status_line.split()[1]), headers, body
+
+
+def _refused(edge: Edge, method: str, path: str) -> tuple[int, dict[str, str], bytes]:
+    return _raw(edge, f"{method} {path} HTTP/1.1\r\nHost: edge\r\nContent-Length: 0\r\n\r\n".encode())
+
+
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [
+        ("TRACE", "/api/auth/me"),  # `/api/*` allows all but TRACE and CONNECT
+        ("CONNECT", "/api/auth/me"),
+        ("TRACE", "/"),
+        ("TRACE", "/hls/b1/720p/live.m3u8"),
+        ("CONNECT", "/hls/b1/720p/seg_1.ts"),
+        ("POST", "/hls/b1/720p/seg_1.ts"),  # media: GET and HEAD (and the CORS preflight)
+        ("PUT", "/hls/b1/720p/seg_1.ts"),
+        ("DELETE", "/hls/b1/720p/seg_1.ts"),
+        ("PATCH", "/channel/"),  # the web app: GET and HEAD
+        ("DELETE", "/"),
+        ("OPTIONS", "/"),
+        ("POST", "/config.json"),
+    ],
+)
+def test_a_method_the_behaviour_does_not_allow_gets_cloudfronts_403(edge: Edge, method: str, path: str) -> None:
+    status, headers, body = _refused(edge, method, path)
+    assert status == 403
+    assert headers["content-type"] == "text/html"
+    assert headers["x-cache"] == "Error from cloudfront"
+    assert b"not configured to allow the HTTP request method" in body
+    assert int(headers["content-length"]) == len(body)
+
+
+def test_a_token_that_is_no_http_method_is_a_400_never_a_501(edge: Edge) -> None:
+    for method in ("FOO", "get", "PROPFIND", "TRACK"):
+        status, headers, body = _refused(edge, method, "/api/auth/me")
+        assert status == 400, method
+        assert headers["x-cache"] == "Error from cloudfront"
+        assert b"The request could not be satisfied" in body
+
+
+def test_a_refused_request_never_reaches_the_api_and_its_body_is_not_read_as_a_request(edge: Edge) -> None:
+    # A body smuggling a second request after a refused one: the edge closes instead of reading it.
+    smuggled = b"GET /api/auth/me HTTP/1.1\r\nHost: edge\r\n\r\n"
+    status, headers, body = _raw(
+        edge,
+        b"TRACE /api/auth/me HTTP/1.1\r\nHost: edge\r\nContent-Length: %d\r\n\r\n%s" % (len(smuggled), smuggled),
+    )
+    assert status == 403
+    assert headers["connection"] == "close"
+    assert body.count(b"HTTP/1.1") == 0  # one answer only: the smuggled GET was never served
+    assert b'"method"' not in body
+
+
+def test_a_get_with_a_body_is_refused_as_cloudfront_does(edge: Edge) -> None:
+    status, headers, _ = _raw(edge, b"GET /api/auth/me HTTP/1.1\r\nHost: edge\r\nContent-Length: 2\r\n\r\n{}")
+    assert status == 403
+    assert headers["x-cache"] == "Error from cloudfront"
+    status, _, _ = _raw(edge, b"GET /hls/b1/720p/live.m3u8 HTTP/1.1\r\nHost: edge\r\nConnection: close\r\n\r\n")
+    assert status == 200
+
+
+def test_allowed_methods_still_pass_on_every_behaviour(edge: Edge) -> None:
+    for method in ("GET", "POST", "PATCH"):
+        assert httpx.request(method, f"{edge.url}/api/users/me").json()["method"] == method
+    assert httpx.head(f"{edge.url}/hls/b1/720p/live.m3u8").status_code == 200
+    assert httpx.options(f"{edge.url}/hls/b1/720p/live.m3u8").status_code == 204
+    assert httpx.head(f"{edge.url}/vod/").status_code == 200
+
+
 def test_pages_come_from_the_exported_web_app_and_never_from_outside_it(edge: Edge) -> None:
     assert httpx.get(f"{edge.url}/").text == "<h1>home</h1>"
     assert httpx.get(f"{edge.url}/channel").text == "<h1>channel</h1>"
     assert httpx.get(f"{edge.url}/../../etc/passwd").status_code == 404
     assert httpx.get(f"{edge.url}/%2e%2e/%2e%2e/etc/passwd").status_code == 404
-    assert httpx.post(f"{edge.url}/hls/b1/720p/live.m3u8").status_code == 405
+    assert httpx.post(f"{edge.url}/hls/b1/720p/live.m3u8").status_code == 403  # GET/HEAD only, as CloudFront
 
 
 def test_config_json_is_the_runtime_config_and_never_cached(edge: Edge) -> None:
@@ -158,7 +263,7 @@ def test_config_json_is_the_runtime_config_and_never_cached(edge: Edge) -> None:
     assert head.status_code == 200
     assert head.content == b""
     assert head.headers["content-length"] == response.headers["content-length"]
-    assert httpx.post(f"{edge.url}/config.json").status_code == 405
+    assert httpx.post(f"{edge.url}/config.json").status_code == 403
 
 
 def test_without_a_config_there_is_no_config_json(tmp_path: Path) -> None:

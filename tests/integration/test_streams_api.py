@@ -847,7 +847,6 @@ def test_a_channel_that_ends_leaves_the_directory(api: Api, worker: Worker) -> N
 @pytest.mark.parametrize(
     "cursor",
     [
-        "",
         "garbage",
         "a" * 301,
         "eyJ2IjoxfQ",  # {"v":1}
@@ -857,6 +856,13 @@ def test_a_channel_that_ends_leaves_the_directory(api: Api, worker: Worker) -> N
 )
 def test_a_bad_cursor_is_a_400(api: Api, cursor: str) -> None:
     assert_problem(api.client.get("/streams/live", params={"cursor": cursor}), 400, "invalid-cursor")
+
+
+def test_an_empty_cursor_is_the_first_page(api: Api) -> None:
+    # What a client sends for "no cursor yet" when it always sets the parameter.
+    first = api.client.get("/streams/live")
+    assert first.status_code == 200
+    assert api.client.get("/streams/live", params={"cursor": ""}).json() == first.json()
 
 
 @pytest.mark.parametrize("limit", ["0", "101", "-1", "ten"])

@@ -250,6 +250,8 @@ def test_a_bad_cursor_is_a_400(client: TestClient) -> None:
         assert_problem(response, 400, "invalid-cursor")
     # The same cursor on another channel's list is refused too.
     assert_problem(client.get("/vods", params={"channel": "bob", "cursor": cursor}), 400, "invalid-cursor")
+    # An empty one is no cursor: the first page.
+    assert client.get("/vods", params={"channel": "alice", "limit": 1, "cursor": ""}).json()["next_cursor"] == cursor
     for limit in ("0", "101"):
         assert_problem(client.get("/vods", params={"channel": "alice", "limit": limit}), 422)
 

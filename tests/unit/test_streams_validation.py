@@ -31,7 +31,8 @@ def test_the_title_is_trimmed_and_normalized() -> None:
 
 
 @pytest.mark.parametrize(
-    "title", ["", "   ", "x" * 141, "two\nlines", "tab\there", "nul\x00", "\u202eevil", "\u2028", "\ud800"]
+    "title",
+    ["", "   ", "x" * 141, "two\nlines", "tab\there", "nul\x00", "\u202eevil", "\u2028", "\ud800", "not utf-8 \ufffd"],
 )
 def test_bad_titles_are_refused(title: str) -> None:
     with pytest.raises(ValidationError):

@@ -66,6 +66,7 @@ def test_display_names_are_trimmed_and_kept(sent: str, stored: str) -> None:
         "\u202eevil",  # right-to-left override
         "\u2066isolate\u2069",
         "lone \ud800 surrogate",
+        "not utf-8 \ufffd",  # what a gateway made of bytes that were not UTF-8
         None,
         42,
         ["Alice"],
@@ -87,7 +88,7 @@ def test_a_bio_keeps_its_newlines_and_normalizes_line_endings() -> None:
 
 @pytest.mark.parametrize(
     "sent",
-    ["b" * (BIO_MAX + 1), "bell\x07", "tab\there", "nul\x00", "esc\x1b[31m", "lone \udfff", None, 1],
+    ["b" * (BIO_MAX + 1), "bell\x07", "tab\there", "nul\x00", "esc\x1b[31m", "lone \udfff", "\ufffd", None, 1],
 )
 def test_bad_bios_are_refused(sent: object) -> None:
     refused(bio=sent)

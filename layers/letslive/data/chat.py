@@ -4,7 +4,10 @@ Connections table (keys `pk` / `sk`): `<channel>` / `<connection id>`: `Connecti
 display name, connected at), TTL `expires_at` = connect + 2 h (API Gateway's connection
 lifetime, so an id whose `$disconnect` never came still goes away). `gsi1` is keyed by
 connection id (`gsi1pk`), which is all a route event carries. A room's fan-out is one query on
-its partition, never a scan.
+its partition, never a scan. And `SLOTS#<channel>#<address key>` / `SLOTS`: the connections
+that client address holds in the room, a string set of `<connection id>@<claimed at, epoch s>`
+(`holders`) capped by a conditional add; TTL = the newest holder's connection TTL. Not in any
+room's partition, so never counted as a connection.
 
 Chat table, one partition per room, `ROOM#<channel>`:
 - `ROOM`: settings (`slow_seconds`); `viewers_published_at` and `recount_queued_at` throttle
@@ -17,7 +20,7 @@ And `USER#<user>` / `RATE`: the sender's rate-limit state (GCRA theoretical arri
 """
 
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Final, Literal
 
@@ -25,9 +28,11 @@ from pynamodb.attributes import (
     ListAttribute,
     NumberAttribute,
     UnicodeAttribute,
+    UnicodeSetAttribute,
     UTCDateTimeAttribute,
 )
 from pynamodb.exceptions import DeleteError, DoesNotExist, PynamoDBException, UpdateError
+from pynamodb.expressions.condition import size
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
 from pynamodb.transactions import TransactWrite
 
@@ -43,6 +48,7 @@ from letslive.errors import DependencyUnavailable
 from letslive.models.chat import Ban, ChatMessage, ChatterState, Connection, Room
 
 ROOM_SK: Final = "ROOM"
+SLOTS_SK: Final = "SLOTS"
 RATE_SK: Final = "RATE"
 MESSAGE_TTL: Final = timedelta(days=7)
 NONCE_TTL: Final = timedelta(minutes=10)
@@ -84,9 +90,32 @@ class ConnectionItem(BaseItem):
     connected_at = UTCDateTimeAttribute()
     user = UnicodeAttribute(null=True)
     display_name = UnicodeAttribute(null=True)
+    address = UnicodeAttribute(null=True)
     gsi1pk = UnicodeAttribute(attr_name=TABLE_GSI_PARTITION_KEY)
     gsi1sk = UnicodeAttribute(attr_name=TABLE_GSI_SORT_KEY)
     by_connection = ConnectionIndex()
+
+
+class SlotsItem(BaseItem):
+    """The connection ids one client address holds in one room (no GSI keys: not indexed)."""
+
+    holders = UnicodeSetAttribute(null=True)
+
+
+def slots_pk(channel: str, address: str) -> str:
+    return f"SLOTS#{channel}#{address}"
+
+
+def _holder(connection_id: str, claimed_at: datetime) -> str:
+    return f"{connection_id}@{int(claimed_at.timestamp())}"
+
+
+def _holders(members: Iterable[str]) -> dict[str, datetime]:
+    held: dict[str, datetime] = {}
+    for member in members:
+        connection_id, _, claimed = member.rpartition("@")
+        held[connection_id] = datetime.fromtimestamp(int(claimed), UTC)
+    return held
 
 
 def _connection(item: ConnectionItem) -> Connection:
@@ -96,12 +125,14 @@ def _connection(item: ConnectionItem) -> Connection:
         connected_at=item.connected_at,
         user=item.user,
         display_name=item.display_name,
+        address=item.address,
     )
 
 
 class ConnectionRepository:
     def __init__(self, clock: Callable[[], float] = time.time) -> None:
         self.items = bind(ConnectionItem, Table.CONNECTIONS)
+        self.slots = bind(SlotsItem, Table.CONNECTIONS)
         self._clock = clock
 
     def add(self, connection: Connection) -> None:
@@ -112,6 +143,7 @@ class ConnectionRepository:
             connected_at=connection.connected_at.astimezone(UTC),
             user=connection.user,
             display_name=connection.display_name,
+            address=connection.address,
             gsi1pk=connection.connection_id,
             gsi1sk=connection.channel,
             expires_at=expires,
@@ -160,6 +192,54 @@ class ConnectionRepository:
             return int(self.items.count(channel, filter_condition=alive))
         except PynamoDBException as exc:
             raise DependencyUnavailable(f"could not count the room's connections: {exc.msg}") from exc
+
+    def alive(self, channel: str, connection_ids: Iterable[str]) -> set[str]:
+        """Which of these ids are open connections in the room (strongly consistent reads)."""
+        now = datetime.fromtimestamp(self._clock(), UTC)
+        keys = [(channel, connection_id) for connection_id in connection_ids]
+        try:
+            items = self.items.batch_get(keys, consistent_read=True, attributes_to_get=["pk", "sk", "expires_at"])
+            return {item.sk for item in items if item.expires_at is None or item.expires_at > now}
+        except PynamoDBException as exc:
+            raise DependencyUnavailable(f"could not look the connections up: {exc.msg}") from exc
+
+    # --- per-address slots ----------------------------------------------------------------------
+
+    def claim_slot(
+        self, channel: str, address: str, connection_id: str, claimed_at: datetime, cap: int, expires: datetime
+    ) -> bool:
+        """Add the connection to the address's holders unless it already holds `cap`: one
+        conditional write, so a burst of concurrent connects cannot pass the cap together."""
+        item = self.slots(slots_pk(channel, address), SLOTS_SK)
+        holders = self.slots.holders
+        condition = holders.does_not_exist() | (size(holders) < cap)  # type: ignore[no-untyped-call]
+        # The item lives as long as its newest holder could; older holders expire before it.
+        actions = [holders.add({_holder(connection_id, claimed_at)}), self.slots.expires_at.set(expires)]
+        return _conditionally(lambda: item.update(actions=actions, condition=condition), "hold a connection slot")
+
+    def slot_holders(self, channel: str, address: str) -> dict[str, datetime]:
+        """The address's holders in the room: connection id → when it claimed its slot."""
+        try:
+            item = self.slots.get(slots_pk(channel, address), SLOTS_SK, consistent_read=True)
+        except DoesNotExist:
+            return {}
+        except PynamoDBException as exc:
+            raise DependencyUnavailable(f"could not read the connection slots: {exc.msg}") from exc
+        return _holders(item.holders or ())
+
+    def release_slots(self, channel: str, address: str, holders: Mapping[str, datetime]) -> None:
+        """Free these holders' slots (id → claimed at); freeing one not held is a no-op, so a
+        repeat is harmless."""
+        released = {_holder(connection_id, claimed_at) for connection_id, claimed_at in holders.items()}
+        if not released:
+            return
+        item = self.slots(slots_pk(channel, address), SLOTS_SK)
+        # Only an existing item: a DELETE on a missing one would create an empty item.
+        condition = self.slots.pk.exists()
+        _conditionally(
+            lambda: item.update(actions=[self.slots.holders.delete(released)], condition=condition),
+            "free a connection slot",
+        )
 
 
 class RoomItem(BaseItem):

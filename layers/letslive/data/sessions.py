@@ -5,9 +5,13 @@ Item layout (keys are `pk` / `sk`; every item expires through the `expires_at` T
   a leaked table cannot be replayed. `used` flips to true exactly once, when it is rotated.
 - `FAMILY#<id>` / `FAMILY`: `FamilyItem`, one per login; every token rotated from that login
   belongs to it, and `revoked` ends them all (logout, or reuse of a rotated token).
-- `THROTTLE#<scope>#<key>` / `<window start, epoch seconds>`: `ThrottleItem`, failed logins
-  in one fixed window, kept with atomic ADDs: each attempt is counted before its password is
-  checked and taken back if it succeeds, so what stays counted is the failures.
+- `THROTTLE#<scope>#<key>` / `<window start, epoch seconds>`: `ThrottleItem`, attempts in one
+  fixed window (failed logins per address or account, sign-ups per address), kept with atomic
+  ADDs: a login is counted before its password is checked and taken back if it succeeds, so
+  what stays counted is the failures.
+- `BACKOFF#<key>` / `BACKOFF`: `BackoffItem`, consecutive failed logins of one account from one
+  address or known device and the lock-out they earned, written with optimistic concurrency
+  (`revision`), deleted by a success.
 
 DynamoDB deletes expired items lazily (up to days late), so readers check `expires_at` too.
 """
@@ -17,16 +21,17 @@ from datetime import UTC, datetime
 from typing import cast
 
 from pynamodb.attributes import BooleanAttribute, NumberAttribute, UnicodeAttribute
-from pynamodb.exceptions import DoesNotExist, PynamoDBException, TransactWriteError, UpdateError
+from pynamodb.exceptions import DoesNotExist, PutError, PynamoDBException, TransactWriteError, UpdateError
 from pynamodb.transactions import TransactWrite
 
 from letslive.constants import Table
 from letslive.data.tables import BaseItem, bind, connection
 from letslive.errors import DependencyUnavailable
-from letslive.models.auth import Rotation, StoredRefreshToken
+from letslive.models.auth import Backoff, Rotation, StoredRefreshToken
 
 _REFRESH_SK = "REFRESH"
 _FAMILY_SK = "FAMILY"
+_BACKOFF_SK = "BACKOFF"
 
 
 class RefreshTokenItem(BaseItem):
@@ -47,6 +52,12 @@ class FamilyItem(BaseItem):
 
 class ThrottleItem(BaseItem):
     failures = NumberAttribute(default=0)
+
+
+class BackoffItem(BaseItem):
+    failures = NumberAttribute()
+    locked_until = NumberAttribute()
+    revision = NumberAttribute()
 
 
 def _at(epoch_seconds: int) -> datetime:
@@ -144,6 +155,16 @@ class SessionRepository:
             raise DependencyUnavailable(f"could not rotate the refresh token: {exc.msg}") from exc
         return Rotation.ROTATED
 
+    def family_revoked(self, family_id: str) -> bool:
+        """Whether the family was revoked (or is gone); strongly consistent, like `token`."""
+        try:
+            family = self.families.get(f"FAMILY#{family_id}", _FAMILY_SK, consistent_read=True)
+        except DoesNotExist:
+            return True
+        except PynamoDBException as exc:
+            raise DependencyUnavailable(f"could not read the session: {exc.msg}") from exc
+        return bool(family.revoked)
+
     def revoke_family(self, family_id: str) -> None:
         """Revoke every token of the family; idempotent, and a no-op for a family that is gone."""
         family = self.families(f"FAMILY#{family_id}", _FAMILY_SK)
@@ -169,10 +190,12 @@ class SessionRepository:
 
 
 class ThrottleRepository:
-    """Failed-login counters per key (e.g. `account#alice`, `ip#203.0.113.7`) and window."""
+    """Attempt counters per key (e.g. `account#alice`, `ip#203.0.113.7`) and window, and login
+    backoff records."""
 
     def __init__(self) -> None:
         self.counters = bind(ThrottleItem, Table.AUTH)
+        self.records = bind(BackoffItem, Table.AUTH)
 
     def reserve(self, keys: Sequence[str], window_start: int, limit: int, expires_at: int) -> bool:
         """Count one attempt against every key, unless one of them already has `limit`.
@@ -205,9 +228,9 @@ class ThrottleRepository:
         except UpdateError as exc:
             if exc.cause_response_code == "ConditionalCheckFailedException":
                 return False
-            raise DependencyUnavailable(f"could not count the login attempt: {exc.msg}") from exc
+            raise DependencyUnavailable(f"could not count the attempt: {exc.msg}") from exc
         except PynamoDBException as exc:
-            raise DependencyUnavailable(f"could not count the login attempt: {exc.msg}") from exc
+            raise DependencyUnavailable(f"could not count the attempt: {exc.msg}") from exc
         return True
 
     def release(self, keys: Sequence[str], window_start: int) -> None:
@@ -225,3 +248,52 @@ class ThrottleRepository:
                     raise DependencyUnavailable(f"could not update the login counter: {exc.msg}") from exc
             except PynamoDBException as exc:
                 raise DependencyUnavailable(f"could not update the login counter: {exc.msg}") from exc
+
+    # --- backoff records: keys such as `pair#alice#203.0.113.7`, `device#alice#<family id>` ---
+
+    def backoff(self, key: str, now: int) -> Backoff:
+        """The record as it stands; one past its `expires_at` (not yet deleted) counts nothing."""
+        try:
+            item = self.records.get(f"BACKOFF#{key}", _BACKOFF_SK, consistent_read=True)
+        except DoesNotExist:
+            return Backoff()
+        except PynamoDBException as exc:
+            raise DependencyUnavailable(f"could not read the login backoff: {exc.msg}") from exc
+        revision = int(item.revision)
+        if item.expires_at is not None and item.expires_at.timestamp() <= now:
+            return Backoff(revision=revision)
+        return Backoff(int(item.failures), int(item.locked_until), revision)
+
+    def replace(self, key: str, seen: Backoff, failures: int, locked_until: int, expires_at: int) -> Backoff | None:
+        """Write the record if it is still as `seen` (its revision); None when another write came first."""
+        revision = (seen.revision or 0) + 1
+        item = self.records(
+            f"BACKOFF#{key}", _BACKOFF_SK, failures=failures, locked_until=locked_until, revision=revision,
+            expires_at=_at(expires_at),
+        )  # fmt: skip
+        records = self.records
+        condition = records.pk.does_not_exist() if seen.revision is None else records.revision == seen.revision
+        try:
+            item.save(condition=condition)
+        except PutError as exc:
+            if exc.cause_response_code == "ConditionalCheckFailedException":
+                return None
+            raise DependencyUnavailable(f"could not write the login backoff: {exc.msg}") from exc
+        except PynamoDBException as exc:
+            raise DependencyUnavailable(f"could not write the login backoff: {exc.msg}") from exc
+        return Backoff(failures, locked_until, revision)
+
+    def clear(self, key: str) -> None:
+        """Zero the record (a successful login). Zeroed rather than deleted: a revision never
+        repeats, so a writer that read the record before this cannot overwrite what follows."""
+        records = self.records
+        try:
+            records(f"BACKOFF#{key}", _BACKOFF_SK).update(
+                actions=[records.failures.set(0), records.locked_until.set(0), records.revision.add(1)],
+                condition=records.pk.exists(),
+            )
+        except UpdateError as exc:
+            if exc.cause_response_code != "ConditionalCheckFailedException":
+                raise DependencyUnavailable(f"could not clear the login backoff: {exc.msg}") from exc
+        except PynamoDBException as exc:
+            raise DependencyUnavailable(f"could not clear the login backoff: {exc.msg}") from exc

@@ -11,10 +11,13 @@ from datetime import datetime
 from enum import Enum
 from typing import Final, Literal
 
-from email_validator import EmailNotValidError, validate_email
+from email_validator import SPECIAL_USE_DOMAIN_NAMES, EmailNotValidError, validate_email
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
+from letslive.constants import RESERVED_USERNAMES
+from letslive.models.schema import email_pattern_excluding, handle_pattern_excluding
 from letslive.services.passwords import MAX_LENGTH as PASSWORD_MAX_LENGTH
+from letslive.services.passwords import MIN_LENGTH as PASSWORD_MIN_LENGTH
 
 # The handle rule, `[a-z0-9_]{3,25}` matched case-insensitively: "Alice" signs up as the
 # handle `alice` with the display name "Alice".
@@ -22,6 +25,10 @@ USERNAME_INPUT_PATTERN: Final = r"^[A-Za-z0-9_]{3,25}$"
 EMAIL_MAX_LENGTH: Final = 254  # RFC 5321's limit on a forward path
 # An opaque refresh token is 43 characters; anything much longer is not one of ours.
 REFRESH_TOKEN_MAX_LENGTH: Final = 128
+IN_BODY_DESCRIPTION: Final = (
+    "also return the refresh token in the body (API clients without a cookie jar); "
+    "browsers leave this false and keep it only in the HttpOnly cookie"
+)
 
 
 def normalize_email(value: str) -> str:
@@ -38,10 +45,23 @@ def normalize_email(value: str) -> str:
 class SignupRequest(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True)
 
-    username: str = Field(pattern=USERNAME_INPUT_PATTERN, description="3-25 letters, digits or underscores")
-    email: str = Field(max_length=EMAIL_MAX_LENGTH)
+    # The schema also states the service's rules (reserved names, the password's length) so that
+    # clients check them first; what no schema can say (a common password, one containing the
+    # username) is a 400 `weak-password`.
+    username: str = Field(
+        pattern=USERNAME_INPUT_PATTERN,
+        description="3-25 letters, digits or underscores; not a reserved name (in any case)",
+        json_schema_extra={"pattern": handle_pattern_excluding(RESERVED_USERNAMES)},
+    )
+    email: str = Field(
+        max_length=EMAIL_MAX_LENGTH,
+        json_schema_extra={"format": "email", "pattern": email_pattern_excluding(SPECIAL_USE_DOMAIN_NAMES)},
+    )
     password: SecretStr = Field(
-        min_length=1, max_length=PASSWORD_MAX_LENGTH, description="10-128 characters, not a common password"
+        min_length=1,
+        max_length=PASSWORD_MAX_LENGTH,
+        description="10-128 characters (after NFKC), not a common password, not containing the username",
+        json_schema_extra={"minLength": PASSWORD_MIN_LENGTH},
     )
 
     @field_validator("email")
@@ -55,6 +75,7 @@ class LoginRequest(BaseModel):
 
     username: str = Field(min_length=1, max_length=EMAIL_MAX_LENGTH, description="the username or the email")
     password: SecretStr = Field(min_length=1, max_length=PASSWORD_MAX_LENGTH)
+    refresh_token_in_body: bool = Field(default=False, description=IN_BODY_DESCRIPTION)
 
 
 class RefreshRequest(BaseModel):
@@ -65,11 +86,20 @@ class RefreshRequest(BaseModel):
     refresh_token: str | None = Field(default=None, min_length=1, max_length=REFRESH_TOKEN_MAX_LENGTH)
 
 
+class TokenRefreshRequest(RefreshRequest):
+    """`/auth/refresh`: `RefreshRequest`, and whether the new refresh token goes in the body too."""
+
+    refresh_token_in_body: bool = Field(default=False, description=IN_BODY_DESCRIPTION)
+
+
 class TokenResponse(BaseModel):
     access_token: str
     token_type: Literal["Bearer"] = "Bearer"  # noqa: S105 - a scheme name, not a secret
     expires_in: int = Field(description="seconds until the access token expires")
-    refresh_token: str = Field(description="single use: each refresh returns a new one")
+    # Absent unless asked for: the HttpOnly refresh cookie carries it, out of reach of page script.
+    refresh_token: str | None = Field(
+        default=None, description="single use; only when the request set `refresh_token_in_body`"
+    )
 
 
 class PublicAccount(BaseModel):
@@ -95,6 +125,28 @@ class StoredRefreshToken:
     expires_at: int
     # When it was spent (rotated); None while unused.
     rotated_at: int | None = None
+
+
+@dataclass(frozen=True)
+class IssuedTokens:
+    """The tokens a login or refresh issues; the HTTP layer decides where each one goes."""
+
+    access_token: str
+    expires_in: int
+    refresh_token: str
+
+
+@dataclass(frozen=True)
+class Backoff:
+    """One login-backoff record (an account from one address, or from one known device).
+
+    `failures` consecutive failed logins; none is admitted before `locked_until` (epoch
+    seconds). `revision` is the stored write count (None: no record), for conditional writes.
+    """
+
+    failures: int = 0
+    locked_until: int = 0
+    revision: int | None = None
 
 
 class Rotation(Enum):

@@ -137,13 +137,18 @@ Badge = Literal["broadcaster", "moderator"]
 
 @dataclass(frozen=True, slots=True)
 class Connection:
-    """One open WebSocket in a channel's room; `user` is None for an anonymous viewer."""
+    """One open WebSocket in a channel's room; `user` is None for an anonymous viewer.
+
+    `address` is the client's address key (`letslive.models.addresses.client_key`) whose slot the
+    connection holds; None for connections recorded before slots existed.
+    """
 
     channel: str
     connection_id: str
     connected_at: datetime
     user: str | None = None
     display_name: str | None = None
+    address: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -47,6 +47,18 @@ class VodReady(DomainEvent):
     playback_path: str
 
 
+class VodDeleted(DomainEvent):
+    """A VOD's record is gone; its media (every object under `media_prefix/`, a bucket key
+    prefix: every rung and part, playlists, thumbnails) is to be removed and its CDN copies
+    invalidated. The id is the broadcast's, so the prefix is the broadcast's."""
+
+    detail_type: ClassVar[str] = "VodDeleted"
+    username: str
+    vod_id: str
+    media_prefix: str
+    deleted_at: datetime
+
+
 class ViewerCountChanged(DomainEvent):
     """The number of open chat connections (viewers) of a channel, counted at `counted_at`."""
 

@@ -9,9 +9,11 @@ import re
 import unicodedata
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Final, Literal
+from typing import Annotated, Final, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema, field_validator
+
+from letslive.models.schema import line_schema, omit_defaults
 
 TITLE_MAX: Final = 140
 CATEGORY_MAX: Final = 50
@@ -24,8 +26,9 @@ TAG_RE: Final = re.compile(TAG_PATTERN)
 BROADCASTS_MEDIA_DIR: Final = "broadcasts"
 LIVE_PLAYLIST: Final = "master.m3u8"
 
-# Bidi overrides/isolates and line/paragraph separators let a title spoof or reflow the page.
-_FORBIDDEN: Final = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\u2028\u2029")
+# Bidi overrides/isolates and line/paragraph separators let a title spoof or reflow the page;
+# U+FFFD is what a gateway puts where a body was not UTF-8.
+_FORBIDDEN: Final = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\u2028\u2029\ufffd")
 
 
 def default_title(username: str) -> str:
@@ -75,13 +78,30 @@ def clean_tags(values: list[str]) -> list[str]:
 class ChannelPatch(BaseModel):
     """`PATCH /streams/me`: only the fields present change; `category: null` (or "") clears it."""
 
-    model_config = ConfigDict(extra="forbid", strict=True)
+    model_config = ConfigDict(extra="forbid", strict=True, json_schema_extra=omit_defaults)
 
-    title: str | None = Field(default=None, description=f"1-{TITLE_MAX} characters after trimming")
-    category: str | None = Field(default=None, description=f"at most {CATEGORY_MAX} characters; null clears it")
-    tags: list[str] | None = Field(
-        default=None, description=f"at most {TAGS_MAX} tags, each {TAG_PATTERN}; replaces the current tags"
-    )
+    # The schemas say what the validators below accept (absent is fine, null only for the category).
+    title: Annotated[
+        str | None,
+        WithJsonSchema(line_schema(TITLE_MAX, blank=False, description=f"trimmed; 1-{TITLE_MAX} characters")),
+    ] = None
+    category: Annotated[
+        str | None,
+        WithJsonSchema(
+            line_schema(CATEGORY_MAX, blank=True, nullable=True, description='trimmed; null or "" clears it')
+        ),
+    ] = None
+    tags: Annotated[
+        list[str] | None,
+        WithJsonSchema(
+            {
+                "type": "array",
+                "maxItems": TAGS_MAX,
+                "items": {"type": "string", "pattern": f"^{TAG_PATTERN}$"},
+                "description": "replaces the current tags; repeats (ignoring case) are dropped",
+            }
+        ),
+    ] = None
 
     # Validators run only on fields the client sent, so an absent field is never "null".
     @field_validator("title")

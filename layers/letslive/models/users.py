@@ -8,9 +8,20 @@ import re
 import unicodedata
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Final, Literal
+from typing import Annotated, Final, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, HttpUrl, TypeAdapter, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    HttpUrl,
+    TypeAdapter,
+    ValidationError,
+    WithJsonSchema,
+    field_validator,
+)
+
+from letslive.models.schema import https_url_schema, line_schema, omit_defaults, text_schema
 
 # The handle rule of the accounts domain: stored lower-case, matched case-insensitively.
 USERNAME_PATTERN: Final = r"[a-z0-9_]{3,25}"
@@ -22,14 +33,18 @@ AVATAR_URL_MAX: Final = 500
 
 # Bidi overrides/isolates and line/paragraph separators let a display name spoof or reflow
 # the text around it (e.g. in chat); they have no place in a one-line name.
+REPLACEMENT_CHARACTER: Final = "\ufffd"
 _DISPLAY_NAME_FORBIDDEN: Final = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\u2028\u2029")
 _HTTPS_URL: Final = TypeAdapter(HttpUrl)
 
 
 def _has_control(value: str, allowed: str = "") -> bool:
     # Cc: C0/C1 controls (NUL, ESC, DEL...). Cs: lone surrogates, which JSON can smuggle in
-    # ("\ud800") and which cannot be encoded as UTF-8 for DynamoDB.
-    return any(unicodedata.category(ch) in ("Cc", "Cs") and ch not in allowed for ch in value)
+    # ("\ud800") and which cannot be encoded as UTF-8 for DynamoDB. U+FFFD: what a gateway puts
+    # where a body was not UTF-8 (API Gateway hands JSON bodies over as decoded text).
+    return any(
+        (unicodedata.category(ch) in ("Cc", "Cs") or ch == REPLACEMENT_CHARACTER) and ch not in allowed for ch in value
+    )
 
 
 def clean_display_name(value: str) -> str:
@@ -76,11 +91,23 @@ def clean_avatar_url(value: str) -> str:
 class ProfilePatch(BaseModel):
     """`PATCH /users/me`: only the fields present change; `avatar_url: null` clears the avatar."""
 
-    model_config = ConfigDict(extra="forbid", strict=True)
+    model_config = ConfigDict(extra="forbid", strict=True, json_schema_extra=omit_defaults)
 
-    display_name: str | None = Field(default=None, description="1-40 characters after trimming")
-    bio: str | None = Field(default=None, description=f"at most {BIO_MAX} characters; newlines allowed")
-    avatar_url: str | None = Field(default=None, description="an https URL, or null to remove the avatar")
+    # The schemas say what the validators below accept (absent is fine, null is not, except
+    # for the avatar), so the document promises no value that the API then refuses.
+    display_name: Annotated[
+        str | None,
+        WithJsonSchema(line_schema(DISPLAY_NAME_MAX, blank=False, description="trimmed; 1-40 characters")),
+    ] = None
+    bio: Annotated[
+        str | None, WithJsonSchema(text_schema(BIO_MAX, description='trimmed; newlines allowed; "" clears it'))
+    ] = None
+    avatar_url: Annotated[
+        str | None,
+        WithJsonSchema(
+            https_url_schema(AVATAR_URL_MAX, nullable=True, description="an https URL; null removes the avatar")
+        ),
+    ] = None
 
     # Validators run only on fields the client sent, so an absent field is never "null".
     @field_validator("display_name")

@@ -9,14 +9,16 @@ import logging
 import math
 import re
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Final, Protocol
 
 from letslive.errors import Forbidden, InvalidInput, VodNotFound
 from letslive.events import EventPublisher, publish_after_commit
-from letslive.models.events import VodReady
+from letslive.models.events import VodDeleted, VodReady
 from letslive.models.streams import Broadcast, ListPosition
 from letslive.models.vods import VOD_ID_PATTERN, Vod, VodPage, VodRecord, VodRung, VodSlice
+from letslive.services.recordings import broadcast_prefix
 from letslive.services.streams import (
     check_limit,
     decode_cursor,
@@ -134,10 +136,23 @@ class VodService:
         return self._view(self._live_record(vod_id))
 
     def delete(self, vod_id: str, caller: str) -> None:
-        """Delete the caller's VOD: `Forbidden` for someone else's, `VodNotFound` once gone."""
+        """Delete the caller's VOD: `Forbidden` for someone else's, `VodNotFound` once gone.
+
+        `VodDeleted` (its media's removal) is published before the record goes: a publish that
+        fails is then a 503 with nothing changed, for the caller to retry; published after, it
+        would leave the media public behind a 204 with no record left to retry on. The media
+        going while the record is still being deleted (or a retry publishing twice) is harmless."""
         record = self._live_record(vod_id)
         if record.username != caller.lower():
             raise Forbidden("only the channel owner may delete this VOD")
+        self.events.publish(
+            VodDeleted(
+                username=record.username,
+                vod_id=record.vod_id,
+                media_prefix=broadcast_prefix(record.vod_id),
+                deleted_at=self._clock(),
+            )
+        )
         if not self.vods.delete(vod_id, record.username):
             raise VodNotFound(f"there is no VOD {vod_id}")
 
@@ -167,6 +182,58 @@ class VodService:
             thumbnail_url=self._url(record.thumbnail_key),
             expires_at=record.expires_at,
         )
+
+
+class MediaRemover(Protocol):
+    """The media bucket as a VOD's removal uses it (`letslive.storage.S3MediaStorage`)."""
+
+    def delete_prefix(self, prefix: str) -> int: ...
+
+
+class CdnInvalidator(Protocol):
+    """The CDN in front of the media (`letslive.data.cdn.CloudFrontInvalidator`)."""
+
+    def invalidate(self, paths: list[str], reference: str) -> str: ...
+
+
+@dataclass(frozen=True)
+class RemovedMedia:
+    objects: int
+    invalidation: str | None  # None: no CDN configured (locally)
+
+
+class VodMediaCleaner:
+    """Removes a deleted VOD's media: every object under its broadcast's prefix (every rung,
+    every part, live/event/VOD playlists, thumbnails), then the CDN's cached copies of them.
+
+    Idempotent, so at-least-once delivery and retries are safe: objects already gone are not
+    listed again, and the invalidation's caller reference is the VOD's id (a retry is the same
+    invalidation). The invalidation comes after the deletion, so the CDN cannot refetch them."""
+
+    def __init__(self, media: MediaRemover, cdn: CdnInvalidator | None) -> None:
+        self.media = media
+        self.cdn = cdn
+
+    def remove(self, deleted: VodDeleted) -> RemovedMedia:
+        """`InvalidInput` for an event that names anything but a VOD's own broadcast prefix."""
+        if not _VOD_ID_RE.fullmatch(deleted.vod_id) or deleted.media_prefix != broadcast_prefix(deleted.vod_id):
+            raise InvalidInput("a VodDeleted event must name a VOD and its broadcast's prefix")
+        objects = self.media.delete_prefix(f"{deleted.media_prefix}/")
+        invalidation = None
+        if self.cdn is not None:
+            # One wildcard path (billed as one): segments are cached for a year, not only playlists.
+            invalidation = self.cdn.invalidate([f"/{deleted.media_prefix}/*"], f"vod-deleted-{deleted.vod_id}")
+        return RemovedMedia(objects=objects, invalidation=invalidation)
+
+
+def vod_media_cleaner() -> VodMediaCleaner:
+    """The cleaner on the media bucket and, when one is configured, the CloudFront distribution."""
+    from letslive.data.cdn import CloudFrontInvalidator
+    from letslive.settings import get_settings
+    from letslive.storage import s3_media_storage
+
+    parameter = get_settings().cdn_distribution_parameter
+    return VodMediaCleaner(s3_media_storage(), CloudFrontInvalidator(parameter) if parameter else None)
 
 
 def vod_service() -> VodService:

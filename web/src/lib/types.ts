@@ -9,7 +9,8 @@ export interface TokenResponse {
   access_token: string;
   token_type?: string;
   expires_in: number;
-  refresh_token: string;
+  // No refresh_token: the web app never asks for it in the body (`refresh_token_in_body`); it
+  // lives only in the HttpOnly cookie, out of reach of script.
 }
 
 export interface PublicProfile {

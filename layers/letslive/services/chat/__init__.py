@@ -39,9 +39,18 @@ def chat_service() -> ChatService:
     from letslive.services.tokens import verifier_from_settings
     from letslive.settings import get_settings
 
+    settings = get_settings()
     connections = ConnectionRepository()
     queue = fanout_queue()
-    fanout = Fanout(connections, connection_gateway(), queue, threshold=get_settings().chat_fanout_threshold)
+    fanout = Fanout(connections, connection_gateway(), queue, threshold=settings.chat_fanout_threshold)
+    limits = ChatLimits(connections_per_address=settings.chat_connections_per_address)
     return ChatService(
-        connections, ChatRepository(), _AccountDirectory(), verifier_from_settings(), fanout, event_publisher(), queue
+        connections,
+        ChatRepository(),
+        _AccountDirectory(),
+        verifier_from_settings(),
+        fanout,
+        event_publisher(),
+        queue,
+        limits,
     )

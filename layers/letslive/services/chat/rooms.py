@@ -12,19 +12,26 @@ and slow mode; nobody may act on the owner, and moderators may not act on each o
 
 Viewer count: the room's open connections, counted with one query and published as
 `ViewerCountChanged` at most once per `viewer_count_seconds`; a join or leave inside that window
-queues a delayed recount, so the last change is always published.
+queues a delayed recount, so the last change is always published. Anonymous connections count
+too, so each client address (IPv4, or IPv6 /64) may hold at most `connections_per_address` of
+them per room: a connection takes a slot at `$connect` (one conditional write) before it is
+recorded in the room, so a refused one is never counted even for a moment, and frees it at
+`$disconnect`. A slot whose `$disconnect` never came (or whose connection a fan-out dropped as
+gone) is freed when that address next finds its slots full, by checking which holders older
+than `SLOT_GRACE` are still open connections.
 """
 
 import logging
 import math
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Final, Literal, Protocol
 
 from pydantic import ValidationError
 
+from letslive.constants import CHAT_CONNECTION_TTL_SECONDS
 from letslive.data.fanout_queue import FanoutQueue
 from letslive.errors import (
     AnonymousChatter,
@@ -37,11 +44,13 @@ from letslive.errors import (
     EmptyMessage,
     MessageTooLong,
     NotModerator,
+    RateLimited,
     SlowMode,
     TimedOut,
     UnknownConnection,
 )
 from letslive.events import EventPublisher, publish_after_commit
+from letslive.models.addresses import client_key
 from letslive.models.chat import (
     CLIENT_ACTION,
     FRAME_MAX_BYTES,
@@ -83,6 +92,11 @@ logger = logging.getLogger(__name__)
 
 Turn = Literal["publish", "recount"]
 _REJECTED_DETAIL: Final = "that is not a chat action"
+# A slot frees when one of the address's connections closes, which nothing here can foresee.
+_SLOTS_FULL_RETRY_SECONDS: Final = 60
+# A holder younger than this may be a `$connect` still running (its connection not recorded yet;
+# API Gateway gives a route at most 29 s): never taken for a connection that is gone.
+SLOT_GRACE: Final = timedelta(seconds=60)
 
 
 class ConnectionStore(Protocol):
@@ -93,6 +107,16 @@ class ConnectionStore(Protocol):
     def remove(self, channel: str, connection_id: str) -> None: ...
 
     def count(self, channel: str) -> int: ...
+
+    def alive(self, channel: str, connection_ids: Iterable[str]) -> set[str]: ...
+
+    def claim_slot(
+        self, channel: str, address: str, connection_id: str, claimed_at: datetime, cap: int, expires: datetime
+    ) -> bool: ...
+
+    def slot_holders(self, channel: str, address: str) -> dict[str, datetime]: ...
+
+    def release_slots(self, channel: str, address: str, holders: Mapping[str, datetime]) -> None: ...
 
 
 class RoomStore(Protocol):
@@ -145,6 +169,8 @@ class ChatLimits:
     rate_interval_seconds: float = 1.0
     rate_burst: int = 3
     viewer_count_seconds: float = 5.0
+    # Open connections per client address per room (`Settings.chat_connections_per_address`).
+    connections_per_address: int = 10
 
 
 def new_message_id(now: datetime) -> str:
@@ -181,9 +207,10 @@ class ChatService:
 
     # --- connections --------------------------------------------------------------------------
 
-    def connect(self, connection_id: str, channel: str | None, token: str | None) -> Connection:
-        """Join `channel`'s room: `ChannelNotFound` for no such channel, `Unauthorized` for a
-        token that does not verify (a client without one joins read-only instead)."""
+    def connect(self, connection_id: str, channel: str | None, token: str | None, source_ip: str) -> Connection:
+        """Join `channel`'s room from `source_ip`: `ChannelNotFound` for no such channel,
+        `Unauthorized` for a token that does not verify (a client without one joins read-only
+        instead), `RateLimited` when that address already holds all its connections there."""
         name = normalize_channel(channel or "")
         if self.accounts.display_name(name) is None:
             raise ChannelNotFound("there is no such channel")
@@ -192,14 +219,22 @@ class ChatService:
             claims = self.verifier.verify(token)
             user = claims.username
             display_name = self.accounts.display_name(user) or user
+        address = client_key(source_ip)
         connection = Connection(
             channel=name,
             connection_id=connection_id,
             connected_at=self._clock(),
             user=user,
             display_name=display_name,
+            address=address,
         )
-        self.connections.add(connection)
+        if not self._take_slot(connection, address):
+            raise RateLimited("too many connections to this room from your address", _SLOTS_FULL_RETRY_SECONDS)
+        try:
+            self.connections.add(connection)
+        except DependencyUnavailable:
+            self._release_slot(connection, address)
+            raise
         self.count_viewers(name)
         return connection
 
@@ -208,7 +243,36 @@ class ChatService:
         if connection is None:
             return
         self.connections.remove(connection.channel, connection_id)
+        if connection.address is not None:
+            self._release_slot(connection, connection.address)
         self.count_viewers(connection.channel)
+
+    def _take_slot(self, connection: Connection, address: str) -> bool:
+        """One of the address's `connections_per_address` slots in the room, if one is free or
+        held by a connection that is gone (its `$disconnect` was lost, or a fan-out dropped it)."""
+        channel, connection_id, now = connection.channel, connection.connection_id, connection.connected_at
+        cap = self.limits.connections_per_address
+        expires = now + timedelta(seconds=CHAT_CONNECTION_TTL_SECONDS)
+        if self.connections.claim_slot(channel, address, connection_id, now, cap, expires):
+            return True
+        settled = {
+            held: at for held, at in self.connections.slot_holders(channel, address).items() if at <= now - SLOT_GRACE
+        }
+        alive = self.connections.alive(channel, settled)
+        stale = {held: at for held, at in settled.items() if held not in alive}
+        if not stale:
+            return False
+        self.connections.release_slots(channel, address, stale)
+        return self.connections.claim_slot(channel, address, connection_id, now, cap, expires)
+
+    def _release_slot(self, connection: Connection, address: str) -> None:
+        """Best effort: a slot left held is freed by `_take_slot` once its holder is gone."""
+        try:
+            self.connections.release_slots(
+                connection.channel, address, {connection.connection_id: connection.connected_at}
+            )
+        except DependencyUnavailable:
+            logger.warning("could not free a connection slot", exc_info=True)
 
     # --- client frames ------------------------------------------------------------------------
 
