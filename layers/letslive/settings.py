@@ -54,11 +54,12 @@ class Settings(BaseSettings):
     login_backoff_base_seconds: int = Field(default=60, ge=1, le=3600)
     login_backoff_max_seconds: int = Field(default=3600, ge=1, le=7 * 24 * 3600)
     login_backoff_reset_seconds: int = Field(default=24 * 3600, ge=60, le=30 * 24 * 3600)
-    # Failed logins per fixed window from one address across accounts (credential stuffing), and
+    # Failed logins per fixed window from one address across accounts (credential stuffing: one
+    # address shared by many users, as behind a carrier's NAT, must not reach it by typos), and
     # against one account from every address together (many addresses): high, so a handful of
     # addresses cannot reach it. A known device (a live refresh cookie) is held to neither.
     login_window_seconds: int = Field(default=900, ge=60, le=24 * 3600)
-    login_address_max_failures: int = Field(default=20, ge=1, le=100_000)
+    login_address_max_failures: int = Field(default=100, ge=1, le=100_000)
     login_account_max_failures: int = Field(default=300, ge=1, le=1_000_000)
     # Sign-ups (each costs an argon2id hash) from one address per fixed window.
     signup_window_seconds: int = Field(default=3600, ge=60, le=7 * 24 * 3600)

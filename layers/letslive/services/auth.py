@@ -107,7 +107,7 @@ class ThrottlePolicy:
     backoff_max_seconds: int = 3600
     backoff_reset_seconds: int = 24 * 3600
     window_seconds: int = 15 * 60
-    address_max_failures: int = 20
+    address_max_failures: int = 100
     account_max_failures: int = 300
     signup_window_seconds: int = 3600
     signup_max_per_address: int = 10
