@@ -21,6 +21,10 @@ APT_TOOLS := ffmpeg:ffmpeg \
   gst-launch-1.0:gstreamer1.0-tools,gstreamer1.0-plugins-good,gstreamer1.0-plugins-bad,gstreamer1.0-plugins-ugly \
   obs:obs-studio Xvfb:xvfb \
   chromium:chromium /usr/sbin/haproxy:haproxy
+# The GStreamer elements the publisher tests use: a present `gst-launch-1.0` with a plugin set
+# missing installs the sets again, and an element still missing afterwards fails the step.
+GST_ELEMENTS := videotestsrc audiotestsrc x264enc voaacenc h264parse aacparse flvmux rtmpsink rtmp2sink
+GST_PACKAGES := gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-plugins-bad gstreamer1.0-plugins-ugly
 # The web app (web/): its sources (and their folders, so a deleted file counts too), whose
 # change triggers a rebuild of the static export.
 WEB_SOURCES := $(shell find web/src web/public 2>/dev/null) \
@@ -84,10 +88,18 @@ system:
 	@missing=""; for pair in $(APT_TOOLS); do \
 	  command -v "$${pair%%:*}" >/dev/null || { pkgs="$${pair#*:}"; missing="$$missing $${pkgs//,/ }"; }; \
 	done; \
+	if command -v gst-inspect-1.0 >/dev/null; then \
+	  for element in $(GST_ELEMENTS); do \
+	    gst-inspect-1.0 --exists "$$element" || { missing="$$missing $(GST_PACKAGES)"; break; }; \
+	  done; \
+	fi; \
 	if [ -n "$$missing" ]; then \
 	  echo "installing:$$missing"; \
 	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $$missing; \
-	fi
+	fi; \
+	for element in $(GST_ELEMENTS); do \
+	  gst-inspect-1.0 --exists "$$element" || { echo "GStreamer element $$element is missing after installing $(GST_PACKAGES)"; exit 1; }; \
+	done
 
 lint: python
 	$(VENV)/bin/ruff check .
@@ -96,9 +108,10 @@ lint: python
 typecheck: python
 	$(VENV)/bin/mypy layers functions workers infra localstack bench tests
 
-unit: python
+# Both suites run real ffmpeg and GStreamer (and integration the emulator): missing, they fail.
+unit: python system
 	$(PY) -m pytest tests/unit
-integration: python
+integration: python emulator system
 	$(PY) -m pytest tests/integration
 infra: python node web
 	$(PY) -m pytest tests/infra
