@@ -11,7 +11,7 @@ import json
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any, Literal
 from urllib.parse import quote
 
@@ -37,6 +37,7 @@ from letslive.services.tokens import AccessTokenIssuer, SigningKey, verifier_fro
 from letslive.settings import get_settings
 from tests.integration.conftest import REGION
 from tests.integration.test_health_api import LambdaContext
+from tests.support.clocks import DateClock
 
 API_ID = "abc123"
 STAGE = "local"
@@ -47,23 +48,6 @@ FANOUT_QUEUE = "letslive-test-chat-fanout"
 SOURCE_IP = "203.0.113.7"
 
 Frame = dict[str, Any]
-
-
-class Clock:
-    """The chat service's clock, moved by hand."""
-
-    def __init__(self, now: datetime) -> None:
-        self.now = now
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def timestamp(self) -> float:
-        return self.now.timestamp()
-
-    def advance(self, seconds: float) -> datetime:
-        self.now += timedelta(seconds=seconds)
-        return self.now
 
 
 # --- API Gateway WebSocket events ---------------------------------------------------------------
@@ -301,7 +285,7 @@ class ChatRoom:
     the handlers build theirs as in Lambda (`chat_service()`, real time)."""
 
     keys: SigningKey
-    clock: Clock
+    clock: DateClock
     monkeypatch: pytest.MonkeyPatch
     queue: FanoutQueue
     own_service: bool = True

@@ -282,7 +282,8 @@ def chat_env(
 
 @pytest.fixture
 def chat(chat_env: ChatEnv, monkeypatch: pytest.MonkeyPatch) -> "ChatRoom":
-    from tests.integration.chat_support import ChatRoom, Clock
+    from tests.integration.chat_support import ChatRoom
+    from tests.support.clocks import DateClock
 
-    clock = Clock(datetime.now(UTC).replace(microsecond=0))
+    clock = DateClock(datetime.now(UTC).replace(microsecond=0))
     return ChatRoom(chat_env.keys, clock, monkeypatch, chat_env.queue)

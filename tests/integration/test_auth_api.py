@@ -15,7 +15,7 @@ from httpx import Response
 
 from functions.auth import routes
 from functions.auth.app import create_app
-from functions.common.problems import PROBLEM_CONTENT_TYPE
+from functions.common.problems import PROBLEM_TYPE_BASE
 from letslive.constants import (
     ENV_ORIGIN_VERIFY_SECRET,
     ORIGIN_VERIFY_HEADER,
@@ -37,24 +37,17 @@ from letslive.services.tokens import AccessTokenIssuer, AccessTokenVerifier, Sig
 from letslive.settings import get_settings, reset_settings
 from tests.integration.conftest import REGION
 from tests.integration.test_health_api import LambdaContext, http_api_event
+from tests.support.clocks import Clock
+from tests.support.problems import assert_problem
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
 
-TYPE_BASE = "https://letslive.dev/problems/"
 PASSWORD = "correct horse battery staple"
 REFRESH_TTL = 30 * 24 * 3600
 WINDOW = 15 * 60
 # A fixed window start (a multiple of 15 minutes), so Retry-After is known exactly.
 T0 = 1_800_000_000 - 1_800_000_000 % WINDOW
-
-
-class Clock:
-    def __init__(self, now: float) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
 
 
 def make_client(app: FastAPI, ip: str = "198.51.100.1") -> TestClient:
@@ -122,15 +115,6 @@ def rotate(client: TestClient, refresh_token: str) -> Response:
 def tokens(response: Response) -> dict[str, Any]:
     assert response.status_code == 200, response.text
     body: dict[str, Any] = response.json()
-    return body
-
-
-def assert_problem(response: Response, status: int, code: str) -> dict[str, Any]:
-    assert response.status_code == status, response.text
-    assert response.headers["content-type"] == PROBLEM_CONTENT_TYPE
-    body: dict[str, Any] = response.json()
-    assert body["type"] == TYPE_BASE + code
-    assert body["status"] == status
     return body
 
 
@@ -819,7 +803,7 @@ def test_lambda_handler_logs_in_and_throttles_by_the_api_gateway_source_ip(
     throttled = lambda_login("alice", PASSWORD, "203.0.113.66")
     assert throttled["statusCode"] == 429
     assert int(throttled["headers"]["retry-after"]) >= 1
-    assert json.loads(throttled["body"])["type"] == TYPE_BASE + "rate-limited"
+    assert json.loads(throttled["body"])["type"] == PROBLEM_TYPE_BASE + "rate-limited"
     # The counter is per source IP: another address is not affected.
     assert lambda_login("alice", PASSWORD, "203.0.113.8")["statusCode"] == 200
 

@@ -24,7 +24,6 @@ from letslive.services.tokens import AccessTokenIssuer, generate_signing_key
 from letslive.settings import get_settings, reset_settings
 from tests.integration.chat_support import (
     ChatRoom,
-    Clock,
     Frame,
     Socket,
     connect_event,
@@ -36,6 +35,7 @@ from tests.integration.chat_support import (
     posted,
 )
 from tests.integration.conftest import REGION, ChatEnv
+from tests.support.clocks import DateClock
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -906,7 +906,7 @@ def test_a_slot_whose_disconnect_never_came_is_freed_when_needed(chat: ChatRoom)
 def test_the_cap_comes_from_the_environment(chat_env: ChatEnv, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv(f"{ENV_PREFIX}CHAT_CONNECTIONS_PER_ADDRESS", "1")
     reset_settings()
-    chat = ChatRoom(chat_env.keys, Clock(datetime.now(UTC)), monkeypatch, chat_env.queue, own_service=False)
+    chat = ChatRoom(chat_env.keys, DateClock(datetime.now(UTC)), monkeypatch, chat_env.queue, own_service=False)
     open_all(chat, CHANNEL, 1, HOME)
     open_all(chat, CHANNEL, 1, HOME, status=429)
     open_all(chat, CHANNEL, 1, NEIGHBOUR)

@@ -17,12 +17,10 @@ import boto3
 import pytest
 from botocore.stub import ANY, Stubber
 from fastapi.testclient import TestClient
-from httpx import Response
 
 import functions.chat.events
 import functions.streams.events
 from functions.chat.app import create_app
-from functions.common.problems import PROBLEM_CONTENT_TYPE
 from letslive.constants import (
     ENV_CHAT_CALLBACK_URL,
     ENV_CHAT_FANOUT_QUEUE_URL,
@@ -43,13 +41,14 @@ from letslive.settings import get_settings, reset_settings
 from tests.integration.chat_support import (
     CALLBACK_URL,
     ChatRoom,
-    Clock,
     Socket,
     context,
     drain,
     run_fanout,
 )
 from tests.integration.conftest import REGION, ChatEnv, EventBus
+from tests.support.clocks import DateClock
+from tests.support.problems import assert_problem
 
 if TYPE_CHECKING:
     pass
@@ -203,7 +202,7 @@ def test_a_room_above_the_threshold_fans_out_through_the_queue(
     # The handlers' own service (`chat_service()`): the threshold comes from the environment.
     monkeypatch.setenv(ENV_CHAT_FANOUT_THRESHOLD, "2")
     reset_settings()
-    chat = ChatRoom(chat_env.keys, Clock(datetime.now(UTC)), monkeypatch, chat_env.queue, own_service=False)
+    chat = ChatRoom(chat_env.keys, DateClock(datetime.now(UTC)), monkeypatch, chat_env.queue, own_service=False)
     bob = chat.join(CHANNEL, "bob")
     carol = chat.join(CHANNEL, "carol")
     chat_env.queue.take()  # the viewer-count recount
@@ -494,12 +493,6 @@ def bearer(keys: SigningKey, username: str) -> dict[str, str]:
     settings = get_settings()
     token = AccessTokenIssuer(keys, settings.jwt_issuer, settings.jwt_audience, 900).issue(uuid.uuid4().hex, username)
     return {"authorization": f"Bearer {token}"}
-
-
-def assert_problem(response: Response, status: int) -> None:
-    assert response.status_code == status, response.text
-    assert response.headers["content-type"] == PROBLEM_CONTENT_TYPE
-    assert response.json()["status"] == status
 
 
 def arrange_room(chat: ChatRoom) -> tuple[Socket, datetime]:

@@ -17,9 +17,8 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 from fastapi.testclient import TestClient
-from httpx import Response
 
-from functions.common.problems import PROBLEM_CONTENT_TYPE
+from functions.common.problems import PROBLEM_CONTENT_TYPE, PROBLEM_TYPE_BASE
 from functions.streams.app import create_app
 from letslive.constants import ENV_INGEST_URL, ENV_MEDIA_BASE_URL, Service, Table
 from letslive.data.streams import StreamRepository
@@ -39,11 +38,12 @@ from letslive.services.tokens import AccessTokenIssuer, SigningKey
 from letslive.settings import get_settings
 from tests.integration.conftest import EventBus
 from tests.integration.test_health_api import LambdaContext, http_api_event
+from tests.support.clocks import DateClock
+from tests.support.problems import assert_problem
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
 
-PROBLEMS = "https://letslive.dev/problems/"
 MEDIA = "https://media.example.net/hls"
 INGEST = "rtmp://ingest.example.net:1935/live"
 START = datetime.now(UTC).replace(microsecond=0)
@@ -56,30 +56,6 @@ pytestmark = pytest.mark.filterwarnings("ignore:No application metrics to publis
 
 
 # --- helpers ---------------------------------------------------------------------------------
-
-
-def assert_problem(response: Response, status: int, code: str | None = None) -> dict[str, Any]:
-    assert response.status_code == status, response.text
-    assert response.headers["content-type"] == PROBLEM_CONTENT_TYPE
-    body: dict[str, Any] = response.json()
-    assert body["status"] == status
-    if code is not None:
-        assert body["type"] == PROBLEMS + code
-    return body
-
-
-class Clock:
-    """The worker's clock, moved by hand."""
-
-    def __init__(self, now: datetime = START) -> None:
-        self.now = now
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, seconds: float) -> datetime:
-        self.now += timedelta(seconds=seconds)
-        return self.now
 
 
 class Api:
@@ -118,7 +94,7 @@ class Worker:
     """What the ingest worker holds: the service with its clock."""
 
     service: StreamService
-    clock: Clock
+    clock: DateClock
 
     def go_live(self, key: str) -> tuple[PublishGrant, Broadcast]:
         grant = self.service.authorize_publish(key)
@@ -126,7 +102,7 @@ class Worker:
         return grant, self.service.start_broadcast(grant, self.clock())
 
 
-def worker_service(clock: Clock) -> StreamService:
+def worker_service(clock: DateClock) -> StreamService:
     return StreamService(
         StreamRepository(),
         event_publisher(),
@@ -156,7 +132,7 @@ def api(accounts: SigningKey, monkeypatch: pytest.MonkeyPatch) -> Iterator[Api]:
 
 @pytest.fixture
 def worker(api: Api) -> Worker:
-    clock = Clock()
+    clock = DateClock(START)
     return Worker(worker_service(clock), clock)
 
 
@@ -545,7 +521,7 @@ def test_media_urls_are_paths_without_a_media_base_url(accounts: SigningKey, mon
     heartbeats_stay_fresh_for_the_api(monkeypatch)
     with TestClient(create_app()) as client:
         api = Api(client, accounts)
-        clock = Clock()
+        clock = DateClock(START)
         worker = Worker(worker_service(clock), clock)
         _, broadcast = worker.go_live(api.new_key("alice"))
         assert api.channel("alice")["playback_url"] == f"broadcasts/{broadcast.broadcast_id}/master.m3u8"
@@ -804,7 +780,7 @@ def test_a_failing_event_bus_does_not_fail_a_started_broadcast(api: Api, caplog:
             raise DependencyUnavailable("bus down")
 
     key = api.new_key("alice")
-    service = StreamService(StreamRepository(), BrokenBus(), clock=Clock())
+    service = StreamService(StreamRepository(), BrokenBus(), clock=DateClock(START))
     grant = service.authorize_publish(key)
     assert grant is not None
     service.start_broadcast(grant, START)
@@ -895,7 +871,7 @@ def test_the_lambda_handler_serves_the_directory(api: Api, worker: Worker, event
 
     missing = handler(http_api_event("GET", "/streams/me/health", Service.STREAMS), LambdaContext("x"))
     assert missing["statusCode"] == 401
-    assert json.loads(missing["body"])["type"] == PROBLEMS + "unauthorized"
+    assert json.loads(missing["body"])["type"] == PROBLEM_TYPE_BASE + "unauthorized"
 
 
 def test_a_reconnect_with_a_rotated_key_starts_a_new_broadcast(api: Api, worker: Worker) -> None:

@@ -15,14 +15,15 @@ from letslive.services.sweeper import BroadcastSweeper
 from letslive.services.vods import vod_service
 from letslive.storage import media_storage
 from tests.integration.conftest import EventBus
-from tests.integration.test_streams_api import STALE, Clock, Worker, health, kinds, worker_service
+from tests.integration.test_streams_api import STALE, Worker, health, kinds, worker_service
+from tests.support.clocks import DateClock
 from tests.unit.test_uploader import NO_WAIT, PLAN, RUNGS, FakeFfmpeg, segment_name
 from workers.ingest.uploader import HlsUploader
 
 
 @pytest.fixture
 def worker(tables: object, media_bucket: str, event_bus: EventBus) -> Worker:
-    clock = Clock(datetime.now(UTC))
+    clock = DateClock(datetime.now(UTC))
     return Worker(worker_service(clock), clock)
 
 

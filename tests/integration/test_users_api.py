@@ -15,7 +15,6 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 from fastapi.testclient import TestClient
-from httpx import Response
 from pynamodb.exceptions import CancellationReason, TransactWriteError, VerboseClientError
 
 from functions.common.problems import PROBLEM_CONTENT_TYPE
@@ -32,11 +31,11 @@ from letslive.services.tokens import AccessTokenIssuer, SigningKey, generate_sig
 from letslive.services.users import UserService, encode_cursor
 from letslive.settings import get_settings
 from tests.integration.conftest import EventBus, forget_cached_aws
+from tests.support.problems import assert_problem
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
 
-PROBLEMS = "https://letslive.dev/problems/"
 START = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 
 
@@ -57,16 +56,6 @@ def issuer(key: SigningKey, clock: Callable[[], float] = time.time) -> AccessTok
 
 def bearer(token: str) -> dict[str, str]:
     return {"authorization": f"Bearer {token}"}
-
-
-def assert_problem(response: Response, status: int, code: str | None = None) -> dict[str, Any]:
-    assert response.status_code == status, response.text
-    assert response.headers["content-type"] == PROBLEM_CONTENT_TYPE
-    body: dict[str, Any] = response.json()
-    assert body["status"] == status
-    if code is not None:
-        assert body["type"] == PROBLEMS + code
-    return body
 
 
 def stored(username: str) -> Profile:

@@ -14,9 +14,8 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from httpx import Response
 
-from functions.common.problems import PROBLEM_CONTENT_TYPE
+from functions.common.problems import PROBLEM_CONTENT_TYPE, PROBLEM_TYPE_BASE
 from functions.vods.app import create_app
 from letslive.constants import ENV_MEDIA_BASE_URL, Service
 from letslive.data.streams import StreamRepository
@@ -31,8 +30,8 @@ from letslive.services.vods import VodService
 from letslive.settings import get_settings
 from tests.integration.conftest import EventBus
 from tests.integration.test_health_api import LambdaContext, http_api_event
+from tests.support.problems import assert_problem
 
-PROBLEMS = "https://letslive.dev/problems/"
 MEDIA = "https://media.example.net/hls"
 START = datetime(2026, 3, 1, 20, 0, tzinfo=UTC)
 RUNGS = [
@@ -42,16 +41,6 @@ RUNGS = [
 ]
 
 pytestmark = pytest.mark.filterwarnings("ignore:No application metrics to publish:UserWarning")
-
-
-def assert_problem(response: Response, status: int, code: str | None = None) -> dict[str, Any]:
-    assert response.status_code == status, response.text
-    assert response.headers["content-type"] == PROBLEM_CONTENT_TYPE
-    body: dict[str, Any] = response.json()
-    assert body["status"] == status
-    if code is not None:
-        assert body["type"] == PROBLEMS + code
-    return body
 
 
 def auth(key: SigningKey, username: str) -> dict[str, str]:
@@ -298,4 +287,4 @@ def test_the_lambda_handler_lists_vods(client: TestClient, event_loop_for_mangum
 
     missing = handler(http_api_event("GET", f"/vods/{uuid.uuid4().hex}", Service.VODS), LambdaContext("x"))
     assert missing["statusCode"] == 404
-    assert json.loads(missing["body"])["type"] == PROBLEMS + "vod-not-found"
+    assert json.loads(missing["body"])["type"] == PROBLEM_TYPE_BASE + "vod-not-found"

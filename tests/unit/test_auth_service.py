@@ -35,20 +35,13 @@ from letslive.services.auth import (
 )
 from letslive.services.passwords import Passwords
 from letslive.services.tokens import AccessTokenIssuer, AccessTokenVerifier, generate_signing_key, jwks_document
+from tests.support.clocks import Clock
 
 PASSWORD = "correct horse battery staple"
 WINDOW = 900
 T0 = 1_800_000_000 - 1_800_000_000 % WINDOW  # a window start
 TTL = 30 * 24 * 3600
 IP = "203.0.113.7"
-
-
-class Clock:
-    def __init__(self, now: float) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
 
 
 class Accounts:

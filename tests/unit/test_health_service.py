@@ -6,22 +6,13 @@ from letslive import __version__
 from letslive.constants import SERVICE_TABLES, Service
 from letslive.errors import ConfigurationError, DependencyUnavailable, LetsLiveError
 from letslive.services.health import HealthService, service_health
-
-
-class FakeClock:
-    """A clock that only moves when a probe says so."""
-
-    def __init__(self, start: float = 1000.0) -> None:
-        self.now = start
-
-    def __call__(self) -> float:
-        return self.now
+from tests.support.clocks import Clock
 
 
 class FakeProbe:
     """Takes `seconds` on the fake clock, then answers or raises `error`; counts its calls."""
 
-    def __init__(self, clock: FakeClock, seconds: float = 0.0, error: Exception | None = None) -> None:
+    def __init__(self, clock: Clock, seconds: float = 0.0, error: Exception | None = None) -> None:
         self.clock = clock
         self.seconds = seconds
         self.error = error
@@ -35,7 +26,7 @@ class FakeProbe:
 
 
 def test_all_probes_ok_is_ok() -> None:
-    clock = FakeClock()
+    clock = Clock()
     probes = {"table:users": FakeProbe(clock), "bucket:media": FakeProbe(clock)}
     report = HealthService("users", probes, clock=clock).check()
 
@@ -52,7 +43,7 @@ def test_all_probes_ok_is_ok() -> None:
     [DependencyUnavailable("table users: connect timeout"), ConfigurationError("LETSLIVE_USERS_TABLE is not set")],
 )
 def test_one_failing_probe_is_degraded_with_its_error(error: LetsLiveError) -> None:
-    clock = FakeClock()
+    clock = Clock()
     probes = {"table:users": FakeProbe(clock, error=error), "bucket:media": FakeProbe(clock)}
     report = HealthService("users", probes, clock=clock).check()
 
@@ -67,7 +58,7 @@ def test_one_failing_probe_is_degraded_with_its_error(error: LetsLiveError) -> N
 
 
 def test_latency_is_measured_per_probe_with_the_injected_clock() -> None:
-    clock = FakeClock()
+    clock = Clock()
     probes = {
         "fast": FakeProbe(clock, seconds=0.004),
         "slow": FakeProbe(clock, seconds=1.5),
@@ -82,19 +73,19 @@ def test_latency_is_measured_per_probe_with_the_injected_clock() -> None:
 
 
 def test_latency_is_rounded_to_hundredths_of_a_millisecond() -> None:
-    clock = FakeClock()
+    clock = Clock()
     report = HealthService("vods", {"p": FakeProbe(clock, seconds=0.0012345)}, clock=clock).check()
     assert report.checks["p"].latency_ms == pytest.approx(1.23)
 
 
 def test_version_can_be_injected() -> None:
-    report = HealthService("auth", {}, version="9.9.9", clock=FakeClock()).check()
+    report = HealthService("auth", {}, version="9.9.9", clock=Clock()).check()
     assert report.version == "9.9.9"
 
 
 def test_unexpected_exceptions_are_not_swallowed() -> None:
     """Only domain errors mean "dependency down"; a bug in a probe must surface, not read as degraded."""
-    clock = FakeClock()
+    clock = Clock()
     service = HealthService("auth", {"buggy": FakeProbe(clock, error=KeyError("oops"))}, clock=clock)
     with pytest.raises(KeyError):
         service.check()

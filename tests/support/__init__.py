@@ -1,0 +1,1 @@
+"""Fakes and assertions shared by the test suites (one copy of each)."""
