@@ -54,7 +54,7 @@ python: $(VENV)/.stamp
 $(VENV)/.stamp: pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || { echo "Python >= 3.11 is required"; exit 1; }
 	[ -x $(PY) ] || $(PYTHON) -m venv $(VENV)
-	$(call PIP_INSTALL,$(VENV)) -e '.[http,dev]' 2> >(grep -v 'is ignored: it is neither' >&2)
+	$(call PIP_INSTALL,$(VENV)) -e '.[http,ingest,dev]' 2> >(grep -v 'is ignored: it is neither' >&2)
 	touch $@
 
 emulator: $(EMU_VENV)/.stamp
@@ -101,9 +101,11 @@ system:
 	  gst-inspect-1.0 --exists "$$element" || { echo "GStreamer element $$element is missing after installing $(GST_PACKAGES)"; exit 1; }; \
 	done
 
+# Ruff, and the layering contracts of .importlinter (entry points -> services -> data -> models).
 lint: python
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/lint-imports
 
 typecheck: python
 	$(VENV)/bin/mypy layers functions workers infra localstack bench tests

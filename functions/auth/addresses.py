@@ -8,14 +8,12 @@ sends `ORIGIN_VERIFY_HEADER` with a deploy-time secret. Anyone may call the API 
 directly with both headers, so the viewer address is believed only with the right secret.
 """
 
-import hmac
 import ipaddress
 
 from fastapi import Request
 
 from letslive.constants import ORIGIN_VERIFY_HEADER, VIEWER_ADDRESS_HEADER
-from letslive.data.secrets import load_origin_verify_secret
-from letslive.settings import get_settings
+from letslive.services.origin import came_through_our_distribution
 
 
 def source_address(request: Request) -> str:
@@ -26,16 +24,6 @@ def source_address(request: Request) -> str:
         if isinstance(source_ip, str) and source_ip:
             return source_ip
     return request.client.host if request.client else "unknown"
-
-
-def came_through_our_distribution(presented: str | None) -> bool:
-    """Whether `presented` is the origin-verify secret (never, where none is configured)."""
-    secret_id = get_settings().origin_verify_secret
-    if not secret_id or not presented:
-        return False
-    expected = load_origin_verify_secret(secret_id)
-    # Constant time, so the secret cannot be guessed a byte at a time from response timings.
-    return bool(expected) and hmac.compare_digest(presented.encode(), expected.encode())
 
 
 def client_address(request: Request) -> str:

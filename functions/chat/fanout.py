@@ -12,8 +12,7 @@ from pydantic import ValidationError
 
 from functions.common.observability import Observability
 from letslive.constants import ChatMetric, Service
-from letslive.data.fanout_queue import parse_task
-from letslive.models.chat import FanoutBatch
+from letslive.models.chat import FanoutBatch, parse_task
 from letslive.services.chat import ChatService, chat_service
 
 observability = Observability(Service.CHAT.value)

@@ -36,7 +36,6 @@ def _respond(event: dict[str, Any], status: str, data: dict[str, str], reason: s
 
 @observability.entry_point(CLOUDFORMATION_REQUEST_ID)
 def handler(event: dict[str, Any], context: Any) -> None:
-    from letslive.data.secrets import SecretsManagerStore
     from letslive.errors import LetsLiveError
     from letslive.services.signing_keys import ensure_signing_key
     from letslive.services.tokens import jwks_document
@@ -47,7 +46,7 @@ def handler(event: dict[str, Any], context: Any) -> None:
             # The secret goes with the stack; nothing to undo here.
             _respond(event, "SUCCESS", {})
             return
-        key = ensure_signing_key(SecretsManagerStore(), event["ResourceProperties"]["SecretId"])
+        key = ensure_signing_key(event["ResourceProperties"]["SecretId"])
         _respond(event, "SUCCESS", {"Jwks": json.dumps(jwks_document(key)), "KeyId": key.kid})
     except (LetsLiveError, KeyError) as exc:
         logger.exception("signing key resource failed")

@@ -29,10 +29,10 @@ from letslive.data import connections_api
 from letslive.data.chat import ChatRepository, ConnectionRepository
 from letslive.data.connections_api import POST_CONCURRENCY, connection_gateway
 from letslive.data.fanout_queue import fanout_queue
-from letslive.events import event_publisher
 from letslive.services.chat import ChatLimits, ChatService, Fanout
 from letslive.services.chat import _AccountDirectory as AccountDirectory
 from letslive.services.chat.fanout import BATCH_SIZE
+from letslive.services.events import event_publisher
 from letslive.services.tokens import AccessTokenIssuer, SigningKey, verifier_from_settings
 from letslive.settings import get_settings
 from tests.integration.conftest import REGION

@@ -57,8 +57,9 @@ from letslive.constants import (
     table_env_var,
 )
 from letslive.data.aws import reset_clients
-from letslive.data.secrets import load_origin_verify_secret, load_signing_key
 from letslive.data.tables import bind, connection
+from letslive.services.origin import load_origin_verify_secret
+from letslive.services.signing_keys import load_signing_key
 from letslive.services.tokens import SigningKey, generate_signing_key, jwks_document
 from letslive.settings import reset_settings
 

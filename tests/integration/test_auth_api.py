@@ -26,13 +26,13 @@ from letslive.constants import (
     Table,
 )
 from letslive.data.accounts import AccountRepository
-from letslive.data.secrets import load_signing_key
 from letslive.data.sessions import SessionRepository, ThrottleRepository
 from letslive.errors import InvalidRefreshToken
 from letslive.models.auth import Backoff, Rotation, StoredRefreshToken
 from letslive.services import passwords
 from letslive.services.auth import REUSE_GRACE_SECONDS, AuthService, auth_service, hash_refresh_token
 from letslive.services.passwords import Passwords
+from letslive.services.signing_keys import load_signing_key
 from letslive.services.tokens import AccessTokenIssuer, AccessTokenVerifier, SigningKey, generate_signing_key
 from letslive.settings import get_settings, reset_settings
 from tests.integration.conftest import REGION

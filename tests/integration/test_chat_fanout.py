@@ -32,9 +32,9 @@ from letslive.data.chat import ConnectionRepository
 from letslive.data.connections_api import ApiGatewayConnections
 from letslive.data.streams import StreamRepository
 from letslive.errors import DependencyUnavailable
-from letslive.events import event_publisher
 from letslive.models.chat import FanoutBatch
 from letslive.models.events import StreamEnded, StreamStarted, ViewerCountChanged
+from letslive.services.events import event_publisher
 from letslive.services.streams import StreamService
 from letslive.services.tokens import AccessTokenIssuer, SigningKey
 from letslive.settings import get_settings, reset_settings

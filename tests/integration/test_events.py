@@ -3,9 +3,10 @@ from datetime import UTC, datetime
 import pytest
 
 from letslive.constants import EVENT_SOURCE
+from letslive.data.events import EventBridgePublisher
 from letslive.errors import DependencyUnavailable
-from letslive.events import EventBridgePublisher, event_publisher
 from letslive.models.events import UserFollowed
+from letslive.services.events import event_publisher
 from tests.integration.conftest import EventBus
 
 

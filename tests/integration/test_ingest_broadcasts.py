@@ -23,10 +23,10 @@ from letslive.errors import NotLive
 from letslive.media.playlists import MediaPlaylist, parse_master_playlist, parse_media_playlist
 from letslive.models.streams import StreamHealthReport
 from letslive.services.recordings import broadcast_prefix
+from letslive.services.storage import media_storage
 from letslive.services.streams import StreamService, stream_service
 from letslive.services.vods import vod_service
 from letslive.settings import get_settings
-from letslive.storage import media_storage
 from tests.e2e.media import gstreamer_command
 from tests.fixtures.rtmp.client import RawClient, status
 from tests.fixtures.rtmp.obs import HeadlessObs

@@ -26,8 +26,8 @@ import pytest
 from letslive.errors import NotFound
 from letslive.media.playlists import parse_master_playlist, parse_media_playlist
 from letslive.services.recordings import broadcast_prefix
+from letslive.services.storage import media_storage
 from letslive.services.vods import vod_service
-from letslive.storage import media_storage
 from tests.fixtures.rtmp.client import CLIENT_CLOSED, RawClient, loopback_sources, malformed_flood, status
 from tests.hls_checks import assert_aligned
 from tests.integration.conftest import EventBus

@@ -9,9 +9,10 @@ from typing import TYPE_CHECKING
 import pytest
 
 from letslive.data.aws import client, reset_clients
+from letslive.data.storage import S3MediaStorage
 from letslive.errors import ConfigurationError, DependencyUnavailable
+from letslive.services.storage import media_storage
 from letslive.settings import reset_settings
-from letslive.storage import S3MediaStorage, media_storage
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client

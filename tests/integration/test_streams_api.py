@@ -23,7 +23,6 @@ from functions.streams.app import create_app
 from letslive.constants import ENV_INGEST_URL, ENV_MEDIA_BASE_URL, Service, Table
 from letslive.data.streams import StreamRepository
 from letslive.errors import BroadcastNotFound, ChannelBusy, DependencyUnavailable, InvalidStreamKey
-from letslive.events import event_publisher
 from letslive.models.events import DomainEvent
 from letslive.models.streams import (
     Broadcast,
@@ -33,7 +32,9 @@ from letslive.models.streams import (
     RungReport,
     StreamHealth,
 )
-from letslive.services.streams import StreamService, encode_cursor, hash_stream_key
+from letslive.services.events import event_publisher
+from letslive.services.pagination import encode_cursor
+from letslive.services.streams import StreamService, hash_stream_key
 from letslive.services.tokens import AccessTokenIssuer, SigningKey
 from letslive.settings import get_settings
 from tests.integration.conftest import EventBus

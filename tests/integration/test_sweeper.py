@@ -11,9 +11,9 @@ import pytest
 from letslive.data.streams import StreamRepository
 from letslive.media.playlists import parse_master_playlist, parse_media_playlist
 from letslive.services.recordings import broadcast_prefix
+from letslive.services.storage import media_storage
 from letslive.services.sweeper import BroadcastSweeper
 from letslive.services.vods import vod_service
-from letslive.storage import media_storage
 from tests.integration.conftest import EventBus
 from tests.integration.test_streams_api import STALE, Worker, health, kinds, worker_service
 from tests.support.clocks import DateClock

@@ -24,11 +24,11 @@ from letslive.data.accounts import AccountRepository
 from letslive.data.follows import FollowRepository
 from letslive.data.tables import connection
 from letslive.errors import DependencyUnavailable
-from letslive.events import event_publisher
 from letslive.models.events import DomainEvent
 from letslive.models.users import Profile
+from letslive.services.events import event_publisher
 from letslive.services.tokens import AccessTokenIssuer, SigningKey, generate_signing_key
-from letslive.services.users import UserService, encode_cursor
+from letslive.services.users import UserService, encode_follow_cursor
 from letslive.settings import get_settings
 from tests.integration.conftest import EventBus, forget_cached_aws
 from tests.support.problems import assert_problem
@@ -565,7 +565,7 @@ def test_a_tampered_or_foreign_cursor_is_a_400(api: Api, service: UserService) -
     flipped = cursor[:-3] + ("A" if cursor[-3] != "A" else "B") + cursor[-2:]
     position = service.follows.page("followers", "star", 1, None).last
     assert position is not None
-    forged = encode_cursor("followers", "other", position)  # a real position, labelled as another list
+    forged = encode_follow_cursor("followers", "other", position)  # a real position, labelled as another list
     for bad in (
         flipped,
         cursor + "A",

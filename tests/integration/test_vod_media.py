@@ -15,12 +15,12 @@ from fastapi.testclient import TestClient
 
 from functions.vods import media
 from letslive.constants import ENV_CDN_DISTRIBUTION_PARAMETER, ENV_EVENT_BUS, ENV_MEDIA_BUCKET, EVENT_SOURCE
+from letslive.data.storage import s3_media_storage
 from letslive.errors import DependencyUnavailable
 from letslive.models.events import VodDeleted
 from letslive.services.recordings import broadcast_prefix
 from letslive.services.tokens import SigningKey
 from letslive.services.vods import vod_media_cleaner
-from letslive.storage import s3_media_storage
 from tests.integration.conftest import REGION, EventBus, forget_cached_aws
 from tests.integration.test_health_api import LambdaContext
 from tests.integration.test_vods_api import START, auth, broadcast, client, record, recorder

@@ -21,10 +21,11 @@ from letslive.constants import ENV_MEDIA_BASE_URL, Service
 from letslive.data.streams import StreamRepository
 from letslive.data.vods import VodRepository
 from letslive.errors import InvalidInput
-from letslive.events import event_publisher
 from letslive.models.streams import Broadcast, ListPosition
 from letslive.models.vods import VodRung
-from letslive.services.streams import StreamService, encode_cursor, generate_stream_key, hash_stream_key
+from letslive.services.events import event_publisher
+from letslive.services.pagination import encode_cursor
+from letslive.services.streams import StreamService, generate_stream_key, hash_stream_key
 from letslive.services.tokens import AccessTokenIssuer, SigningKey
 from letslive.services.vods import VodService
 from letslive.settings import get_settings

@@ -12,7 +12,6 @@ from pydantic import ValidationError
 
 from letslive.constants import ChatAction
 from letslive.data.connections_api import management_endpoint
-from letslive.data.fanout_queue import parse_task
 from letslive.errors import (
     AnonymousChatter,
     Banned,
@@ -45,6 +44,7 @@ from letslive.models.chat import (
     UnmodAction,
     ViewerRecount,
     clean_text,
+    parse_task,
     shows_anything,
 )
 from letslive.services.chat import notice_for, parse_action

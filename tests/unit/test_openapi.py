@@ -13,10 +13,9 @@ from hypothesis import strategies as st
 from functions.common.problems import GATEWAY_NOT_FOUND, GATEWAY_THROTTLED, PROBLEM_CONTENT_TYPE, problem
 from functions.openapi import DOCUMENT, build_document, render
 from letslive.constants import RESERVED_USERNAMES, Service, health_route
-from letslive.models import schema
+from letslive.models import schema, text
 from letslive.models.users import AVATAR_URL_MAX, DISPLAY_NAME_MAX, FollowPosition, clean_avatar_url, clean_display_name
-from letslive.services import streams as streams_service
-from letslive.services import users as users_service
+from letslive.services.users import encode_follow_cursor
 
 
 def test_committed_openapi_document_is_current() -> None:
@@ -102,8 +101,7 @@ def test_links_name_existing_operations_and_parameters() -> None:
 
 
 def test_cursor_schema_matches_the_issued_cursors() -> None:
-    assert schema.CURSOR_MAX_LENGTH == users_service.CURSOR_MAX_LENGTH == streams_service.CURSOR_MAX_LENGTH
-    issued = users_service.encode_cursor(
+    issued = encode_follow_cursor(
         "followers", "bob", FollowPosition(followed_at=datetime(2026, 3, 1, tzinfo=UTC), username="alice_01")
     )
     assert re.fullmatch(schema.CURSOR_SCHEMA["pattern"], issued)
@@ -131,6 +129,18 @@ def test_display_names_the_schema_refuses_are_refused(name: str) -> None:
     assert not re.fullmatch(LINE, name)
     with pytest.raises(ValueError, match="display name"):
         clean_display_name(name)
+
+
+def test_the_text_patterns_refuse_exactly_the_characters_the_validators_refuse() -> None:
+    line = re.compile(schema.line_schema(10, blank=True)["pattern"])
+    multiline = re.compile(schema.text_schema(10)["pattern"])
+    for code in range(0x110000):
+        ch = chr(code)
+        if unicodedata.category(ch) == "Cs":
+            continue  # cannot occur in JSON text: the parser refuses it first
+        assert bool(line.fullmatch(ch)) is not text.has_forbidden(ch, line=True), hex(code)
+        allowed = "\n\r"  # the bio keeps line breaks (CRLF and CR become LF)
+        assert bool(multiline.fullmatch(ch)) is not text.has_forbidden(ch, line=False, allowed=allowed), hex(code)
 
 
 def test_the_signup_username_pattern_excludes_reserved_names_in_any_case() -> None:

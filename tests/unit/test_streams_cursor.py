@@ -8,9 +8,9 @@ from datetime import UTC, datetime, timedelta, timezone
 import pytest
 
 from letslive.errors import InvalidCursor
+from letslive.models.handles import USERNAME_RE
 from letslive.models.streams import ListPosition
-from letslive.models.users import USERNAME_RE
-from letslive.services.streams import decode_cursor, encode_cursor
+from letslive.services.pagination import decode_cursor, encode_cursor
 
 POSITION = ListPosition(at=datetime(2026, 3, 1, 12, 30, 5, 123456, tzinfo=UTC), key="alice_01")
 VOD_ID_RE = re.compile(r"[0-9a-f]{32}")

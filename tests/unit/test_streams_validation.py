@@ -8,9 +8,10 @@ from pydantic import ValidationError
 
 from letslive.constants import ENV_INGEST_URL, ENV_MEDIA_BASE_URL, ENV_PREFIX
 from letslive.errors import ChannelNotFound, InvalidInput
+from letslive.models.handles import normalize_channel
 from letslive.models.streams import ChannelPatch, StreamHealth, live_playlist_path
 from letslive.models.vods import VodRung
-from letslive.services.streams import media_path, media_url, normalize_channel
+from letslive.services.media_urls import media_path, media_url
 from letslive.settings import Settings
 
 

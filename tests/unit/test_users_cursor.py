@@ -8,7 +8,8 @@ import pytest
 
 from letslive.errors import InvalidCursor
 from letslive.models.users import FollowPosition
-from letslive.services.users import decode_cursor, encode_cursor
+from letslive.services.users import decode_follow_cursor as decode_cursor
+from letslive.services.users import encode_follow_cursor as encode_cursor
 
 POSITION = FollowPosition(followed_at=datetime(2026, 3, 1, 12, 30, 5, 123456, tzinfo=UTC), username="alice_01")
 
@@ -115,11 +116,11 @@ GOOD = payload_of(encode_cursor("followers", "bob", POSITION))
         {"list": "followers:carol"},
         {"list": "following:bob"},
         {"list": "followers:BOB"},
-        {"user": "Alice"},
-        {"user": "a"},
-        {"user": "alice#x"},
-        {"user": 5},
-        {"user": None},
+        {"key": "Alice"},
+        {"key": "a"},
+        {"key": "alice#x"},
+        {"key": 5},
+        {"key": None},
         {"at": "2026-03-01T12:30:05.123456"},  # naive
         {"at": "2026-03-01T12:30:05.123456+01:00"},  # not UTC
         {"at": "2026-03-01T12:30:05+00:00"},  # not the canonical microsecond form

@@ -8,8 +8,9 @@ import pytest
 
 from letslive.errors import CannotFollowSelf, DependencyUnavailable, InvalidCursor, InvalidInput, UserNotFound
 from letslive.models.events import DomainEvent, UserFollowed
+from letslive.models.handles import normalize_username
 from letslive.models.users import FollowEntry, FollowList, FollowPosition, FollowSlice, Profile, ProfilePatch
-from letslive.services.users import UserService, decode_cursor, encode_cursor, normalize_username
+from letslive.services.users import UserService, decode_follow_cursor, encode_follow_cursor
 
 START = datetime(2026, 3, 1, tzinfo=UTC)
 
@@ -229,14 +230,14 @@ def test_pages_carry_a_cursor_only_while_more_entries_follow(world: World) -> No
     first = world.service.followers("bob", limit=1)
     assert [e.username for e in first.items] == ["carol"]
     assert first.next_cursor is not None
-    assert decode_cursor(first.next_cursor, "followers", "bob").username == "carol"
+    assert decode_follow_cursor(first.next_cursor, "followers", "bob").username == "carol"
     second = world.service.followers("BOB", limit=1, cursor=first.next_cursor)
     assert [e.username for e in second.items] == ["alice"]
     assert second.next_cursor is None
 
 
 def test_a_bad_cursor_is_refused_before_any_read(world: World) -> None:
-    foreign = encode_cursor("followers", "carol", FollowPosition(START, "alice"))
+    foreign = encode_follow_cursor("followers", "carol", FollowPosition(START, "alice"))
     for cursor in ("junk", foreign):
         with pytest.raises(InvalidCursor):
             world.service.followers("bob", cursor=cursor)

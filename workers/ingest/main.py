@@ -23,9 +23,9 @@ def broadcast_manager_factory(settings: IngestSettings, metrics: MetricsEmitter 
     """The production wiring: the streams and VOD services on DynamoDB, media in S3."""
 
     def build(registry: BroadcastRegistry) -> tuple[BroadcastManager, Callable[[], Awaitable[None]]]:
+        from letslive.services.storage import media_storage
         from letslive.services.streams import stream_service
         from letslive.services.vods import vod_service
-        from letslive.storage import media_storage
 
         manager = BroadcastManager(
             settings,

@@ -53,7 +53,7 @@ from letslive.services.recordings import (
     VOD_PREFIX,
     broadcast_prefix,
 )
-from letslive.storage import MediaStorage
+from letslive.services.storage import MediaStorage
 from workers.ingest.metrics import MetricsEmitter, NoMetrics
 
 logger = logging.getLogger(__name__)

@@ -1,26 +1,19 @@
 """Pushing to WebSocket clients through API Gateway's `@connections` management API.
 
-`ConnectionGateway` is the seam (the chat service needs nothing else); `ApiGatewayConnections`
-posts with boto3. Real AWS uses the stage's callback URL as is; an emulator serves the same API
-under its LocalStack-compatible path, `<endpoint>/_aws/execute-api/<api id>/<stage>`.
+`ApiGatewayConnections` posts with boto3: the backend of the chat service's seam,
+`letslive.services.chat.fanout.ConnectionGateway`. Real AWS uses the stage's callback URL as
+is; an emulator serves the same API under its LocalStack-compatible path,
+`<endpoint>/_aws/execute-api/<api id>/<stage>`.
 """
 
 from functools import cache
-from typing import Any, Final, Protocol
+from typing import Any, Final
 from urllib.parse import urlsplit
 
 from letslive.errors import ConfigurationError, DependencyUnavailable
 
 # Concurrent posts per process: a fan-out's bounded pool, and as many pooled HTTP connections.
 POST_CONCURRENCY: Final = 32
-
-
-class ConnectionGateway(Protocol):
-    def post(self, connection_id: str, data: bytes) -> bool:
-        """Send `data` to the connection; False when it is gone (closed, never existed)."""
-        ...
-
-    def close(self, connection_id: str) -> None: ...
 
 
 def management_endpoint(callback_url: str, emulator_endpoint: str | None) -> str:
@@ -88,7 +81,7 @@ def _gone(exc: Any) -> bool:
     return bool(error.get("Code") == "GoneException" or status == 410)
 
 
-def connection_gateway() -> ConnectionGateway:
+def connection_gateway() -> ApiGatewayConnections:
     from letslive.settings import get_settings
 
     settings = get_settings()

@@ -2,18 +2,14 @@
 viewer recounts. Consumed by the fan-out workers (`functions/chat/fanout.py`)."""
 
 from collections.abc import Sequence
-from typing import Any, Final, Protocol
+from typing import Any, Final
 
 from letslive.errors import DependencyUnavailable
-from letslive.models.chat import FANOUT_TASK, FanoutBatch, FanoutTask, ViewerRecount
+from letslive.models.chat import FanoutBatch, ViewerRecount
 
 SEND_BATCH_MAX: Final = 10  # SQS SendMessageBatch's limit
 SEND_ATTEMPTS: Final = 3
 MAX_DELAY_SECONDS: Final = 900  # SQS's limit
-
-
-class FanoutQueue(Protocol):
-    def enqueue(self, tasks: Sequence[FanoutBatch | ViewerRecount], delay_seconds: int = 0) -> None: ...
 
 
 class SqsFanoutQueue:
@@ -44,12 +40,7 @@ class SqsFanoutQueue:
                 raise DependencyUnavailable(f"could not queue {len(pending)} chat tasks")
 
 
-def parse_task(body: str) -> FanoutTask:
-    """A queue message body as a task; `pydantic.ValidationError` for anything else."""
-    return FANOUT_TASK.validate_json(body)
-
-
-def fanout_queue() -> FanoutQueue | None:
+def fanout_queue() -> SqsFanoutQueue | None:
     """The configured queue, or None where there is none (big rooms then fan out in-process)."""
     from letslive.settings import get_settings
 

@@ -1,38 +1,18 @@
 """Secrets Manager: the JWT signing key and the CloudFront origin-verify value (only the auth
 function may read them)."""
 
-from functools import lru_cache
-
 from letslive.data.aws import client
 from letslive.errors import DependencyUnavailable
-from letslive.services.tokens import SigningKey
 
 
-@lru_cache(maxsize=4)
-def load_signing_key(secret_id: str) -> SigningKey:
-    """The current signing key; read once per process (a Lambda container)."""
+def read_secret(secret_id: str, what: str) -> str:
+    """The secret's current string; `what` names it in the error when it cannot be read."""
     from botocore.exceptions import BotoCoreError, ClientError
 
     try:
         value = client("secretsmanager").get_secret_value(SecretId=secret_id)
     except (BotoCoreError, ClientError) as exc:
-        raise DependencyUnavailable(f"could not read the signing key: {exc}") from exc
-    return SigningKey.from_json(value["SecretString"])
-
-
-@lru_cache(maxsize=4)
-def load_origin_verify_secret(secret_id: str) -> str:
-    """The value CloudFront sends in `ORIGIN_VERIFY_HEADER`; read once per process.
-
-    The secret is never rotated (CloudFormation copies it into the distribution only at deploy
-    time), so one read per Lambda container is enough.
-    """
-    from botocore.exceptions import BotoCoreError, ClientError
-
-    try:
-        value = client("secretsmanager").get_secret_value(SecretId=secret_id)
-    except (BotoCoreError, ClientError) as exc:
-        raise DependencyUnavailable(f"could not read the origin-verify secret: {exc}") from exc
+        raise DependencyUnavailable(f"could not read the {what}: {exc}") from exc
     secret: str = value["SecretString"]
     return secret
 

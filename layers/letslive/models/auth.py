@@ -15,13 +15,15 @@ from email_validator import SPECIAL_USE_DOMAIN_NAMES, EmailNotValidError, valida
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
 from letslive.constants import RESERVED_USERNAMES
+from letslive.models.handles import HANDLE_PATTERN
 from letslive.models.schema import email_pattern_excluding, handle_pattern_excluding
-from letslive.services.passwords import MAX_LENGTH as PASSWORD_MAX_LENGTH
-from letslive.services.passwords import MIN_LENGTH as PASSWORD_MIN_LENGTH
 
-# The handle rule, `[a-z0-9_]{3,25}` matched case-insensitively: "Alice" signs up as the
+# Counted in characters after NFKC (`letslive.services.passwords.check_password_policy`).
+PASSWORD_MIN_LENGTH: Final = 10
+PASSWORD_MAX_LENGTH: Final = 128
+# The handle rule (`letslive.models.handles`), any case: "Alice" signs up as the
 # handle `alice` with the display name "Alice".
-USERNAME_INPUT_PATTERN: Final = r"^[A-Za-z0-9_]{3,25}$"
+USERNAME_INPUT_PATTERN: Final = f"^{HANDLE_PATTERN}$"
 EMAIL_MAX_LENGTH: Final = 254  # RFC 5321's limit on a forward path
 # An opaque refresh token is 43 characters; anything much longer is not one of ours.
 REFRESH_TOKEN_MAX_LENGTH: Final = 128

@@ -14,6 +14,8 @@ from typing import Annotated, Any, Final, Literal
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, field_validator
 
 from letslive.constants import ChatAction
+from letslive.models.handles import HANDLE_PATTERN
+from letslive.models.text import DIRECTION_MARKS, SPOOFING
 
 TEXT_MAX: Final = 500
 NONCE_PATTERN: Final = r"^[A-Za-z0-9_-]{1,64}$"
@@ -27,7 +29,7 @@ FRAME_MAX_BYTES: Final = 8 * 1024
 
 # Bidi overrides/isolates and line/paragraph separators would let one message reflow or spoof
 # the others around it; ZWJ/ZWNJ and variation selectors stay (emoji sequences need them).
-_STRIPPED: Final = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\u2028\u2029\u200e\u200f\u061c")
+_STRIPPED: Final = SPOOFING | DIRECTION_MARKS
 _SPACES: Final = re.compile(r"\s+")
 
 
@@ -51,7 +53,7 @@ def shows_anything(text: str) -> bool:
 # --- client → server -------------------------------------------------------------------------
 
 # Anchored: pydantic matches a `pattern` anywhere in the string, not the whole of it.
-_USER_PATTERN: Final = r"^[A-Za-z0-9_]{3,25}$"
+_USER_PATTERN: Final = f"^{HANDLE_PATTERN}$"
 
 
 class _Action(BaseModel):
@@ -299,3 +301,8 @@ class ViewerRecount(BaseModel):
 
 FanoutTask = Annotated[FanoutBatch | ViewerRecount, Field(discriminator="kind")]
 FANOUT_TASK: Final[TypeAdapter[FanoutTask]] = TypeAdapter(FanoutTask)
+
+
+def parse_task(body: str) -> FanoutTask:
+    """A queue message body as a task; `pydantic.ValidationError` for anything else."""
+    return FANOUT_TASK.validate_json(body)

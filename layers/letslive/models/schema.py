@@ -8,15 +8,15 @@ import re
 from collections.abc import Iterable
 from typing import Any, Final
 
-# The handle rule (`letslive.models.users.USERNAME_PATTERN`, matched case-insensitively).
-HANDLE_PATTERN: Final = r"^[A-Za-z0-9_]{3,25}$"
+from letslive.models import handles, text
+
 HANDLE_SCHEMA: Final[dict[str, Any]] = {
-    "pattern": HANDLE_PATTERN,
+    "pattern": f"^{handles.HANDLE_PATTERN}$",
     "description": "a handle: 3-25 letters, digits or underscores, case-insensitive",
 }
 
 # Pagination cursors: opaque url-safe base64 of at most this many characters
-# (`CURSOR_MAX_LENGTH` in the users and streams services; a unit test keeps them equal).
+# (`letslive.services.pagination`).
 CURSOR_MAX_LENGTH: Final = 300
 CURSOR_SCHEMA: Final[dict[str, Any]] = {
     "pattern": rf"^[A-Za-z0-9_-]{{0,{CURSOR_MAX_LENGTH}}}$",
@@ -26,12 +26,10 @@ CURSOR_SCHEMA: Final[dict[str, Any]] = {
     ),
 }
 
-# Controls (Unicode Cc), bidi overrides/isolates, line/paragraph separators and U+FFFD (text
-# that was not UTF-8): what the one-line text validators refuse (lone surrogates, Cs, cannot
-# occur in valid JSON text).
-_LINE_FORBIDDEN: Final = r"\u0000-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069\ufffd"
-# Controls other than the line breaks a multi-line text keeps, and U+FFFD.
-_TEXT_FORBIDDEN: Final = r"\u0000-\u0009\u000b\u000c\u000e-\u001f\u007f-\u009f\ufffd"
+# What the text validators refuse (`letslive.models.text`; lone surrogates cannot occur in
+# valid JSON text, so the patterns need not name them).
+_LINE_FORBIDDEN: Final = text.LINE_FORBIDDEN_CLASS
+_TEXT_FORBIDDEN: Final = text.TEXT_FORBIDDEN_CLASS
 
 
 def line_schema(maximum: int, *, blank: bool, nullable: bool = False, description: str = "") -> dict[str, Any]:
@@ -87,8 +85,8 @@ def _any_case(names: Iterable[str]) -> str:
 
 
 def handle_pattern_excluding(names: Iterable[str]) -> str:
-    """`HANDLE_PATTERN` less `names`, in any case (a negative look-ahead)."""
-    return rf"^(?!(?:{_any_case(names)})$)[A-Za-z0-9_]{{3,25}}$"
+    """The handle rule less `names`, in any case (a negative look-ahead)."""
+    return rf"^(?!(?:{_any_case(names)})$){handles.HANDLE_PATTERN}$"
 
 
 def email_pattern_excluding(domains: Iterable[str]) -> str:

@@ -6,7 +6,6 @@ dataclasses are what the data layer hands the service (and what the ingest worke
 """
 
 import re
-import unicodedata
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated, Final, Literal
@@ -14,6 +13,7 @@ from typing import Annotated, Final, Literal
 from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema, field_validator
 
 from letslive.models.schema import line_schema, omit_defaults
+from letslive.models.text import clean_line
 
 TITLE_MAX: Final = 140
 CATEGORY_MAX: Final = 50
@@ -26,10 +26,6 @@ TAG_RE: Final = re.compile(TAG_PATTERN)
 BROADCASTS_MEDIA_DIR: Final = "broadcasts"
 LIVE_PLAYLIST: Final = "master.m3u8"
 
-# Bidi overrides/isolates and line/paragraph separators let a title spoof or reflow the page;
-# U+FFFD is what a gateway puts where a body was not UTF-8.
-_FORBIDDEN: Final = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\u2028\u2029\ufffd")
-
 
 def default_title(username: str) -> str:
     return f"{username}'s stream"
@@ -40,23 +36,13 @@ def live_playlist_path(broadcast_id: str) -> str:
     return f"{BROADCASTS_MEDIA_DIR}/{broadcast_id}/{LIVE_PLAYLIST}"
 
 
-def _clean_line(value: str, what: str, minimum: int, maximum: int) -> str:
-    # Cc: controls (NUL, ESC, newlines...); Cs: lone surrogates JSON can smuggle in ("\ud800").
-    if any(unicodedata.category(ch) in ("Cc", "Cs") or ch in _FORBIDDEN for ch in value):
-        raise ValueError(f"the {what} must not contain control characters")
-    value = unicodedata.normalize("NFC", value.strip())
-    if not minimum <= len(value) <= maximum:
-        raise ValueError(f"the {what} must be {minimum} to {maximum} characters")
-    return value
-
-
 def clean_title(value: str) -> str:
-    return _clean_line(value, "title", 1, TITLE_MAX)
+    return clean_line(value, "title", 1, TITLE_MAX)
 
 
 def clean_category(value: str) -> str | None:
     """The category, or None for "" (no category)."""
-    return _clean_line(value, "category", 0, CATEGORY_MAX) or None
+    return clean_line(value, "category", 0, CATEGORY_MAX) or None
 
 
 def clean_tags(values: list[str]) -> list[str]:

@@ -4,7 +4,6 @@
 refused while the request is parsed, before anything reaches DynamoDB.
 """
 
-import re
 import unicodedata
 from dataclasses import dataclass
 from datetime import datetime
@@ -22,44 +21,23 @@ from pydantic import (
 )
 
 from letslive.models.schema import https_url_schema, line_schema, omit_defaults, text_schema
-
-# The handle rule of the accounts domain: stored lower-case, matched case-insensitively.
-USERNAME_PATTERN: Final = r"[a-z0-9_]{3,25}"
-USERNAME_RE: Final = re.compile(USERNAME_PATTERN)
+from letslive.models.text import clean_line, has_forbidden
 
 DISPLAY_NAME_MAX: Final = 40
 BIO_MAX: Final = 300
 AVATAR_URL_MAX: Final = 500
 
-# Bidi overrides/isolates and line/paragraph separators let a display name spoof or reflow
-# the text around it (e.g. in chat); they have no place in a one-line name.
-REPLACEMENT_CHARACTER: Final = "\ufffd"
-_DISPLAY_NAME_FORBIDDEN: Final = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\u2028\u2029")
 _HTTPS_URL: Final = TypeAdapter(HttpUrl)
 
 
-def _has_control(value: str, allowed: str = "") -> bool:
-    # Cc: C0/C1 controls (NUL, ESC, DEL...). Cs: lone surrogates, which JSON can smuggle in
-    # ("\ud800") and which cannot be encoded as UTF-8 for DynamoDB. U+FFFD: what a gateway puts
-    # where a body was not UTF-8 (API Gateway hands JSON bodies over as decoded text).
-    return any(
-        (unicodedata.category(ch) in ("Cc", "Cs") or ch == REPLACEMENT_CHARACTER) and ch not in allowed for ch in value
-    )
-
-
 def clean_display_name(value: str) -> str:
-    if _has_control(value) or any(ch in _DISPLAY_NAME_FORBIDDEN for ch in value):
-        raise ValueError("the display name must not contain control characters")
-    value = unicodedata.normalize("NFC", value.strip())
-    if not 1 <= len(value) <= DISPLAY_NAME_MAX:
-        raise ValueError(f"the display name must be 1 to {DISPLAY_NAME_MAX} characters")
-    return value
+    return clean_line(value, "display name", 1, DISPLAY_NAME_MAX)
 
 
 def clean_bio(value: str) -> str:
     # Pasted text often carries CRLF; keep the line breaks, in one form.
     value = value.replace("\r\n", "\n").replace("\r", "\n")
-    if _has_control(value, allowed="\n"):
+    if has_forbidden(value, line=False, allowed="\n"):
         raise ValueError("the bio must not contain control characters other than newlines")
     value = unicodedata.normalize("NFC", value.strip())
     if len(value) > BIO_MAX:
@@ -71,7 +49,7 @@ def clean_avatar_url(value: str) -> str:
     if len(value) > AVATAR_URL_MAX:
         raise ValueError(f"the avatar URL must be at most {AVATAR_URL_MAX} characters")
     # The URL parser silently drops or escapes these; refuse them instead of storing a guess.
-    if any(ch.isspace() or _has_control(ch) for ch in value):
+    if any(ch.isspace() for ch in value) or has_forbidden(value, line=False):
         raise ValueError("the avatar URL must not contain whitespace or control characters")
     try:
         url = _HTTPS_URL.validate_python(value)

@@ -29,7 +29,6 @@ before anything is hashed.
 
 import hashlib
 import json
-import re
 import secrets
 import time
 import uuid
@@ -42,13 +41,13 @@ from letslive.constants import RESERVED_USERNAMES
 from letslive.errors import ConfigurationError, InvalidCredentials, InvalidInput, InvalidRefreshToken, RateLimited
 from letslive.models.addresses import client_key
 from letslive.models.auth import Backoff, IssuedTokens, PublicAccount, Rotation, StoredRefreshToken, normalize_email
+from letslive.models.handles import USERNAME_RE
 from letslive.services.passwords import Passwords, check_password_policy
 from letslive.services.tokens import AccessTokenIssuer
 
 if TYPE_CHECKING:
     from letslive.data.accounts import AccountItem, CredentialItem
 
-USERNAME_RE: Final = re.compile(r"[a-z0-9_]{3,25}")
 REFRESH_TOKEN_BYTES: Final = 32  # 256 bits
 # How long a rotated refresh token may be presented again (see above). Auth0 and Okta offer
 # the same "reuse interval"; a reload re-sends it within a second or two.
@@ -378,9 +377,9 @@ def auth_service(clock: Callable[[], float] = time.time) -> AuthService:
     hasher are each built once per process.
     """
     from letslive.data.accounts import AccountRepository
-    from letslive.data.secrets import load_signing_key
     from letslive.data.sessions import SessionRepository, ThrottleRepository
     from letslive.services.passwords import default_passwords
+    from letslive.services.signing_keys import load_signing_key
     from letslive.settings import get_settings
 
     settings = get_settings()

@@ -16,12 +16,13 @@ from argon2 import PasswordHasher, Type
 from argon2.exceptions import InvalidHashError, VerificationError
 
 from letslive.errors import WeakPassword
+from letslive.models.auth import PASSWORD_MAX_LENGTH, PASSWORD_MIN_LENGTH
 from letslive.services.common_passwords import COMMON_PASSWORDS
 
-MIN_LENGTH: Final = 10
-# Long enough for any passphrase or manager-generated password, short enough that nobody can
-# make the server hash megabytes.
-MAX_LENGTH: Final = 128
+# The lengths are the request model's; the maximum is long enough for any passphrase or
+# manager-generated password, short enough that nobody can make the server hash megabytes.
+MIN_LENGTH: Final = PASSWORD_MIN_LENGTH
+MAX_LENGTH: Final = PASSWORD_MAX_LENGTH
 
 ARGON2_TIME_COST: Final = 3
 ARGON2_MEMORY_COST_KIB: Final = 64 * 1024

@@ -38,7 +38,7 @@ def broadcast_prefix(broadcast_id: str) -> str:
 
 
 class RecordingStore(Protocol):
-    """The media store as the recordings use it (`letslive.storage.MediaStorage`)."""
+    """The media store as the recordings use it (`letslive.services.storage.MediaStorage`)."""
 
     def put(self, key: str, body: bytes, content_type: str, cache_control: str) -> None: ...
 

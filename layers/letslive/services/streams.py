@@ -22,31 +22,24 @@ their part: an answer of False means cut the publisher off (the key was rotated,
 part resumed the broadcast elsewhere).
 """
 
-import base64
-import binascii
 import hashlib
-import json
 import logging
 import re
 import secrets
 import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-from re import Pattern
 from typing import Final, Protocol
 
-from letslive.constants import MEDIA_PREFIX
 from letslive.errors import (
     BroadcastNotFound,
     ChannelBusy,
-    ChannelNotFound,
-    InvalidCursor,
     InvalidInput,
     InvalidStreamKey,
     NotLive,
 )
-from letslive.events import EventPublisher, publish_after_commit
 from letslive.models.events import DomainEvent, StreamEnded, StreamStarted, ViewerCountChanged
+from letslive.models.handles import USERNAME_RE, normalize_channel
 from letslive.models.streams import (
     Broadcast,
     Channel,
@@ -64,7 +57,9 @@ from letslive.models.streams import (
     default_title,
     live_playlist_path,
 )
-from letslive.models.users import USERNAME_RE
+from letslive.services.events import EventPublisher, publish_after_commit
+from letslive.services.media_urls import media_path, media_url
+from letslive.services.pagination import check_limit, decode_cursor, encode_cursor
 
 logger = logging.getLogger(__name__)
 
@@ -76,17 +71,6 @@ STREAM_KEY_BYTES: Final = 24  # 192 bits → 32 url-safe characters
 # Anything longer, or outside this alphabet, cannot be a key we issued: refused without a lookup.
 _STREAM_KEY_RE: Final = re.compile(r"[A-Za-z0-9_-]{1,128}")
 _BROADCAST_ID_RE: Final = re.compile(r"[0-9a-f]{32}")
-
-# ASCII only, and matched before lower-casing: `str.lower()` maps the Kelvin sign U+212A to "k".
-_HANDLE_RE: Final = re.compile(r"[A-Za-z0-9_]{3,25}")
-
-
-def normalize_channel(raw: str) -> str:
-    """The stored (lower-case) channel name; `ChannelNotFound` for anything that cannot be one."""
-    if not _HANDLE_RE.fullmatch(raw):
-        raise ChannelNotFound("there is no such channel")
-    return raw.lower()
-
 
 # --- stream keys -----------------------------------------------------------------------------
 
@@ -104,84 +88,7 @@ def plausible_stream_key(stream_key: str) -> bool:
     return bool(_STREAM_KEY_RE.fullmatch(stream_key))
 
 
-# --- media URLs ------------------------------------------------------------------------------
-
-_MEDIA_PATH_RE: Final = re.compile(r"[A-Za-z0-9_.-]+(/[A-Za-z0-9_.-]+)*")
-
-
-def media_path(path: str) -> str:
-    """A media object path relative to the media prefix, validated.
-
-    A full bucket key (`hls/broadcasts/...`) is accepted and stored without the prefix, so that
-    URLs are `media_base_url + "/" + path` whichever the worker passes.
-    """
-    path = path.removeprefix(f"{MEDIA_PREFIX}/")
-    if not _MEDIA_PATH_RE.fullmatch(path) or any(part in (".", "..") for part in path.split("/")):
-        raise InvalidInput(f"not a media path: {path!r}")
-    return path
-
-
-def media_url(base_url: str | None, path: str) -> str:
-    """The public URL of a media path: under `base_url`, or the path itself when there is none."""
-    return f"{base_url.rstrip('/')}/{path}" if base_url else path
-
-
-# --- cursors ---------------------------------------------------------------------------------
-
-CURSOR_VERSION: Final = 1
-CURSOR_MAX_LENGTH: Final = 300
-_CURSOR_RE: Final = re.compile(r"[A-Za-z0-9_-]+")
-
-
-def _timestamp(at: datetime) -> str:
-    return at.astimezone(UTC).isoformat(timespec="microseconds")
-
-
-def encode_cursor(listing: str, position: ListPosition) -> str:
-    """An opaque, url-safe token for "the entries of `listing` after `position`"."""
-    payload = {"v": CURSOR_VERSION, "list": listing, "at": _timestamp(position.at), "key": position.key}
-    raw = json.dumps(payload, separators=(",", ":"), sort_keys=True).encode()
-    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode("ascii")
-
-
-def decode_cursor(cursor: str, listing: str, key_re: Pattern[str]) -> ListPosition:
-    """The position in `cursor`, or `InvalidCursor`.
-
-    Only a cursor issued for this very listing is accepted (it names its listing), its key must
-    match `key_re`, and it must be byte-for-byte the canonical encoding of what it decodes to.
-    """
-    invalid = InvalidCursor("the cursor is not valid for this list")
-    if len(cursor) > CURSOR_MAX_LENGTH or not _CURSOR_RE.fullmatch(cursor):
-        raise invalid
-    try:
-        payload = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
-    except (ValueError, binascii.Error):  # bad base64, bad UTF-8, bad JSON
-        raise invalid from None
-    if not isinstance(payload, dict) or set(payload) != {"v", "list", "at", "key"}:
-        raise invalid
-    at, key = payload["at"], payload["key"]
-    if payload["v"] != CURSOR_VERSION or payload["list"] != listing:
-        raise invalid
-    if not isinstance(at, str) or not isinstance(key, str) or not key_re.fullmatch(key):
-        raise invalid
-    try:
-        position_at = datetime.fromisoformat(at)
-    except ValueError:
-        raise invalid from None
-    if position_at.utcoffset() != timedelta(0):
-        raise invalid
-    position = ListPosition(at=position_at, key=key)
-    if encode_cursor(listing, position) != cursor:
-        raise invalid
-    return position
-
-
 LIVE_LISTING: Final = "live"
-
-
-def check_limit(limit: int, maximum: int) -> None:
-    if not 1 <= limit <= maximum:
-        raise InvalidInput(f"limit must be between 1 and {maximum}")
 
 
 # --- the service -----------------------------------------------------------------------------
@@ -553,7 +460,7 @@ class StreamService:
 def stream_service() -> StreamService:
     """The service on its configured backends (DynamoDB, EventBridge)."""
     from letslive.data.streams import StreamRepository
-    from letslive.events import event_publisher
+    from letslive.services.events import event_publisher
     from letslive.settings import get_settings
 
     settings = get_settings()

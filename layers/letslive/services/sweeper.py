@@ -66,8 +66,8 @@ class BroadcastSweeper:
 
 def broadcast_sweeper() -> BroadcastSweeper:
     """The sweeper on its configured backends."""
+    from letslive.services.storage import media_storage
     from letslive.services.streams import stream_service
     from letslive.services.vods import vod_service
-    from letslive.storage import media_storage
 
     return BroadcastSweeper(stream_service(), vod_service(), media_storage())

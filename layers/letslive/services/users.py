@@ -4,20 +4,16 @@ The rules live here; storage is behind `AccountStore` / `FollowStore` (DynamoDB 
 `letslive.data`), events behind `EventPublisher`.
 """
 
-import base64
-import binascii
-import json
 import logging
-import re
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Final, Protocol
 
-from letslive.errors import CannotFollowSelf, InvalidCursor, InvalidInput, UserNotFound
-from letslive.events import EventPublisher, publish_after_commit
+from letslive.errors import CannotFollowSelf, UserNotFound
 from letslive.models.events import UserFollowed
+from letslive.models.handles import USERNAME_RE, normalize_username
+from letslive.models.streams import ListPosition
 from letslive.models.users import (
-    USERNAME_RE,
     FollowList,
     FollowPage,
     FollowPosition,
@@ -27,78 +23,29 @@ from letslive.models.users import (
     ProfilePatch,
     PublicProfile,
 )
+from letslive.services.events import EventPublisher, publish_after_commit
+from letslive.services.pagination import check_limit, decode_cursor, encode_cursor
 
 logger = logging.getLogger(__name__)
 
 PAGE_LIMIT_DEFAULT: Final = 20
 PAGE_LIMIT_MAX: Final = 100
 
-# ASCII only, and matched before lower-casing: `str.lower()` (and `re.IGNORECASE`) map the
-# Kelvin sign U+212A to "k", which would let a look-alike name resolve to a real account.
-_HANDLE_RE: Final = re.compile(r"[A-Za-z0-9_]{3,25}")
+
+def follow_listing(kind: FollowList, username: str) -> str:
+    return f"{kind}:{username}"
 
 
-def normalize_username(raw: str) -> str:
-    """The stored (lower-case) handle; `UserNotFound` for anything that cannot be one."""
-    if not _HANDLE_RE.fullmatch(raw):
-        raise UserNotFound("there is no such user")
-    return raw.lower()
+def encode_follow_cursor(kind: FollowList, username: str, position: FollowPosition) -> str:
+    """A cursor (`letslive.services.pagination`) for the entries of one user's list after `position`."""
+    return encode_cursor(follow_listing(kind, username), ListPosition(position.followed_at, position.username))
 
 
-# --- cursors ---------------------------------------------------------------------------------
-
-CURSOR_VERSION: Final = 1
-CURSOR_MAX_LENGTH: Final = 300
-_CURSOR_RE: Final = re.compile(r"[A-Za-z0-9_-]+")
-
-
-def _timestamp(at: datetime) -> str:
-    return at.astimezone(UTC).isoformat(timespec="microseconds")
-
-
-def encode_cursor(kind: FollowList, username: str, position: FollowPosition) -> str:
-    """An opaque, url-safe token for "the entries of `kind` of `username` after `position`"."""
-    payload = {
-        "v": CURSOR_VERSION,
-        "list": f"{kind}:{username}",
-        "at": _timestamp(position.followed_at),
-        "user": position.username,
-    }
-    raw = json.dumps(payload, separators=(",", ":"), sort_keys=True).encode()
-    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode("ascii")
-
-
-def decode_cursor(cursor: str, kind: FollowList, username: str) -> FollowPosition:
-    """The position in `cursor`, or `InvalidCursor`.
-
-    Only a cursor this service issued for this very list is accepted: it names its list (so a
-    cursor from another user's list, or from the other direction, is refused), and it must be
-    byte-for-byte the canonical encoding of what it decodes to (so no edited variant passes).
-    """
-    invalid = InvalidCursor("the cursor is not valid for this list")
-    if len(cursor) > CURSOR_MAX_LENGTH or not _CURSOR_RE.fullmatch(cursor):
-        raise invalid
-    try:
-        payload = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
-    except (ValueError, binascii.Error):  # bad base64, bad UTF-8, bad JSON
-        raise invalid from None
-    if not isinstance(payload, dict) or set(payload) != {"v", "list", "at", "user"}:
-        raise invalid
-    at, user = payload["at"], payload["user"]
-    if payload["v"] != CURSOR_VERSION or payload["list"] != f"{kind}:{username}":
-        raise invalid
-    if not isinstance(at, str) or not isinstance(user, str) or not USERNAME_RE.fullmatch(user):
-        raise invalid
-    try:
-        followed_at = datetime.fromisoformat(at)
-    except ValueError:
-        raise invalid from None
-    if followed_at.utcoffset() != timedelta(0):
-        raise invalid
-    position = FollowPosition(followed_at=followed_at, username=user)
-    if encode_cursor(kind, username, position) != cursor:
-        raise invalid
-    return position
+def decode_follow_cursor(cursor: str, kind: FollowList, username: str) -> FollowPosition:
+    """The position in `cursor`; `InvalidCursor` unless it was issued for this very list (not
+    another user's, nor the other direction)."""
+    position = decode_cursor(cursor, follow_listing(kind, username), USERNAME_RE)
+    return FollowPosition(followed_at=position.at, username=position.key)
 
 
 # --- the service -----------------------------------------------------------------------------
@@ -183,13 +130,12 @@ class UserService:
 
     def _page(self, kind: FollowList, username: str, limit: int, cursor: str | None) -> FollowPage:
         name = normalize_username(username)
-        if not 1 <= limit <= PAGE_LIMIT_MAX:
-            raise InvalidInput(f"limit must be between 1 and {PAGE_LIMIT_MAX}")
-        after = None if cursor is None else decode_cursor(cursor, kind, name)
+        check_limit(limit, PAGE_LIMIT_MAX)
+        after = None if cursor is None else decode_follow_cursor(cursor, kind, name)
         if self.accounts.profile(name) is None:
             raise UserNotFound(f"there is no user named {name}")
         page = self.follows.page(kind, name, limit, after)
-        next_cursor = None if page.last is None else encode_cursor(kind, name, page.last)
+        next_cursor = None if page.last is None else encode_follow_cursor(kind, name, page.last)
         return FollowPage(items=page.entries, next_cursor=next_cursor)
 
     def _followers_count(self, name: str) -> int:
@@ -207,6 +153,6 @@ def user_service() -> UserService:
     """The service on its configured backends (DynamoDB, EventBridge)."""
     from letslive.data.accounts import AccountRepository
     from letslive.data.follows import FollowRepository
-    from letslive.events import event_publisher
+    from letslive.services.events import event_publisher
 
     return UserService(AccountRepository(), FollowRepository(), event_publisher())

@@ -14,19 +14,14 @@ from datetime import UTC, datetime, timedelta
 from typing import Final, Protocol
 
 from letslive.errors import Forbidden, InvalidInput, VodNotFound
-from letslive.events import EventPublisher, publish_after_commit
 from letslive.models.events import VodDeleted, VodReady
+from letslive.models.handles import normalize_channel
 from letslive.models.streams import Broadcast, ListPosition
 from letslive.models.vods import VOD_ID_PATTERN, Vod, VodPage, VodRecord, VodRung, VodSlice
+from letslive.services.events import EventPublisher, publish_after_commit
+from letslive.services.media_urls import media_path, media_url
+from letslive.services.pagination import check_limit, decode_cursor, encode_cursor
 from letslive.services.recordings import broadcast_prefix
-from letslive.services.streams import (
-    check_limit,
-    decode_cursor,
-    encode_cursor,
-    media_path,
-    media_url,
-    normalize_channel,
-)
 
 logger = logging.getLogger(__name__)
 
@@ -185,7 +180,7 @@ class VodService:
 
 
 class MediaRemover(Protocol):
-    """The media bucket as a VOD's removal uses it (`letslive.storage.S3MediaStorage`)."""
+    """The media bucket as a VOD's removal uses it (`letslive.data.storage.S3MediaStorage`)."""
 
     def delete_prefix(self, prefix: str) -> int: ...
 
@@ -229,8 +224,8 @@ class VodMediaCleaner:
 def vod_media_cleaner() -> VodMediaCleaner:
     """The cleaner on the media bucket and, when one is configured, the CloudFront distribution."""
     from letslive.data.cdn import CloudFrontInvalidator
+    from letslive.data.storage import s3_media_storage
     from letslive.settings import get_settings
-    from letslive.storage import s3_media_storage
 
     parameter = get_settings().cdn_distribution_parameter
     return VodMediaCleaner(s3_media_storage(), CloudFrontInvalidator(parameter) if parameter else None)
@@ -239,7 +234,7 @@ def vod_media_cleaner() -> VodMediaCleaner:
 def vod_service() -> VodService:
     """The service on its configured backends (DynamoDB, EventBridge)."""
     from letslive.data.vods import VodRepository
-    from letslive.events import event_publisher
+    from letslive.services.events import event_publisher
     from letslive.settings import get_settings
 
     settings = get_settings()

@@ -35,7 +35,7 @@ def chat_service() -> ChatService:
     from letslive.data.chat import ChatRepository, ConnectionRepository
     from letslive.data.connections_api import connection_gateway
     from letslive.data.fanout_queue import fanout_queue
-    from letslive.events import event_publisher
+    from letslive.services.events import event_publisher
     from letslive.services.tokens import verifier_from_settings
     from letslive.settings import get_settings
 

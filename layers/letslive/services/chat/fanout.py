@@ -14,16 +14,31 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Final, Protocol
 
-from letslive.data.connections_api import POST_CONCURRENCY, ConnectionGateway
-from letslive.data.fanout_queue import FanoutQueue
+from letslive.data.connections_api import POST_CONCURRENCY
 from letslive.errors import DependencyUnavailable
-from letslive.models.chat import FanoutBatch
+from letslive.models.chat import FanoutBatch, ViewerRecount
 
 logger = logging.getLogger(__name__)
 
 BATCH_SIZE: Final = 250
 # A batch whose posts failed (not Gone) is queued again with what failed, this many times.
 MAX_BATCH_ATTEMPTS: Final = 3
+
+
+class ConnectionGateway(Protocol):
+    """API Gateway's `@connections` (`letslive.data.connections_api`)."""
+
+    def post(self, connection_id: str, data: bytes) -> bool:
+        """Send `data` to the connection; False when it is gone (closed, never existed)."""
+        ...
+
+    def close(self, connection_id: str) -> None: ...
+
+
+class FanoutQueue(Protocol):
+    """The SQS fan-out queue (`letslive.data.fanout_queue`)."""
+
+    def enqueue(self, tasks: Sequence[FanoutBatch | ViewerRecount], delay_seconds: int = 0) -> None: ...
 
 
 class RoomConnections(Protocol):

@@ -32,7 +32,6 @@ from typing import Final, Literal, Protocol
 from pydantic import ValidationError
 
 from letslive.constants import CHAT_CONNECTION_TTL_SECONDS
-from letslive.data.fanout_queue import FanoutQueue
 from letslive.errors import (
     AnonymousChatter,
     Banned,
@@ -49,7 +48,6 @@ from letslive.errors import (
     TimedOut,
     UnknownConnection,
 )
-from letslive.events import EventPublisher, publish_after_commit
 from letslive.models.addresses import client_key
 from letslive.models.chat import (
     CLIENT_ACTION,
@@ -84,8 +82,9 @@ from letslive.models.chat import (
     shows_anything,
 )
 from letslive.models.events import StreamEnded, StreamStarted, ViewerCountChanged
-from letslive.services.chat.fanout import Fanout
-from letslive.services.streams import normalize_channel
+from letslive.models.handles import normalize_channel
+from letslive.services.chat.fanout import Fanout, FanoutQueue
+from letslive.services.events import EventPublisher, publish_after_commit
 from letslive.services.tokens import AccessClaims
 
 logger = logging.getLogger(__name__)

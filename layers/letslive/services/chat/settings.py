@@ -10,7 +10,7 @@ from typing import Protocol
 
 from letslive.errors import Forbidden
 from letslive.models.chat import Ban, BanEntry, Room, RoomSettings
-from letslive.services.streams import normalize_channel
+from letslive.models.handles import normalize_channel
 from letslive.services.tokens import AccessClaims
 
 

@@ -1,17 +1,8 @@
-"""Publishing domain events: `EventPublisher` is the seam, EventBridge the backend."""
-
-import logging
-from typing import Protocol
+"""EventBridge: the backend of `letslive.services.events.EventPublisher`."""
 
 from letslive.constants import EVENT_SOURCE
 from letslive.errors import DependencyUnavailable
 from letslive.models.events import DomainEvent
-
-logger = logging.getLogger(__name__)
-
-
-class EventPublisher(Protocol):
-    def publish(self, event: DomainEvent) -> None: ...
 
 
 class EventBridgePublisher:
@@ -41,19 +32,3 @@ class EventBridgePublisher:
             raise DependencyUnavailable(f"could not publish {event.detail_type}: {exc}") from exc
         if response.get("FailedEntryCount"):
             raise DependencyUnavailable(f"could not publish {event.detail_type}: {response['Entries']}")
-
-
-def event_publisher() -> EventPublisher:
-    from letslive.settings import get_settings
-
-    return EventBridgePublisher(get_settings().event_bus)
-
-
-def publish_after_commit(publisher: EventPublisher, event: DomainEvent) -> None:
-    """Publish an event whose state change is already committed. Failing the caller would make it
-    retry a change that happened (and then publish nothing), so a failure is logged for the
-    operators instead of raised."""
-    try:
-        publisher.publish(event)
-    except DependencyUnavailable:
-        logger.exception("could not publish %s", event.detail_type)

@@ -1,23 +1,11 @@
-"""Media storage seam: where HLS segments, playlists and thumbnails are written.
-
-`MediaStorage` is the interface; `S3MediaStorage` is the backend for AWS and the emulator.
-"""
+"""S3, where HLS segments, playlists and thumbnails are written: the backend of
+`letslive.services.storage.MediaStorage` in AWS and the emulator."""
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any, Protocol
+from typing import Any
 
 from letslive.errors import DependencyUnavailable, MediaNotFound
-
-
-class MediaStorage(Protocol):
-    def put(self, key: str, body: bytes, content_type: str, cache_control: str) -> None: ...
-
-    def get(self, key: str) -> bytes:
-        """The object's bytes; `MediaNotFound` when there is none."""
-
-    def ping(self) -> None:
-        """Raise `DependencyUnavailable` unless the store answers."""
 
 
 class S3MediaStorage:
@@ -90,11 +78,6 @@ def _unavailable(what: str) -> Iterator[None]:
         yield
     except (BotoCoreError, ClientError, OSError) as exc:
         raise DependencyUnavailable(f"{what}: {exc}") from exc
-
-
-def media_storage() -> MediaStorage:
-    """The configured media store."""
-    return s3_media_storage()
 
 
 def s3_media_storage() -> S3MediaStorage:
