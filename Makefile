@@ -79,9 +79,10 @@ web/.build.stamp: web/node_modules/.stamp $(WEB_SOURCES)
 	cd web && npm run --silent build
 	touch $@
 
-# TypeScript (strict) and ESLint over the web app.
+# The web app: its generated API types match openapi.json (else `cd web && npm run generate:api`),
+# TypeScript (strict), ESLint (import cycles included).
 web-check: web/node_modules/.stamp
-	cd web && npm run --silent typecheck && npm run --silent lint
+	cd web && npm run --silent check:api && npm run --silent typecheck && npm run --silent lint
 
 # System packages from apt, installed only when a command is missing.
 system:

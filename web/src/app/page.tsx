@@ -7,7 +7,7 @@ import ErrorBox from "@/components/ErrorBox";
 import LiveCard from "@/components/LiveCard";
 import { api } from "@/lib/api";
 import { channelHref } from "@/lib/format";
-import type { ChannelState, FollowEntry, LiveChannel, Page } from "@/lib/types";
+import type { ChannelState, FollowEntry, FollowPage, LiveChannel, LivePage } from "@/lib/types";
 import { usePoll } from "@/lib/usePoll";
 import { useSession } from "@/lib/useSession";
 
@@ -36,7 +36,7 @@ function FollowedChannels({ username }: { username: string }) {
   const [followed, setFollowed] = useState<Followed[] | null>(null);
   usePoll(
     async () => {
-      const page = await api<Page<FollowEntry>>(`/users/${encodeURIComponent(username)}/following?limit=100`);
+      const page = await api<FollowPage>(`/users/${encodeURIComponent(username)}/following?limit=100`);
       const entries = page.items.slice(0, FOLLOWED_CHECKED);
       const states = await Promise.all(
         entries.map((entry) =>
@@ -90,7 +90,7 @@ export default function Home() {
   usePoll(
     async () => {
       try {
-        const page = await api<Page<LiveChannel>>(`/streams/live?limit=${PAGE_SIZE}`, { auth: "none" });
+        const page = await api<LivePage>(`/streams/live?limit=${PAGE_SIZE}`, { auth: "none" });
         setChannels(page.items);
         setCursor(page.next_cursor);
         setError(null);
@@ -108,7 +108,7 @@ export default function Home() {
     if (!cursor) return;
     setLoadingMore(true);
     try {
-      const page = await api<Page<LiveChannel>>(
+      const page = await api<LivePage>(
         `/streams/live?limit=${PAGE_SIZE}&cursor=${encodeURIComponent(cursor)}`,
         { auth: "none" },
       );

@@ -1,9 +1,10 @@
 // Runtime configuration: `/config.json` on this origin (written by the deployment; served by the
 // local edge in `make dev`). The chat WebSocket is not on this origin, so its URL comes from here.
 
-import { useEffect, useState } from "react";
+import { useState } from "react";
 
 import type { RuntimeConfig } from "./types";
+import { useAsyncEffect } from "./useAsyncEffect";
 
 const EMPTY: RuntimeConfig = { websocket_url: null, ingest_url: null };
 let loaded: Promise<RuntimeConfig> | null = null;
@@ -22,12 +23,6 @@ export function loadConfig(): Promise<RuntimeConfig> {
 /** The runtime config, or null until it has loaded. */
 export function useConfig(): RuntimeConfig | null {
   const [config, setConfig] = useState<RuntimeConfig | null>(null);
-  useEffect(() => {
-    let live = true;
-    void loadConfig().then((value) => live && setConfig(value));
-    return () => {
-      live = false;
-    };
-  }, []);
+  useAsyncEffect(() => loadConfig(), [], setConfig);
   return config;
 }

@@ -6,8 +6,8 @@
 // the whole session, so refreshes are single-flight in a tab and serialized across tabs with
 // the Web Locks API (each tab then presents the cookie the previous refresh left).
 
-import { api } from "./api";
-import type { TokenResponse } from "./types";
+import { request } from "./http";
+import type { LoginRequest, TokenResponse } from "./types";
 
 export type Session =
   | { status: "loading" }
@@ -151,11 +151,9 @@ export function startSession(): void {
 }
 
 export async function login(username: string, password: string): Promise<void> {
-  const tokens = await api<TokenResponse>("/auth/login", {
-    method: "POST",
-    body: { username, password },
-    auth: "none",
-  });
+  // The refresh token stays in its HttpOnly cookie, out of reach of script.
+  const body: LoginRequest = { username, password, refresh_token_in_body: false };
+  const tokens = await request<TokenResponse>("/auth/login", { method: "POST", body });
   accept(tokens);
   broadcast?.postMessage("login");
 }

@@ -1,157 +1,50 @@
-// The API's shapes, as `openapi.json` (components.schemas) describes them.
+// The API's shapes: derived from the generated `api-schema.ts` (openapi-typescript over the
+// repository's `openapi.json`, the contract of the HTTP API; `npm run generate:api`), never
+// copied by hand. Only what the contract does not describe is written here: the chat's
+// WebSocket frames and the runtime config (below).
 
-export interface Page<T> {
-  items: T[];
-  next_cursor: string | null;
-}
+import type { components } from "./api-schema";
 
-export interface TokenResponse {
-  access_token: string;
-  token_type?: string;
-  expires_in: number;
-  // No refresh_token: the web app never asks for it in the body (`refresh_token_in_body`); it
-  // lives only in the HttpOnly cookie, out of reach of script.
-}
+type Schemas = components["schemas"];
 
-export interface PublicProfile {
-  username: string;
-  display_name: string;
-  bio: string;
-  avatar_url: string | null;
-  followers_count: number;
-  following_count: number;
-  live: boolean;
-  created_at: string;
-  followed_by_me?: boolean | null;
-}
+export type Problem = Schemas["Problem"];
 
-export type Profile = Omit<PublicProfile, "followed_by_me">;
+export type LoginRequest = Schemas["LoginRequest"];
+export type SignupRequest = Schemas["SignupRequest"];
+/** The web app never sets `refresh_token_in_body`, so `refresh_token` never comes back: the
+ *  refresh token lives only in the HttpOnly cookie, out of reach of script. */
+export type TokenResponse = Schemas["TokenResponse"];
 
-export interface FollowState {
-  following: boolean;
-  followers_count: number;
-}
+export type PublicProfile = Schemas["PublicProfile"];
+export type Profile = Schemas["Profile"];
+export type ProfilePatch = Schemas["ProfilePatch"];
+export type FollowState = Schemas["FollowState"];
+export type FollowEntry = Schemas["FollowEntry"];
+export type FollowPage = Schemas["FollowPage"];
 
-export interface FollowEntry {
-  username: string;
-  display_name: string | null;
-  followed_at: string;
-}
-
-export interface LiveChannel {
-  username: string;
-  title: string;
-  category: string | null;
-  tags: string[];
-  viewer_count: number;
-  thumbnail_url: string | null;
-  started_at: string;
-  playback_url: string;
-}
-
-export interface ChannelState {
-  username: string;
-  live: boolean;
-  title: string;
-  category: string | null;
-  tags: string[];
-  started_at: string | null;
-  viewer_count: number;
-  thumbnail_url: string | null;
-  playback_url: string | null;
-}
-
-export interface MyChannel {
-  username: string;
-  title: string;
-  category: string | null;
-  tags: string[];
-  has_key: boolean;
-  /** When the current key was made; null without a key (or for a key made before this was recorded). */
-  key_created_at: string | null;
-  live: boolean;
-  started_at: string | null;
-}
-
-export interface StreamKeyCreated {
-  stream_key: string;
-  ingest_url_hint: string;
-}
+export type LiveChannel = Schemas["LiveChannel"];
+export type LivePage = Schemas["LivePage"];
+export type ChannelState = Schemas["ChannelState"];
+export type MyChannel = Schemas["MyChannel"];
+export type ChannelPatch = Schemas["ChannelPatch"];
+export type StreamKeyCreated = Schemas["StreamKeyCreated"];
 
 /** One rendition the viewers get; `copied`: the source itself, not re-encoded. */
-export interface RungReport {
-  name: string;
-  width: number;
-  height: number;
-  fps: number;
-  copied: boolean;
-}
-
-export interface IngestWarning {
-  code: "keyframe-interval" | "frame-rate-capped" | "resolution-capped" | "bitrate-capped" | "codec-converted";
-  message: string;
-  /** The exact encoder setting to change. */
-  setting?: string | null;
-}
-
+export type RungReport = Schemas["RungReport"];
+export type IngestWarning = Schemas["IngestWarning"];
 /** `GET /streams/me/health`: 200 while live (measurements null until the worker reports), 404 `not-live`. */
-export interface StreamHealthReport {
-  broadcast_id: string;
-  started_at: string;
-  playback_url: string;
-  viewer_count: number;
-  input_bitrate_kbps: number | null;
-  fps: number | null;
-  width: number | null;
-  height: number | null;
-  resolution: string | null;
-  transcode_speed: number | null;
-  last_segment_at: string | null;
-  video_codec: string | null;
-  audio_codec: string | null;
-  keyframe_interval_seconds: number | null;
-  top_rung: "copied" | "re-encoded" | null;
-  top_rung_reason: string | null;
-  rungs: RungReport[];
-  warnings: IngestWarning[];
-  updated_at: string | null;
-}
+export type StreamHealthReport = Schemas["StreamHealthReport"];
 
-export interface VodRung {
-  name: string;
-  height: number;
-  bandwidth: number;
-}
+export type VodRung = Schemas["VodRung"];
+export type Vod = Schemas["Vod"];
+export type VodPage = Schemas["VodPage"];
 
-export interface Vod {
-  vod_id: string;
-  username: string;
-  title: string;
-  category: string | null;
-  started_at: string;
-  duration_seconds: number;
-  rungs: VodRung[];
-  playback_url: string;
-  thumbnail_url: string | null;
-  expires_at: string;
-}
+export type BanEntry = Schemas["BanEntry"];
+export type RoomSettings = Schemas["RoomSettings"];
 
-export interface BanEntry {
-  user: string;
-  by: string;
-  at: string;
-  until: string | null;
-}
-
-export interface RoomSettings {
-  channel: string;
-  slow_seconds: number;
-  moderators: string[];
-  bans: BanEntry[];
-  viewers: number;
-}
-
-// --- chat (WebSocket frames, README "Chat") -------------------------------------------------
+// --- not in the contract --------------------------------------------------------------------
+// openapi.json describes the HTTP API only: the chat is a WebSocket API (its frames are in the
+// README's "Chat" section) and /config.json is a static file the deployment writes.
 
 export type Badge = "broadcaster" | "moderator";
 
@@ -192,6 +85,7 @@ export type ClientAction =
   | { action: "mod"; user: string }
   | { action: "unmod"; user: string };
 
+/** `/config.json` (see config.ts). */
 export interface RuntimeConfig {
   websocket_url: string | null;
   ingest_url: string | null;

@@ -2,7 +2,7 @@
 
 import Link from "next/link";
 import { useSearchParams } from "next/navigation";
-import { Suspense, useCallback, useEffect, useRef, useState } from "react";
+import { Suspense, useRef, useState } from "react";
 
 import Chat from "@/components/Chat";
 import ErrorBox from "@/components/ErrorBox";
@@ -13,7 +13,8 @@ import VodCard from "@/components/VodCard";
 import { api, isNotFound } from "@/lib/api";
 import { useChatRoom } from "@/lib/chat";
 import { formatCount, liveFor } from "@/lib/format";
-import type { ChannelState, Page, PublicProfile, Vod } from "@/lib/types";
+import type { ChannelState, PublicProfile, Vod, VodPage } from "@/lib/types";
+import { useAsyncEffect } from "@/lib/useAsyncEffect";
 import { usePoll } from "@/lib/usePoll";
 import { useSession } from "@/lib/useSession";
 
@@ -31,31 +32,28 @@ function Channel({ username }: { username: string }) {
   const room = useChatRoom(missing ? null : username);
 
   // The profile (followers, followed_by_me) for whoever is signed in.
-  useEffect(() => {
-    if (session.status === "loading") return;
-    let current = true;
-    api<PublicProfile>(`/users/${encodeURIComponent(username)}`)
-      .then((value) => current && (setProfile(value), setMissing(false)))
-      .catch((err: unknown) => current && (isNotFound(err) ? setMissing(true) : setError(err)));
-    return () => {
-      current = false;
-    };
-  }, [username, session.status]);
+  useAsyncEffect(
+    () => (session.status === "loading" ? null : api<PublicProfile>(`/users/${encodeURIComponent(username)}`)),
+    [username, session.status],
+    (value) => {
+      setProfile(value);
+      setMissing(false);
+    },
+    (err) => (isNotFound(err) ? setMissing(true) : setError(err)),
+  );
 
-  const loadVods = useCallback(async () => {
-    try {
-      const page = await api<Page<Vod>>(`/vods?channel=${encodeURIComponent(username)}&limit=12`, { auth: "none" });
+  const reloadVods = useAsyncEffect(
+    () => api<VodPage>(`/vods?channel=${encodeURIComponent(username)}&limit=12`, { auth: "none" }),
+    [username],
+    (page) => {
       setVods(page.items);
       setVodCursor(page.next_cursor);
-    } catch (err) {
+    },
+    (err) => {
       if (!isNotFound(err)) setError(err);
       setVods([]);
-    }
-  }, [username]);
-
-  useEffect(() => {
-    void loadVods();
-  }, [loadVods]);
+    },
+  );
 
   // Live or not, every few seconds: notices the channel going live and going offline.
   usePoll(
@@ -65,9 +63,9 @@ function Channel({ username }: { username: string }) {
         setState(value);
         if (wasLive.current && !value.live) {
           // The broadcast just ended: its VOD follows shortly.
-          void loadVods();
-          setTimeout(() => void loadVods(), 4000);
-          setTimeout(() => void loadVods(), 12000);
+          reloadVods();
+          setTimeout(reloadVods, 4000);
+          setTimeout(reloadVods, 12000);
         }
         wasLive.current = value.live;
       } catch (err) {
@@ -81,7 +79,7 @@ function Channel({ username }: { username: string }) {
 
   const moreVods = async () => {
     if (!vodCursor) return;
-    const page = await api<Page<Vod>>(
+    const page = await api<VodPage>(
       `/vods?channel=${encodeURIComponent(username)}&limit=12&cursor=${encodeURIComponent(vodCursor)}`,
       { auth: "none" },
     );

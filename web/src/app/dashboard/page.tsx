@@ -1,7 +1,7 @@
 "use client";
 
 import Link from "next/link";
-import { useCallback, useEffect, useRef, useState } from "react";
+import { useEffect, useRef, useState } from "react";
 
 import Chat from "@/components/Chat";
 import ChatSettings from "@/components/dashboard/ChatSettings";
@@ -17,6 +17,7 @@ import { api } from "@/lib/api";
 import { useChatRoom } from "@/lib/chat";
 import { channelHref } from "@/lib/format";
 import type { MyChannel } from "@/lib/types";
+import { useAsyncEffect } from "@/lib/useAsyncEffect";
 
 // After a broadcast ends its VOD is written asynchronously: look again a little later.
 const VOD_REFRESH_MS = [3000, 12000];
@@ -31,17 +32,7 @@ function Dashboard({ username }: { username: string }) {
   // One poll says whether we are live; the preview, its badge and the health card all show it.
   const session = useLiveSession();
 
-  const loadMine = useCallback(async () => {
-    try {
-      setMine(await api<MyChannel>("/streams/me", { auth: "required" }));
-    } catch (err) {
-      setError(err);
-    }
-  }, []);
-
-  useEffect(() => {
-    void loadMine();
-  }, [loadMine]);
+  const reloadMine = useAsyncEffect(() => api<MyChannel>("/streams/me", { auth: "required" }), [], setMine, setError);
 
   useEffect(() => {
     if (session.liveness === "checking") return;
@@ -70,7 +61,7 @@ function Dashboard({ username }: { username: string }) {
           <VodManager username={username} refreshKey={vodsVersion} />
         </div>
         <div className="dash-col">
-          <StreamSetup channel={mine} onCreated={() => void loadMine()} />
+          <StreamSetup channel={mine} onCreated={reloadMine} />
           <Chat room={room} channel={username} compact />
           <ChatSettings channel={username} room={room} />
         </div>

@@ -1,14 +1,15 @@
 "use client";
 
 import Link from "next/link";
-import { type FormEvent, useCallback, useEffect, useState } from "react";
+import { type FormEvent, useState } from "react";
 
 import ErrorBox from "@/components/ErrorBox";
 import RequireSignIn from "@/components/RequireSignIn";
 import { api } from "@/lib/api";
 import { channelHref, formatDate } from "@/lib/format";
+import type { FollowEntry, FollowPage, FollowState, Profile, ProfilePatch, PublicProfile } from "@/lib/types";
 import { useAction } from "@/lib/useAction";
-import type { FollowEntry, FollowState, Page, Profile, PublicProfile } from "@/lib/types";
+import { useAsyncEffect } from "@/lib/useAsyncEffect";
 
 function ProfileForm({ username }: { username: string }) {
   const [loaded, setLoaded] = useState(false);
@@ -18,16 +19,17 @@ function ProfileForm({ username }: { username: string }) {
   const [saved, setSaved] = useState(false);
   const { busy, error, setError, run } = useAction();
 
-  useEffect(() => {
-    api<PublicProfile>(`/users/${encodeURIComponent(username)}`)
-      .then((profile) => {
-        setDisplayName(profile.display_name);
-        setBio(profile.bio);
-        setAvatar(profile.avatar_url ?? "");
-        setLoaded(true);
-      })
-      .catch(setError);
-  }, [username, setError]);
+  useAsyncEffect(
+    () => api<PublicProfile>(`/users/${encodeURIComponent(username)}`),
+    [username],
+    (profile) => {
+      setDisplayName(profile.display_name);
+      setBio(profile.bio);
+      setAvatar(profile.avatar_url ?? "");
+      setLoaded(true);
+    },
+    setError,
+  );
 
   const submit = (event: FormEvent) => {
     event.preventDefault();
@@ -35,7 +37,7 @@ function ProfileForm({ username }: { username: string }) {
     void run(async () => {
       const profile = await api<Profile>("/users/me", {
         method: "PATCH",
-        body: { display_name: displayName, bio, avatar_url: avatar.trim() || null },
+        body: { display_name: displayName, bio, avatar_url: avatar.trim() || null } satisfies ProfilePatch,
         auth: "required",
       });
       setDisplayName(profile.display_name);
@@ -99,28 +101,36 @@ function ProfileForm({ username }: { username: string }) {
   );
 }
 
+/** A page of the channels `username` follows. */
+const following = (username: string, after: string | null) =>
+  api<FollowPage>(
+    `/users/${encodeURIComponent(username)}/following?limit=50${after ? `&cursor=${encodeURIComponent(after)}` : ""}`,
+  );
+
 function Following({ username }: { username: string }) {
   const [entries, setEntries] = useState<FollowEntry[] | null>(null);
   const [cursor, setCursor] = useState<string | null>(null);
   const [error, setError] = useState<unknown>(null);
 
-  const load = useCallback(
-    async (after: string | null) => {
-      try {
-        const query = `limit=50${after ? `&cursor=${encodeURIComponent(after)}` : ""}`;
-        const page = await api<Page<FollowEntry>>(`/users/${encodeURIComponent(username)}/following?${query}`);
-        setEntries((current) => (after ? [...(current ?? []), ...page.items] : page.items));
-        setCursor(page.next_cursor);
-      } catch (err) {
-        setError(err);
-      }
-    },
+  useAsyncEffect(
+    () => following(username, null),
     [username],
+    (page) => {
+      setEntries(page.items);
+      setCursor(page.next_cursor);
+    },
+    setError,
   );
 
-  useEffect(() => {
-    void load(null);
-  }, [load]);
+  const more = async (after: string) => {
+    try {
+      const page = await following(username, after);
+      setEntries((current) => [...(current ?? []), ...page.items]);
+      setCursor(page.next_cursor);
+    } catch (err) {
+      setError(err);
+    }
+  };
 
   const unfollow = async (user: string) => {
     try {
@@ -154,7 +164,7 @@ function Following({ username }: { username: string }) {
         ))}
       </ul>
       {cursor && (
-        <button type="button" className="btn" style={{ marginTop: 12 }} onClick={() => void load(cursor)}>
+        <button type="button" className="btn" style={{ marginTop: 12 }} onClick={() => void more(cursor)}>
           Load more
         </button>
       )}

@@ -8,6 +8,7 @@ import ErrorBox from "@/components/ErrorBox";
 import { api } from "@/lib/api";
 import { safeNext } from "@/lib/nav";
 import { login } from "@/lib/session";
+import type { SignupRequest } from "@/lib/types";
 import { useAction } from "@/lib/useAction";
 
 function SignupForm() {
@@ -22,7 +23,8 @@ function SignupForm() {
     event.preventDefault();
     void run(async () => {
       const name = username.trim();
-      await api("/auth/signup", { method: "POST", body: { username: name, email: email.trim(), password }, auth: "none" });
+      const body: SignupRequest = { username: name, email: email.trim(), password };
+      await api("/auth/signup", { method: "POST", body, auth: "none" });
       await login(name, password);
       router.replace(next);
     });

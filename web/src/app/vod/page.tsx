@@ -2,28 +2,26 @@
 
 import Link from "next/link";
 import { useSearchParams } from "next/navigation";
-import { Suspense, useEffect, useState } from "react";
+import { Suspense, useState } from "react";
 
 import ErrorBox from "@/components/ErrorBox";
 import Player from "@/components/Player";
 import { api, isNotFound } from "@/lib/api";
 import { channelHref, formatDate, formatDuration } from "@/lib/format";
 import type { Vod } from "@/lib/types";
+import { useAsyncEffect } from "@/lib/useAsyncEffect";
 
 function VodView({ id }: { id: string }) {
   const [vod, setVod] = useState<Vod | null>(null);
   const [error, setError] = useState<unknown>(null);
   const [missing, setMissing] = useState(false);
 
-  useEffect(() => {
-    let current = true;
-    api<Vod>(`/vods/${encodeURIComponent(id)}`, { auth: "none" })
-      .then((value) => current && setVod(value))
-      .catch((err: unknown) => current && (isNotFound(err) ? setMissing(true) : setError(err)));
-    return () => {
-      current = false;
-    };
-  }, [id]);
+  useAsyncEffect(
+    () => api<Vod>(`/vods/${encodeURIComponent(id)}`, { auth: "none" }),
+    [id],
+    setVod,
+    (err) => (isNotFound(err) ? setMissing(true) : setError(err)),
+  );
 
   if (missing) {
     return (

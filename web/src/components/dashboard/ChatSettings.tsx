@@ -1,6 +1,6 @@
 "use client";
 
-import { type FormEvent, useEffect, useState } from "react";
+import { type FormEvent, useState } from "react";
 
 import ErrorBox from "@/components/ErrorBox";
 import { ShieldIcon } from "@/components/Icons";
@@ -8,6 +8,7 @@ import { api } from "@/lib/api";
 import type { ChatRoom } from "@/lib/chat";
 import { formatDate } from "@/lib/format";
 import type { RoomSettings } from "@/lib/types";
+import { useAsyncEffect } from "@/lib/useAsyncEffect";
 
 const SLOW_CHOICES = [0, 3, 5, 10, 30, 60, 120];
 
@@ -19,15 +20,15 @@ export default function ChatSettings({ channel, room }: { channel: string; room:
   const [newMod, setNewMod] = useState("");
   const [local, setLocal] = useState("");
 
-  useEffect(() => {
-    let current = true;
-    api<RoomSettings>(`/chat/${encodeURIComponent(channel)}/settings`, { auth: "required" })
-      .then((value) => current && (setSettings(value), setError(null)))
-      .catch((err: unknown) => current && setError(err));
-    return () => {
-      current = false;
-    };
-  }, [channel, room.moderationVersion]);
+  useAsyncEffect(
+    () => api<RoomSettings>(`/chat/${encodeURIComponent(channel)}/settings`, { auth: "required" }),
+    [channel, room.moderationVersion],
+    (value) => {
+      setSettings(value);
+      setError(null);
+    },
+    setError,
+  );
 
   const act = (ok: boolean) => setLocal(ok ? "" : "The chat is not connected; try again in a moment.");
   const addMod = (event: FormEvent) => {

@@ -4,7 +4,7 @@ import { type FormEvent, useEffect, useState } from "react";
 
 import ErrorBox from "@/components/ErrorBox";
 import { api } from "@/lib/api";
-import type { MyChannel } from "@/lib/types";
+import type { ChannelPatch, MyChannel } from "@/lib/types";
 import { useAction } from "@/lib/useAction";
 
 /** Title and category (`PATCH /streams/me`). */
@@ -25,7 +25,7 @@ export default function StreamInfo({ channel, onSaved }: { channel: MyChannel; o
     void run(async () => {
       const next = await api<MyChannel>("/streams/me", {
         method: "PATCH",
-        body: { title: title.trim(), category: category.trim() || null },
+        body: { title: title.trim(), category: category.trim() || null } satisfies ChannelPatch,
         auth: "required",
       });
       onSaved(next);

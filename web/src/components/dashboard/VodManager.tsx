@@ -1,11 +1,12 @@
 "use client";
 
-import { useCallback, useEffect, useState } from "react";
+import { useState } from "react";
 
 import ErrorBox from "@/components/ErrorBox";
 import VodCard from "@/components/VodCard";
 import { api } from "@/lib/api";
-import type { Page, Vod } from "@/lib/types";
+import type { Vod, VodPage } from "@/lib/types";
+import { useAsyncEffect } from "@/lib/useAsyncEffect";
 
 /** The channel's VODs, with delete (`DELETE /vods/{id}`, after a confirmation). */
 export default function VodManager({ username, refreshKey }: { username: string; refreshKey: number }) {
@@ -14,24 +15,20 @@ export default function VodManager({ username, refreshKey }: { username: string;
   const [pending, setPending] = useState<Vod | null>(null);
   const [error, setError] = useState<unknown>(null);
 
-  const load = useCallback(async () => {
-    try {
-      const page = await api<Page<Vod>>(`/vods?channel=${encodeURIComponent(username)}&limit=24`, { auth: "none" });
+  const reload = useAsyncEffect(
+    () => api<VodPage>(`/vods?channel=${encodeURIComponent(username)}&limit=24`, { auth: "none" }),
+    [username, refreshKey],
+    (page) => {
       setVods(page.items);
       setCursor(page.next_cursor);
-    } catch (err) {
-      setError(err);
-    }
-  }, [username]);
-
-  useEffect(() => {
-    void load();
-  }, [load, refreshKey]);
+    },
+    setError,
+  );
 
   const more = async () => {
     if (!cursor) return;
     try {
-      const page = await api<Page<Vod>>(
+      const page = await api<VodPage>(
         `/vods?channel=${encodeURIComponent(username)}&limit=24&cursor=${encodeURIComponent(cursor)}`,
         { auth: "none" },
       );
@@ -58,7 +55,7 @@ export default function VodManager({ username, refreshKey }: { username: string;
     <section className="panel">
       <div className="section-head">
         <h2>Past broadcasts</h2>
-        <button type="button" className="btn btn-small" onClick={() => void load()}>
+        <button type="button" className="btn btn-small" onClick={() => reload()}>
           Refresh
         </button>
       </div>
