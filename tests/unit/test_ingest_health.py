@@ -2,6 +2,9 @@
 
 import asyncio
 import json
+import logging
+import socket
+import struct
 import threading
 import time
 from collections.abc import AsyncIterator, Callable, Coroutine, Mapping
@@ -264,7 +267,7 @@ def test_request_head_over_the_limit_is_431(raw: bytes) -> None:
 
 def test_request_head_just_under_the_limit_is_served() -> None:
     async def scenario() -> None:
-        start = b"GET /health HTTP/1.1\r\n"
+        start = b"GET /health HTTP/1.1\r\nHost: test\r\n"
         padding = b"X-Pad: " + b"p" * (1024 - len(start) - len(b"X-Pad: \r\n\r\n")) + b"\r\n"
         raw = start + padding + b"\r\n"
         assert len(raw) == 1024
@@ -466,3 +469,194 @@ def test_default_probes_check_the_streams_table_and_the_media_bucket(monkeypatch
             probes[CHECK_MEDIA_BUCKET]()
     finally:
         reset_settings()
+
+
+# HTTP by h11: the edges of the request head, pipelining, clients that go away.
+
+
+def test_a_complete_head_one_byte_over_the_limit_is_431() -> None:
+    async def scenario() -> None:
+        start = b"GET /health HTTP/1.1\r\nHost: test\r\n"
+        padding = b"X-Pad: " + b"p" * (1025 - len(start) - len(b"X-Pad: \r\n\r\n")) + b"\r\n"
+        raw = start + padding + b"\r\n"
+        assert len(raw) == 1025
+        async with serving(max_header_bytes=1024) as server:
+            reply = parse(await exchange(server.port, raw))
+        assert reply.status == 431
+        assert reply.json()["detail"] == "the request head is too large"
+
+    run(scenario)
+
+
+def test_a_limit_above_h11s_default_is_the_one_applied() -> None:
+    async def scenario() -> None:
+        raw = b"GET /health HTTP/1.1\r\nHost: test\r\nX-Big: " + b"a" * 20_000 + b"\r\n\r\n"
+        async with serving(max_header_bytes=32 * 1024) as server:
+            reply = parse(await exchange(server.port, raw))
+        assert reply.status == 200
+
+    run(scenario)
+
+
+@pytest.mark.parametrize(
+    ("raw", "status"),
+    [
+        (b"GET /health HTTP/1.1\r\n\r\n", 400),  # HTTP/1.1 requires Host (RFC 9112, section 3.2)
+        (b"GET /health HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n", 400),
+        (b"GET /health HTTP/1.1\r\nHost: a\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n", 400),
+        (b"GET /health HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: SECRET\r\n\r\n", 501),
+    ],
+    ids=["no-host", "two-hosts", "conflicting-lengths", "unknown-transfer-coding"],
+)
+def test_requests_h11_refuses_get_a_problem_without_h11s_message(raw: bytes, status: int) -> None:
+    async def scenario() -> None:
+        async with serving() as server:
+            reply = parse(await exchange(server.port, raw))
+            after = await request(server.port, "GET", "/health")
+        assert reply.status == status
+        assert reply.headers["content-type"] == "application/problem+json"
+        assert reply.json()["status"] == status
+        # h11's own messages quote the input; none of them reaches the client.
+        assert b"SECRET" not in reply.body
+        assert b"Host" not in reply.body
+        assert after.status == 200
+
+    run(scenario)
+
+
+def test_a_malformed_request_line_is_400_with_a_detail_of_ours() -> None:
+    async def scenario() -> None:
+        async with serving() as server:
+            reply = parse(await exchange(server.port, b"SECRET request line\r\nHost: test\r\n\r\n"))
+        assert reply.json() == {"title": "Bad Request", "status": 400, "detail": "malformed request"}
+
+    run(scenario)
+
+
+def test_pipelined_requests_get_one_response_and_the_connection_closes() -> None:
+    async def scenario() -> None:
+        one = b"GET /health HTTP/1.1\r\nHost: test\r\n\r\n"
+        async with serving() as server:
+            raw = await exchange(server.port, one + b"GET /elsewhere HTTP/1.1\r\nHost: test\r\n\r\n" + one)
+            after = await request(server.port, "GET", "/health")
+        assert raw.count(b"HTTP/1.1 ") == 1
+        reply = parse(raw)  # Content-Length matches: nothing of a second response follows
+        assert reply.status == 200
+        assert after.status == 200
+
+    run(scenario)
+
+
+def test_a_request_body_is_not_read_as_a_request() -> None:
+    async def scenario() -> None:
+        smuggled = b"GET /elsewhere HTTP/1.1\r\nHost: test\r\n\r\n"
+        head = b"POST /health HTTP/1.1\r\nHost: test\r\nContent-Length: %d\r\n\r\n" % len(smuggled)
+        async with serving() as server:
+            raw = await exchange(server.port, head + smuggled)
+        assert raw.count(b"HTTP/1.1 ") == 1
+        assert parse(raw).status == 405
+
+    run(scenario)
+
+
+@pytest.mark.parametrize(
+    ("raw", "status"),
+    [
+        (b"HEAD /elsewhere HTTP/1.1\r\nHost: test\r\n\r\n", 404),
+        (b"HEAD SECRET HTTP/1.1\r\nHost: test\r\n\r\n", 400),
+        (b"HEAD /health HTTP/1.1\r\nHost: test\r\nX-A: 1\r\n folded\r\n\r\n", 400),
+        (b"HEAD /health HTTP/2.0\r\n\r\n", 505),
+    ],
+    ids=["unknown-route", "bad-target", "folded", "http-2"],
+)
+def test_an_error_answering_head_has_no_body(raw: bytes, status: int, caplog: pytest.LogCaptureFixture) -> None:
+    async def scenario() -> None:
+        async with serving() as server:
+            reply = parse(await exchange(server.port, raw), head=True)
+        assert reply.status == status
+        assert int(reply.headers["content-length"]) > 0
+
+    with caplog.at_level(logging.ERROR):
+        run(scenario)
+    assert caplog.records == []
+
+
+async def reset(port: int, data: bytes) -> None:
+    """Connect, send `data`, and drop the connection with a reset (SO_LINGER 0)."""
+    _, writer = await asyncio.open_connection("127.0.0.1", port)
+    writer.write(data)
+    await writer.drain()
+    sock = writer.get_extra_info("socket")
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    writer.transport.abort()
+
+
+@pytest.mark.parametrize(
+    "data",
+    [b"", b"GET /health HTTP/1.1\r\nHost: te", b"GET /health HTTP/1.1\r\nHost: test\r\n\r\n"],
+    ids=["before-the-request", "mid-request", "before-the-response"],
+)
+def test_a_client_that_disconnects_never_crashes_the_server(data: bytes, caplog: pytest.LogCaptureFixture) -> None:
+    async def scenario() -> None:
+        entered, release = threading.Event(), threading.Event()
+
+        def slow_probe() -> None:
+            entered.set()
+            release.wait(CLIENT_TIMEOUT)
+
+        async with serving({CHECK_STREAMS_TABLE: slow_probe}, cache_seconds=0) as server:
+            for _ in range(3):
+                await reset(server.port, data)
+            if data.endswith(b"\r\n\r\n"):
+                # The responses are written after the clients are gone.
+                assert await asyncio.to_thread(entered.wait, CLIENT_TIMEOUT)
+            release.set()
+            after = await request(server.port, "GET", "/health")
+        assert after.status == 200
+
+    with caplog.at_level(logging.WARNING):
+        run(scenario)
+    assert [record for record in caplog.records if record.levelno >= logging.ERROR] == []
+
+
+def test_close_lets_a_request_in_progress_be_answered_within_the_grace() -> None:
+    async def scenario() -> None:
+        entered = threading.Event()
+
+        def slow_probe() -> None:
+            entered.set()
+            time.sleep(0.2)
+
+        async with serving({CHECK_STREAMS_TABLE: slow_probe}, close_grace_seconds=CLIENT_TIMEOUT) as server:
+            answer = asyncio.create_task(request(server.port, "GET", "/health"))
+            assert await asyncio.to_thread(entered.wait, CLIENT_TIMEOUT)
+            await server.close()
+            assert answer.done()
+            assert (await answer).status == 200
+
+    run(scenario)
+
+
+def test_close_ends_a_request_that_outlasts_the_grace() -> None:
+    async def scenario() -> None:
+        entered, release = threading.Event(), threading.Event()
+
+        def stuck_probe() -> None:
+            entered.set()
+            release.wait(CLIENT_TIMEOUT)
+
+        async with serving({CHECK_STREAMS_TABLE: stuck_probe}, close_grace_seconds=0.1) as server:
+            try:
+                reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
+                writer.write(b"GET /health HTTP/1.1\r\nHost: test\r\n\r\n")
+                await writer.drain()
+                assert await asyncio.to_thread(entered.wait, CLIENT_TIMEOUT)
+                started = time.monotonic()
+                await server.close()
+                assert time.monotonic() - started < 1.0
+                assert await asyncio.wait_for(reader.read(), CLIENT_TIMEOUT) == b""
+                writer.close()
+            finally:
+                release.set()
+
+    run(scenario)

@@ -6,7 +6,7 @@ import json
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Coroutine, Iterator
+from collections.abc import Awaitable, Callable, Coroutine, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -313,3 +313,54 @@ def test_the_workers_health_reports_its_event_loop_lag() -> None:
     lag = asyncio.run(scenario())["loop_lag"]
     assert lag["samples"] >= 3
     assert sum(lag["buckets"].values()) == lag["samples"]
+
+
+def test_the_drain_closes_rtmp_first_answers_503_meanwhile_and_closes_health_last() -> None:
+    """Health 503 -> RTMP closed, publishers told to go -> broadcasts drain -> health closed."""
+
+    async def scenario() -> None:
+        from workers.ingest.rtmp import InMemoryAuthorizer
+
+        steps: list[str] = []
+        rtmp_closed = asyncio.Event()
+
+        def factory(registry: BroadcastRegistry) -> tuple[InMemoryAuthorizer, Callable[[], Awaitable[None]]]:
+            async def on_rtmp_closed() -> None:
+                assert worker.rtmp is not None
+                steps.append(f"rtmp closed, rtmp listening={worker.rtmp.listening}")
+                rtmp_closed.set()
+
+            def refuse(app: str, key: str, client: str) -> Any:
+                raise AssertionError("no publish in this test")
+
+            return InMemoryAuthorizer(refuse), on_rtmp_closed
+
+        settings = IngestSettings(
+            health_host="127.0.0.1", health_port=0, rtmp_port=0, drain_timeout_seconds=CLIENT_TIMEOUT
+        )
+        worker = IngestWorker(
+            settings,
+            probes={CHECK_STREAMS_TABLE: lambda: None, CHECK_MEDIA_BUCKET: lambda: None},
+            authorizer_factory=factory,
+        )
+        await worker.start()
+        assert worker.rtmp is not None
+        rtmp_port, health_port = worker.rtmp.port, worker.health.port
+        worker.broadcasts.started("live")
+        runner = asyncio.create_task(worker.run())
+        worker.stop()
+        await asyncio.wait_for(rtmp_closed.wait(), CLIENT_TIMEOUT)
+        assert steps == ["rtmp closed, rtmp listening=False"]
+        with pytest.raises(ConnectionRefusedError):
+            await asyncio.open_connection("127.0.0.1", rtmp_port)
+        # Draining: the health server still answers, with 503, until the broadcast has ended.
+        status, body = await get_health(health_port)
+        assert (status, body["status"]) == (503, "draining")
+        assert worker.health.listening
+        worker.broadcasts.ended("live")
+        assert await asyncio.wait_for(runner, CLIENT_TIMEOUT) is True
+        assert not worker.health.listening
+        with pytest.raises(ConnectionRefusedError):
+            await asyncio.open_connection("127.0.0.1", health_port)
+
+    run(scenario)

@@ -1,4 +1,4 @@
-"""The worker's `/health` endpoint: a minimal HTTP/1.1 server on `asyncio.start_server`.
+"""The worker's `/health` endpoint: HTTP/1.1 by h11, served on a `TcpServer`.
 
 It answers one route for the load balancer and ECS. Every connection carries one request and
 is closed after the response; every read and write is bounded by the read timeout, the request
@@ -11,32 +11,39 @@ import logging
 import re
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from email.utils import formatdate
 from http import HTTPStatus
 from typing import Final, Literal, Protocol
 from urllib.parse import urlsplit
 
+import h11
 from pydantic import BaseModel, Field
 
 from letslive import __version__
 from letslive.constants import Table
 from letslive.errors import DependencyUnavailable, LetsLiveError
 from letslive.models.health import CheckResult
-from letslive.services.health import HealthService, Probe
+from letslive.services.health import MEDIA_BUCKET_CHECK, HealthService, Probe, dependency_probes, table_check
 from workers.ingest.logs import SERVICE
 from workers.ingest.looplag import LoopLag, LoopLagReport
+from workers.ingest.tcp import TcpServer
 
 logger = logging.getLogger(__name__)
 
 HEALTH_PATH: Final = "/health"
 ALLOWED_METHODS: Final = ("GET", "HEAD")
-CHECK_STREAMS_TABLE: Final = f"table:{Table.STREAMS.value}"
-CHECK_MEDIA_BUCKET: Final = "bucket:media"
+CHECK_STREAMS_TABLE: Final = table_check(Table.STREAMS)
+CHECK_MEDIA_BUCKET: Final = MEDIA_BUCKET_CHECK
+# How long requests in progress get to be answered once the server closes.
+CLOSE_GRACE_SECONDS: Final = 1.0
 
-_TOKEN = re.compile(rb"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
-_HTTP_VERSION = re.compile(rb"HTTP/(\d)\.\d")
-_FIELD_VALUE = re.compile(rb"[\t\x20-\x7e\x80-\xff]*")
+# The details of the errors h11 reports, by status (its own messages quote the input).
+_PROTOCOL_ERRORS: Final = {
+    HTTPStatus.BAD_REQUEST: "malformed request",
+    HTTPStatus.REQUEST_HEADER_FIELDS_TOO_LARGE: "the request head is too large",
+    HTTPStatus.NOT_IMPLEMENTED: "unsupported transfer coding",
+}
+_OBSOLETE_FOLD = re.compile(rb"\n[ \t]")
 _READ_CHUNK = 4096
 # What a lingering close reads and drops at most before giving up on a talkative client.
 _LINGER_MAX_BYTES = 64 * 1024
@@ -65,13 +72,7 @@ class IngestHealthReport(BaseModel):
 
 def default_probes() -> dict[str, Probe]:
     """The worker's dependencies: the streams table (stream keys) and the media bucket (HLS)."""
-    from letslive.data.tables import ping_table
-    from letslive.storage import media_storage
-
-    return {
-        CHECK_STREAMS_TABLE: lambda: ping_table(Table.STREAMS),
-        CHECK_MEDIA_BUCKET: lambda: media_storage().ping(),
-    }
+    return dependency_probes((Table.STREAMS,), media=True)
 
 
 def _guarded(name: str, probe: Probe) -> Probe:
@@ -117,12 +118,6 @@ class DependencyChecks:
             return dict(checks)
 
 
-@dataclass(frozen=True)
-class _Request:
-    method: str
-    path: str
-
-
 class _HttpError(Exception):
     """A request that gets an error response; `detail` is ours, never an echo of the input."""
 
@@ -133,11 +128,8 @@ class _HttpError(Exception):
         self.headers = headers
 
 
-class _NoRequest(Exception):
-    """The client closed the connection without sending anything."""
-
-
 def _response(
+    http: h11.Connection,
     status: HTTPStatus,
     body: bytes,
     content_type: str,
@@ -145,88 +137,74 @@ def _response(
     head_only: bool = False,
     headers: tuple[tuple[str, str], ...] = (),
 ) -> bytes:
-    lines = [
-        f"HTTP/1.1 {status.value} {status.phrase}",
-        f"Date: {formatdate(usegmt=True)}",
-        f"Content-Type: {content_type}",
-        f"Content-Length: {len(body)}",
-        "Cache-Control: no-store",
-        "Connection: close",
-        *(f"{name}: {value}" for name, value in headers),
+    fields = [
+        ("Date", formatdate(usegmt=True)),
+        ("Content-Type", content_type),
+        ("Content-Length", str(len(body))),
+        ("Cache-Control", "no-store"),
+        ("Connection", "close"),
+        *headers,
     ]
-    head = ("\r\n".join(lines) + "\r\n\r\n").encode("ascii")
+    data = http.send(h11.Response(status_code=status.value, reason=status.phrase, headers=fields)) or b""
     # HEAD gets the headers GET would get, Content-Length included, and no body.
-    return head if head_only else head + body
+    if not head_only:
+        data += http.send(h11.Data(data=body)) or b""
+    return data + (http.send(h11.EndOfMessage()) or b"")
 
 
-def _problem(error: _HttpError, head_only: bool = False) -> bytes:
+def _problem(http: h11.Connection, error: _HttpError, head_only: bool = False) -> bytes:
     """An RFC 9457 problem document (type omitted: `about:blank`, the status says it all)."""
     body = json.dumps({"title": error.status.phrase, "status": error.status.value, "detail": error.detail})
     return _response(
-        error.status, body.encode(), "application/problem+json", head_only=head_only, headers=error.headers
+        http, error.status, body.encode(), "application/problem+json", head_only=head_only, headers=error.headers
     )
 
 
-async def _read_head(reader: asyncio.StreamReader, buffer: bytearray, max_bytes: int) -> list[bytes]:
-    """The request line and header lines, without line endings; raises `_HttpError`/`_NoRequest`.
+async def _read_request(
+    reader: asyncio.StreamReader, http: h11.Connection, head: bytearray, max_bytes: int
+) -> h11.Request | None:
+    """The request's head, parsed by h11; None when the client closed without sending one.
 
-    `buffer` belongs to the caller so that it can tell an idle client from a slow one on timeout.
+    `head` gets every byte read, so the caller can tell an idle client from a slow one. No more
+    than `max_bytes` are read: what follows the head (a body, a pipelined request) stays unread.
     """
-    lines: list[bytes] = []
-    position = 0
+    started = ended = False
     while True:
-        newline = buffer.find(b"\n", position)
-        if newline < 0:
-            if len(buffer) > max_bytes:
-                raise _HttpError(HTTPStatus.REQUEST_HEADER_FIELDS_TOO_LARGE, "the request head is too large")
-            chunk = await reader.read(_READ_CHUNK)
-            if not chunk:
-                if not buffer.strip():
-                    raise _NoRequest
-                raise _HttpError(HTTPStatus.BAD_REQUEST, "the request ended before its head did")
-            buffer += chunk
-            continue
-        line = bytes(buffer[position:newline]).removesuffix(b"\r")
-        position = newline + 1
-        if position > max_bytes:
+        try:
+            event = http.next_event()
+        except h11.RemoteProtocolError as exc:
+            # h11's message quotes the input: the detail is ours.
+            status = HTTPStatus(exc.error_status_hint)
+            detail = "the request ended before its head did" if ended else _PROTOCOL_ERRORS.get(status, "bad request")
+            raise _HttpError(status, detail) from None
+        if isinstance(event, h11.Request):
+            return event
+        if isinstance(event, h11.ConnectionClosed):
+            return None
+        if event is not h11.NEED_DATA:
+            raise _HttpError(HTTPStatus.BAD_REQUEST, "malformed request")
+        if len(head) >= max_bytes:
             raise _HttpError(HTTPStatus.REQUEST_HEADER_FIELDS_TOO_LARGE, "the request head is too large")
-        if line:
-            lines.append(line)
-        elif lines:
-            return lines
-        # Empty lines before the request line are ignored (RFC 9112, section 2.2).
+        chunk = await reader.read(min(_READ_CHUNK, max_bytes - len(head)))
+        ended = not chunk
+        head += chunk
+        if not started:
+            # Empty lines before the request line are ignored (RFC 9112, section 2.2).
+            chunk = chunk.lstrip(b"\r\n")
+            started = bool(chunk)
+        if chunk or ended:
+            http.receive_data(chunk)  # b"": the client closed its side
 
 
-def _parse(lines: list[bytes]) -> _Request:
-    request_line, *fields = lines
-    parts = request_line.split(b" ")
-    if len(parts) != 3:
-        raise _HttpError(HTTPStatus.BAD_REQUEST, "malformed request line")
-    method, target, version = parts
-    if not _TOKEN.fullmatch(method):
-        raise _HttpError(HTTPStatus.BAD_REQUEST, "malformed method")
-    matched = _HTTP_VERSION.fullmatch(version)
-    if not matched:
-        raise _HttpError(HTTPStatus.BAD_REQUEST, "malformed HTTP version")
-    if matched[1] != b"1":
-        raise _HttpError(HTTPStatus.HTTP_VERSION_NOT_SUPPORTED, "only HTTP/1.x is served")
-    for field in fields:
-        if field[:1] in (b" ", b"\t"):
-            raise _HttpError(HTTPStatus.BAD_REQUEST, "obsolete line folding is not accepted")
-        name, colon, value = field.partition(b":")
-        if not colon or not _TOKEN.fullmatch(name) or not _FIELD_VALUE.fullmatch(value):
-            raise _HttpError(HTTPStatus.BAD_REQUEST, "malformed header field")
-    # Host is not required: the load balancer is the only client that matters, and it sends one.
-    return _Request(method.decode("ascii"), _path(target))
+def _refuse_folding(http: h11.Connection, head: bytearray) -> None:
+    """h11 unfolds obsolete line folding; RFC 9112 (section 5.2) lets a server refuse it instead."""
+    if _OBSOLETE_FOLD.search(head, 0, len(head) - len(http.trailing_data[0])):
+        raise _HttpError(HTTPStatus.BAD_REQUEST, "obsolete line folding is not accepted")
 
 
 def _path(target: bytes) -> str:
-    try:
-        text = target.decode("ascii")
-    except UnicodeDecodeError:
-        raise _HttpError(HTTPStatus.BAD_REQUEST, "malformed request target") from None
-    if not text.isprintable():
-        raise _HttpError(HTTPStatus.BAD_REQUEST, "malformed request target")
+    """The path a request target names (h11 has checked it is visible ASCII)."""
+    text = target.decode("ascii")
     if text.startswith("/"):
         return text.partition("?")[0]
     if text.startswith(("http://", "https://")):  # absolute form, which servers must accept
@@ -256,6 +234,7 @@ class HealthServer:
         cache_seconds: float = 5.0,
         max_header_bytes: int = 8 * 1024,
         read_timeout_seconds: float = 5.0,
+        close_grace_seconds: float = CLOSE_GRACE_SECONDS,
         version: str = __version__,
         clock: Callable[[], float] = time.monotonic,
         loop_lag: LoopLag | None = None,
@@ -267,25 +246,23 @@ class HealthServer:
         self._requested_port = port
         self._max_header_bytes = max_header_bytes
         self._timeout = read_timeout_seconds
+        self._close_grace = close_grace_seconds
         self._version = version
-        self._server: asyncio.Server | None = None
-        self._connections: set[asyncio.Task[None]] = set()
+        self._tcp = TcpServer("health", self._serve)
 
-    async def start(self) -> None:
-        if self._server is None:
-            self._server = await asyncio.start_server(self._handle, self._host, self._requested_port)
+    async def start(self) -> int:
+        """Listen (once: a second call changes nothing) and return the bound port."""
+        if not self._tcp.listening:
+            await self._tcp.start(self._host, self._requested_port)
+        return self._tcp.port
 
     @property
     def listening(self) -> bool:
-        return self._server is not None
+        return self._tcp.listening
 
     @property
     def port(self) -> int:
-        if self._server is None or not self._server.sockets:
-            raise RuntimeError("the health server is not listening")
-        # With a host name that resolves to several addresses, the first socket's port is reported.
-        port: int = self._server.sockets[0].getsockname()[1]
-        return port
+        return self._tcp.port
 
     @property
     def url(self) -> str:
@@ -293,15 +270,8 @@ class HealthServer:
         return f"http://{host}:{self.port}{HEALTH_PATH}"
 
     async def close(self) -> None:
-        """Stop listening and end the connections in progress."""
-        if self._server is None:
-            return
-        server, self._server = self._server, None
-        server.close()
-        for task in list(self._connections):
-            task.cancel()
-        await asyncio.gather(*self._connections, return_exceptions=True)
-        await server.wait_closed()
+        """Stop listening; requests in progress get `close_grace_seconds` to be answered, then end."""
+        await self._tcp.close(self._close_grace)
 
     async def report(self) -> IngestHealthReport:
         checks = await self._checks.results()
@@ -318,63 +288,48 @@ class HealthServer:
             loop_lag=None if self._loop_lag is None else self._loop_lag.report(),
         )
 
-    async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        if self._server is None:
-            writer.close()  # accepted just before `close()`: do not hold the shutdown up
-            return
-        task = asyncio.current_task()
-        assert task is not None
-        self._connections.add(task)
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        """One request per connection; the `TcpServer` closes the connection after it."""
+        http = h11.Connection(h11.SERVER, max_incomplete_event_size=self._max_header_bytes)
         try:
-            await self._serve(reader, writer)
+            response = await self._answer(reader, http)
+            if response is not None:
+                await self._send(reader, writer, response)
         except (ConnectionError, TimeoutError):
             pass  # the client went away or would not read its response
-        except asyncio.CancelledError:
-            # `close()` ends the connection. Returning instead of re-raising: the stream
-            # machinery of Python 3.11 logs a cancelled handler as an error.
-            pass
-        except Exception:
-            logger.exception("health connection failed")
-        finally:
-            self._connections.discard(task)
-            if writer.transport.get_write_buffer_size():
-                # A graceful close would wait for data a stalled client may never read.
-                writer.transport.abort()
-            else:
-                writer.close()
 
-    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        buffer = bytearray()
+    async def _answer(self, reader: asyncio.StreamReader, http: h11.Connection) -> bytes | None:
+        """The response to send; None when there is no request to answer."""
+        head = bytearray()
         try:
             async with asyncio.timeout(self._timeout):
-                lines = await _read_head(reader, buffer, self._max_header_bytes)
-            request = _parse(lines)
-        except _NoRequest:
-            return
+                request = await _read_request(reader, http, head, self._max_header_bytes)
         except TimeoutError:
-            if not buffer:
-                return  # connected and said nothing (e.g. a TCP probe): nothing to answer
-            await self._send(reader, writer, _problem(_HttpError(HTTPStatus.REQUEST_TIMEOUT, "request too slow")))
-            return
+            if not head:
+                return None  # connected and said nothing (e.g. a TCP probe): nothing to answer
+            return _problem(http, _HttpError(HTTPStatus.REQUEST_TIMEOUT, "request too slow"))
         except _HttpError as error:
             logger.debug("bad health request", extra={"status": error.status.value, "detail": error.detail})
-            await self._send(reader, writer, _problem(error))
-            return
+            return _problem(http, error)
+        if request is None:
+            return None
+        head_only = request.method == b"HEAD"
         try:
-            response = await self._respond(request)
+            _refuse_folding(http, head)
+            return await self._respond(http, request, head_only)
+        except _HttpError as error:
+            return _problem(http, error, head_only)
         except Exception:
             logger.exception("health request failed")
-            failure = _HttpError(HTTPStatus.INTERNAL_SERVER_ERROR, "the health check failed")
-            response = _problem(failure, head_only=request.method == "HEAD")
-        await self._send(reader, writer, response)
+            return _problem(http, _HttpError(HTTPStatus.INTERNAL_SERVER_ERROR, "the health check failed"), head_only)
 
-    async def _respond(self, request: _Request) -> bytes:
-        head_only = request.method == "HEAD"
-        if request.path != HEALTH_PATH:
-            return _problem(_HttpError(HTTPStatus.NOT_FOUND, "no such route"), head_only)
-        if request.method not in ALLOWED_METHODS:
-            allow = (("Allow", ", ".join(ALLOWED_METHODS)),)
-            return _problem(_HttpError(HTTPStatus.METHOD_NOT_ALLOWED, "use GET or HEAD", allow))
+    async def _respond(self, http: h11.Connection, request: h11.Request, head_only: bool) -> bytes:
+        if not request.http_version.startswith(b"1."):
+            raise _HttpError(HTTPStatus.HTTP_VERSION_NOT_SUPPORTED, "only HTTP/1.x is served")
+        if _path(request.target) != HEALTH_PATH:
+            raise _HttpError(HTTPStatus.NOT_FOUND, "no such route")
+        if request.method.decode("ascii") not in ALLOWED_METHODS:
+            raise _HttpError(HTTPStatus.METHOD_NOT_ALLOWED, "use GET or HEAD", (("Allow", ", ".join(ALLOWED_METHODS)),))
         report = await self.report()
         # 503 only while draining: that takes this task out of the load balancer's rotation so
         # no new streamer lands on a task about to stop. A failing dependency stays 200
@@ -383,7 +338,7 @@ class HealthServer:
         # every live broadcast for a problem that restarting tasks cannot fix.
         status = HTTPStatus.SERVICE_UNAVAILABLE if report.draining else HTTPStatus.OK
         body = report.model_dump_json().encode()
-        return _response(status, body, "application/json", head_only=head_only)
+        return _response(http, status, body, "application/json", head_only=head_only)
 
     async def _send(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, response: bytes) -> None:
         writer.write(response)

@@ -175,8 +175,8 @@ class IngestWorker:
 
             authorizer, self._on_rtmp_closed = self._authorizer_factory(self.broadcasts)
             self.rtmp = RtmpServer(authorizer, RtmpLimits.from_settings(self.settings))
-            await self.rtmp.start(self.settings.rtmp_host, self.settings.rtmp_port)
-            url = f"rtmp://{self.settings.rtmp_host}:{self.rtmp.port}/live"
+            port = await self.rtmp.start(self.settings.rtmp_host, self.settings.rtmp_port)
+            url = f"rtmp://{self.settings.rtmp_host}:{port}/live"
             logger.info("RTMP ingest at %s", url, extra={"rtmp_url": url})
 
     def stop(self) -> None:

@@ -1,7 +1,8 @@
 """Health of a service: its version and whether each dependency answers."""
 
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
+from typing import Final
 
 from letslive import __version__
 from letslive.constants import SERVICE_TABLES, Service, Table
@@ -44,13 +45,37 @@ class HealthService:
         )
 
 
+MEDIA_BUCKET_CHECK: Final = "bucket:media"
+
+
+def table_check(table: Table) -> str:
+    """The name a table's check reports under."""
+    return f"table:{table.value}"
+
+
 def _table_probe(table: Table) -> Probe:
     from letslive.data.tables import ping_table
 
     return lambda: ping_table(table)
 
 
+def _media_probe() -> None:
+    from letslive.services.storage import media_storage
+
+    media_storage().ping()
+
+
+def dependency_probes(tables: Iterable[Table] = (), *, media: bool = False) -> dict[str, Probe]:
+    """Probes by check name: one per table in `tables` and, with `media`, the media bucket.
+
+    Nothing is configured or connected until a probe runs (a missing setting fails that probe).
+    """
+    probes = {table_check(table): _table_probe(table) for table in tables}
+    if media:
+        probes[MEDIA_BUCKET_CHECK] = _media_probe
+    return probes
+
+
 def service_health(service: Service) -> HealthService:
     """Health of an HTTP service: one probe per table it owns."""
-    probes = {f"table:{table.value}": _table_probe(table) for table in SERVICE_TABLES[service]}
-    return HealthService(service.value, probes)
+    return HealthService(service.value, dependency_probes(SERVICE_TABLES[service]))

@@ -10,6 +10,7 @@ from types import TracebackType
 from workers.ingest.rtmp.connection import RtmpConnection
 from workers.ingest.rtmp.limits import MemoryBudget, RtmpLimits
 from workers.ingest.rtmp.publish import PublishAuthorizer
+from workers.ingest.tcp import TcpServer
 
 logger = logging.getLogger(__name__)
 
@@ -17,7 +18,7 @@ DEFAULT_PORT = 1935
 
 
 class RtmpServer:
-    """A publish-only RTMP server on `asyncio.start_server`.
+    """A publish-only RTMP server on a `TcpServer`.
 
     Each connection runs in its own task; a failure in one (malformed input, a timeout, a
     session callback raising) ends that connection only.
@@ -26,29 +27,25 @@ class RtmpServer:
     def __init__(self, authorizer: PublishAuthorizer, limits: RtmpLimits | None = None) -> None:
         self._authorizer = authorizer
         self.limits = RtmpLimits() if limits is None else limits
-        self._server: asyncio.Server | None = None
+        self._tcp = TcpServer("rtmp", self._accept)
         self._connections: dict[asyncio.Task[None], RtmpConnection] = {}
         self._per_address: Counter[str] = Counter()
         self._origin = time.monotonic()
         self.memory = MemoryBudget(self.limits.memory_budget_bytes)
 
-    async def start(self, host: str = "127.0.0.1", port: int = DEFAULT_PORT) -> None:
-        """Listen on `host:port` (0 picks a free port: read it back from `.port`)."""
-        if self._server is not None:
-            raise RuntimeError("the RTMP server is already listening")
-        self._server = await asyncio.start_server(self._accept, host, port)
-        logger.info("rtmp listening", extra={"host": host, "port": self.port})
+    async def start(self, host: str = "127.0.0.1", port: int = DEFAULT_PORT) -> int:
+        """Listen on `host:port` and return the bound port (0 picks a free one)."""
+        bound = await self._tcp.start(host, port)
+        logger.info("rtmp listening", extra={"host": host, "port": bound})
+        return bound
 
     @property
     def listening(self) -> bool:
-        return self._server is not None
+        return self._tcp.listening
 
     @property
     def port(self) -> int:
-        if self._server is None or not self._server.sockets:
-            raise RuntimeError("the RTMP server is not listening")
-        port: int = self._server.sockets[0].getsockname()[1]
-        return port
+        return self._tcp.port
 
     @property
     def active_connections(self) -> int:
@@ -63,17 +60,10 @@ class RtmpServer:
         """Connections that have not had a publish accepted (yet)."""
         return sum(connection.pre_publish for connection in self._connections.values())
 
-    async def close(self) -> None:
-        """Stop accepting, end every connection (publishes end with "server-closed"), wait for them."""
-        if self._server is None:
-            return
-        server, self._server = self._server, None
-        server.close()
-        tasks = list(self._connections)
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
-        await server.wait_closed()
+    async def close(self, grace_seconds: float = 0.0) -> None:
+        """Stop accepting and end every connection (publishes end with "server-closed"), after
+        `grace_seconds` at most; wait for them."""
+        await self._tcp.close(grace_seconds)
 
     async def __aenter__(self) -> "RtmpServer":
         return self
@@ -84,9 +74,6 @@ class RtmpServer:
         await self.close()
 
     async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        if self._server is None:
-            writer.close()  # accepted just before `close()`
-            return
         peer = writer.get_extra_info("peername")
         address = str(peer[0]) if isinstance(peer, tuple) and peer else "unknown"
         client = f"{address}:{peer[1]}" if isinstance(peer, tuple) and len(peer) > 1 else address
