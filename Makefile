@@ -138,7 +138,7 @@ bench: deps web
 synth: python node web
 	node_modules/.bin/cdk synth --quiet -c nag=true
 
-# Deploy to the AWS account of the current credentials (see README: bootstrap first).
+# Deploy to the AWS account of the current credentials (see docs/deploy.md: bootstrap first).
 deploy-aws: python node web
 	node_modules/.bin/cdk deploy --all --require-approval never -c nag=true
 

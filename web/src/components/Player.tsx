@@ -11,7 +11,7 @@ import { livePlaylistLoader } from "@/lib/livePlaylistLoader";
 // closer than one segment); `lowLatencyMode` is what enables hls.js's playback-rate catch-up
 // (up to 1.5x) whenever playback drifts behind that target, and a stall raises the target by
 // 1 s (`liveSyncOnStallIncrease`). Past 5 s behind, it seeks back to the target. Little buffer
-// either side. Measured with `bench/latency_browser.py` (README "Latency").
+// either side. Measured with `bench/latency_browser.py` (docs/benchmarks.md).
 export const LIVE_TUNING: Partial<HlsConfig> = {
   lowLatencyMode: true,
   liveSyncDuration: 1.5,

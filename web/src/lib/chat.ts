@@ -1,4 +1,4 @@
-// One channel's chat room over the WebSocket API (README "Chat"): connect with
+// One channel's chat room over the WebSocket API (docs/chat.md): connect with
 // `?channel=<u>[&token=<access token>]`, ask for `history` once open, ping every 4 minutes
 // (API Gateway drops a connection idle for 10), reconnect with backoff and jitter.
 

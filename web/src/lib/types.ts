@@ -44,7 +44,7 @@ export type RoomSettings = Schemas["RoomSettings"];
 
 // --- not in the contract --------------------------------------------------------------------
 // openapi.json describes the HTTP API only: the chat is a WebSocket API (its frames are in the
-// README's "Chat" section) and /config.json is a static file the deployment writes.
+// docs/chat.md) and /config.json is a static file the deployment writes.
 
 export type Badge = "broadcaster" | "moderator";
 
