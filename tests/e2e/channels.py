@@ -7,7 +7,6 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-import boto3
 import httpx
 
 from letslive.media.playlists import MediaPlaylist, parse_master_playlist, parse_media_playlist
@@ -47,10 +46,7 @@ def fetch(url: str) -> httpx.Response:
 
 
 def media_objects(platform: LocalPlatform) -> int:
-    s3 = boto3.client(
-        "s3", endpoint_url=platform.deployment.endpoint, region_name="us-east-1",
-        aws_access_key_id="test", aws_secret_access_key="test",
-    )  # fmt: skip
+    s3 = platform.deployment.client("s3")
     listing = s3.list_objects_v2(Bucket=platform.deployment.media_bucket, Prefix="hls/")
     return int(listing.get("KeyCount", 0))
 

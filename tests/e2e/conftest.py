@@ -9,13 +9,11 @@ import uuid
 from collections.abc import Callable, Iterator
 from typing import Any
 
-import boto3
 import httpx
 import pytest
 
 from infra.constants import OUTPUT_EVENT_BUS
 from letslive.constants import EVENT_SOURCE
-from localstack.emulator import EMULATOR_CREDENTIALS
 from localstack.platform import RunningPlatform, local_platform
 
 # The name the tests use for it.
@@ -41,13 +39,7 @@ def api(platform: LocalPlatform) -> Iterator[httpx.Client]:
 @pytest.fixture(scope="module")
 def events(platform: LocalPlatform) -> Callable[[], list[dict[str, Any]]]:
     """Every event on the platform's bus, copied into an SQS queue by a rule made here."""
-    kwargs: dict[str, Any] = {
-        "endpoint_url": platform.deployment.endpoint,
-        "region_name": EMULATOR_CREDENTIALS["AWS_REGION"],
-        "aws_access_key_id": "test",
-        "aws_secret_access_key": "test",
-    }
-    sqs, eventbridge = boto3.client("sqs", **kwargs), boto3.client("events", **kwargs)
+    sqs, eventbridge = platform.deployment.client("sqs"), platform.deployment.client("events")
     bus = platform.deployment.output(OUTPUT_EVENT_BUS)
     queue_url = sqs.create_queue(QueueName=f"e2e-events-{uuid.uuid4().hex[:6]}")["QueueUrl"]
     arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]

@@ -17,7 +17,6 @@ from collections.abc import Iterator
 from typing import Any
 from urllib.parse import urlencode
 
-import boto3
 import httpx
 import jwt
 import pytest
@@ -28,7 +27,6 @@ from websockets.sync.client import ClientConnection, connect
 from letslive.constants import REFRESH_COOKIE, Service, Table
 from letslive.services.auth import REUSE_GRACE_SECONDS
 from letslive.services.tokens import SigningKey
-from localstack.emulator import EMULATOR_CREDENTIALS
 from tests.e2e.conftest import LocalPlatform
 from tests.e2e.media import make_source, publish, wait_for
 
@@ -101,19 +99,10 @@ def attacker(api: httpx.Client, direct: httpx.Client) -> Account:
     return Account(api, "mallory")
 
 
-def _aws(platform: LocalPlatform) -> dict[str, Any]:
-    return {
-        "endpoint_url": platform.deployment.endpoint,
-        "region_name": EMULATOR_CREDENTIALS["AWS_REGION"],
-        "aws_access_key_id": EMULATOR_CREDENTIALS["AWS_ACCESS_KEY_ID"],
-        "aws_secret_access_key": EMULATOR_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
-    }
-
-
 def _state(platform: LocalPlatform, *accounts: Account) -> dict[str, list[str]]:
     """Every item of the users, streams and VODs tables that names one of `accounts` (edges
     between two of them included), serialized so that two snapshots compare exactly."""
-    dynamodb = boto3.client("dynamodb", **_aws(platform))
+    dynamodb = platform.deployment.client("dynamodb")
     marks = [m for a in accounts for m in (a.username, a.user_id)]
     snapshot: dict[str, list[str]] = {}
     for table in (Table.USERS, Table.STREAMS, Table.VODS):
@@ -198,7 +187,7 @@ def _unsigned(header: dict[str, Any], claims: dict[str, Any]) -> str:
 def signing_key(platform: LocalPlatform) -> SigningKey:
     """The platform's real private key, from its Secrets Manager secret: tokens signed with it
     isolate the claim checks from the signature check."""
-    secrets = boto3.client("secretsmanager", **_aws(platform))
+    secrets = platform.deployment.client("secretsmanager")
     names = [s["Name"] for s in secrets.list_secrets()["SecretList"] if "signing key" in s.get("Description", "")]
     assert len(names) == 1, names
     return SigningKey.from_json(secrets.get_secret_value(SecretId=names[0])["SecretString"])

@@ -14,10 +14,8 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import AbstractContextManager, ExitStack
 from functools import partial
-from typing import Any
 from urllib.parse import urlencode
 
-import boto3
 import httpx
 import pytest
 from websockets.exceptions import InvalidStatus
@@ -25,7 +23,6 @@ from websockets.sync.client import ClientConnection, connect
 
 from letslive.constants import ENV_PREFIX
 from letslive.settings import Settings
-from localstack.emulator import EMULATOR_CREDENTIALS
 from tests.e2e.conftest import LocalPlatform
 
 PASSWORD = "correct horse battery staple 42"
@@ -60,13 +57,7 @@ def _retried(call: Callable[[], httpx.Response]) -> httpx.Response:
 def cap(platform: LocalPlatform) -> int:
     """The cap the deployed `$connect` function runs with: the setting's default unless its
     environment overrides it."""
-    client: Any = boto3.client(
-        "lambda",
-        endpoint_url=platform.deployment.endpoint,
-        region_name=EMULATOR_CREDENTIALS["AWS_REGION"],
-        aws_access_key_id="test",
-        aws_secret_access_key="test",
-    )
+    client = platform.deployment.client("lambda")
     functions = [
         function
         for page in client.get_paginator("list_functions").paginate()

@@ -14,7 +14,6 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import boto3
 import httpx
 import pytest
 
@@ -34,10 +33,7 @@ def source(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def bucket_keys(platform: LocalPlatform, prefix: str) -> list[str]:
-    s3 = boto3.client(
-        "s3", endpoint_url=platform.deployment.endpoint, region_name="us-east-1",
-        aws_access_key_id="test", aws_secret_access_key="test",
-    )  # fmt: skip
+    s3 = platform.deployment.client("s3")
     keys: list[str] = []
     for page in s3.get_paginator("list_objects_v2").paginate(Bucket=platform.deployment.media_bucket, Prefix=prefix):
         keys += [obj["Key"] for obj in page.get("Contents", ())]

@@ -10,15 +10,15 @@ accounts and reads credentials, `users` serves and edits profiles and the follow
 """
 
 from datetime import UTC, datetime
-from functools import cached_property
+from functools import cached_property, partial
 
 from pynamodb.attributes import BooleanAttribute, NumberAttribute, UnicodeAttribute, UTCDateTimeAttribute
-from pynamodb.exceptions import DoesNotExist, PynamoDBException, TransactWriteError, UpdateError
+from pynamodb.exceptions import DoesNotExist, PynamoDBException, TransactWriteError
 from pynamodb.expressions.update import Action
 from pynamodb.transactions import TransactWrite
 
 from letslive.constants import Table
-from letslive.data.tables import BaseItem, bind, connection
+from letslive.data.tables import BaseItem, bind, conditional, connection
 from letslive.errors import Conflict, DependencyUnavailable
 from letslive.models.users import Profile, ProfilePatch
 
@@ -146,15 +146,11 @@ class AccountRepository:
         if not actions:
             return self.profile(username, consistent_read=True)
         item = self.accounts(*account_key(username))
-        try:
-            # The condition keeps an update from creating a half-formed account (UpdateItem upserts).
-            item.update(actions=actions, condition=self.accounts.pk.exists())
-        except UpdateError as exc:
-            if exc.cause_response_code == "ConditionalCheckFailedException":
-                return None
-            raise DependencyUnavailable(f"could not update the profile: {exc.msg}") from exc
-        except PynamoDBException as exc:
-            raise DependencyUnavailable(f"could not update the profile: {exc.msg}") from exc
+        # The condition keeps an update from creating a half-formed account (UpdateItem upserts).
+        if not conditional(
+            partial(item.update, actions=actions, condition=self.accounts.pk.exists()), "update the profile"
+        ):
+            return None
         return profile_from_item(item)
 
 

@@ -18,14 +18,15 @@ DynamoDB deletes expired items lazily (up to days late), so readers check `expir
 
 from collections.abc import Sequence
 from datetime import UTC, datetime
+from functools import partial
 from typing import cast
 
 from pynamodb.attributes import BooleanAttribute, NumberAttribute, UnicodeAttribute
-from pynamodb.exceptions import DoesNotExist, PutError, PynamoDBException, TransactWriteError, UpdateError
+from pynamodb.exceptions import DoesNotExist, PynamoDBException, TransactWriteError
 from pynamodb.transactions import TransactWrite
 
 from letslive.constants import Table
-from letslive.data.tables import BaseItem, bind, connection
+from letslive.data.tables import BaseItem, bind, conditional, connection
 from letslive.errors import DependencyUnavailable
 from letslive.models.auth import Backoff, Rotation, StoredRefreshToken
 
@@ -168,14 +169,8 @@ class SessionRepository:
     def revoke_family(self, family_id: str) -> None:
         """Revoke every token of the family; idempotent, and a no-op for a family that is gone."""
         family = self.families(f"FAMILY#{family_id}", _FAMILY_SK)
-        try:
-            family.update(actions=[self.families.revoked.set(True)], condition=self.families.pk.exists())
-        except UpdateError as exc:
-            if exc.cause_response_code == "ConditionalCheckFailedException":
-                return
-            raise DependencyUnavailable(f"could not revoke the session: {exc.msg}") from exc
-        except PynamoDBException as exc:
-            raise DependencyUnavailable(f"could not revoke the session: {exc.msg}") from exc
+        revoked = self.families.revoked.set(True)
+        conditional(lambda: family.update(actions=[revoked], condition=self.families.pk.exists()), "revoke the session")
 
     def _token_item(
         self, token_hash: str, family_id: str, user_id: str, username: str, now: int, expires_at: int
@@ -220,34 +215,25 @@ class ThrottleRepository:
 
     def _count(self, key: str, window_start: int, limit: int, expires_at: int) -> bool:
         counter = self.counters
-        try:
-            counter(f"THROTTLE#{key}", str(window_start)).update(
+        return conditional(
+            lambda: counter(f"THROTTLE#{key}", str(window_start)).update(
                 actions=[counter.failures.add(1), counter.expires_at.set(_at(expires_at))],
                 condition=counter.failures.does_not_exist() | (counter.failures < limit),
-            )
-        except UpdateError as exc:
-            if exc.cause_response_code == "ConditionalCheckFailedException":
-                return False
-            raise DependencyUnavailable(f"could not count the attempt: {exc.msg}") from exc
-        except PynamoDBException as exc:
-            raise DependencyUnavailable(f"could not count the attempt: {exc.msg}") from exc
-        return True
+            ),
+            "count the attempt",
+        )
 
     def release(self, keys: Sequence[str], window_start: int) -> None:
         """Take back an attempt counted by `reserve` (it was not a failure)."""
         counter = self.counters
+        # Never recreate a counter that expired meanwhile (it would have no TTL).
+        condition = counter.pk.exists() & (counter.failures > 0)
         for key in keys:
-            try:
-                counter(f"THROTTLE#{key}", str(window_start)).update(
-                    actions=[counter.failures.add(-1)],
-                    # Never recreate a counter that expired meanwhile (it would have no TTL).
-                    condition=counter.pk.exists() & (counter.failures > 0),
-                )
-            except UpdateError as exc:
-                if exc.cause_response_code != "ConditionalCheckFailedException":
-                    raise DependencyUnavailable(f"could not update the login counter: {exc.msg}") from exc
-            except PynamoDBException as exc:
-                raise DependencyUnavailable(f"could not update the login counter: {exc.msg}") from exc
+            item = counter(f"THROTTLE#{key}", str(window_start))
+            conditional(
+                partial(item.update, actions=[counter.failures.add(-1)], condition=condition),
+                "update the login counter",
+            )
 
     # --- backoff records: keys such as `pair#alice#203.0.113.7`, `device#alice#<family id>` ---
 
@@ -273,27 +259,14 @@ class ThrottleRepository:
         )  # fmt: skip
         records = self.records
         condition = records.pk.does_not_exist() if seen.revision is None else records.revision == seen.revision
-        try:
-            item.save(condition=condition)
-        except PutError as exc:
-            if exc.cause_response_code == "ConditionalCheckFailedException":
-                return None
-            raise DependencyUnavailable(f"could not write the login backoff: {exc.msg}") from exc
-        except PynamoDBException as exc:
-            raise DependencyUnavailable(f"could not write the login backoff: {exc.msg}") from exc
+        if not conditional(partial(item.save, condition=condition), "write the login backoff"):
+            return None
         return Backoff(failures, locked_until, revision)
 
     def clear(self, key: str) -> None:
         """Zero the record (a successful login). Zeroed rather than deleted: a revision never
         repeats, so a writer that read the record before this cannot overwrite what follows."""
         records = self.records
-        try:
-            records(f"BACKOFF#{key}", _BACKOFF_SK).update(
-                actions=[records.failures.set(0), records.locked_until.set(0), records.revision.add(1)],
-                condition=records.pk.exists(),
-            )
-        except UpdateError as exc:
-            if exc.cause_response_code != "ConditionalCheckFailedException":
-                raise DependencyUnavailable(f"could not clear the login backoff: {exc.msg}") from exc
-        except PynamoDBException as exc:
-            raise DependencyUnavailable(f"could not clear the login backoff: {exc.msg}") from exc
+        item = records(f"BACKOFF#{key}", _BACKOFF_SK)
+        actions = [records.failures.set(0), records.locked_until.set(0), records.revision.add(1)]
+        conditional(partial(item.update, actions=actions, condition=records.pk.exists()), "clear the login backoff")

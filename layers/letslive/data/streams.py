@@ -32,6 +32,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
+from functools import partial
 from typing import Any, Final, cast
 
 from pydantic import ValidationError
@@ -43,14 +44,14 @@ from pynamodb.attributes import (
     UnicodeAttribute,
     UTCDateTimeAttribute,
 )
-from pynamodb.exceptions import DoesNotExist, PynamoDBException, UpdateError
+from pynamodb.exceptions import DoesNotExist, PynamoDBException
 from pynamodb.expressions.condition import Condition
 from pynamodb.expressions.update import Action
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
 from pynamodb.transactions import TransactWrite
 
 from letslive.constants import TABLE_GSI, TABLE_GSI_PARTITION_KEY, TABLE_GSI_SORT_KEY, Table
-from letslive.data.tables import CONDITION_FAILED, BaseItem, Transactions, bind
+from letslive.data.tables import CONDITION_FAILED, BaseItem, Transactions, bind, conditional
 from letslive.errors import Conflict, DependencyUnavailable
 from letslive.models.streams import (
     Broadcast,
@@ -532,15 +533,7 @@ class StreamRepository:
         return [channels.username.set(username)] + [action for name, action in defaults.items() if name not in skip]
 
     def _conditional_update(self, item: BaseItem, actions: list[Action], condition: Condition, what: str) -> bool:
-        try:
-            item.update(actions=actions, condition=condition)
-        except UpdateError as exc:
-            if exc.cause_response_code == "ConditionalCheckFailedException":
-                return False
-            raise DependencyUnavailable(f"could not {what}: {exc.msg}") from exc
-        except PynamoDBException as exc:
-            raise DependencyUnavailable(f"could not {what}: {exc.msg}") from exc
-        return True
+        return conditional(partial(item.update, actions=actions, condition=condition), what)
 
     def _transact(self, write: Callable[[TransactWrite], None], what: str) -> list[str | None] | None:
         return self._transactions.run(write, what)

@@ -13,7 +13,7 @@ from typing import Final, TypeVar
 from botocore.exceptions import BotoCoreError, ClientError
 from pynamodb.attributes import TTLAttribute, UnicodeAttribute
 from pynamodb.connection import Connection
-from pynamodb.exceptions import PynamoDBException, TransactWriteError
+from pynamodb.exceptions import DeleteError, PutError, PynamoDBException, TransactWriteError, UpdateError
 from pynamodb.models import Model
 from pynamodb.transactions import TransactWrite
 
@@ -74,6 +74,20 @@ def ping_table(table: Table) -> None:
         raise DependencyUnavailable(f"table {table.value}: {exc}") from exc
     if status != "ACTIVE":
         raise DependencyUnavailable(f"table {table.value} is {status}")
+
+
+def conditional(write: Callable[[], object], what: str) -> bool:
+    """Make one conditional write (a PynamoDB save, update or delete): False when its condition
+    failed, True when it was made; any other failure is `DependencyUnavailable` ("could not `what`")."""
+    try:
+        write()
+    except (PutError, UpdateError, DeleteError) as exc:
+        if exc.cause_response_code == "ConditionalCheckFailedException":
+            return False
+        raise DependencyUnavailable(f"could not {what}: {exc.msg}") from exc
+    except PynamoDBException as exc:
+        raise DependencyUnavailable(f"could not {what}: {exc.msg}") from exc
+    return True
 
 
 CONDITION_FAILED: Final = "ConditionalCheckFailed"

@@ -11,14 +11,15 @@ Item layout (keys `pk` / `sk`):
 """
 
 from datetime import UTC, datetime
+from functools import partial
 from typing import Final
 
 from pynamodb.attributes import ListAttribute, MapAttribute, NumberAttribute, UnicodeAttribute, UTCDateTimeAttribute
-from pynamodb.exceptions import DeleteError, DoesNotExist, PutError, PynamoDBException
+from pynamodb.exceptions import DoesNotExist, PynamoDBException
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
 
 from letslive.constants import TABLE_GSI, TABLE_GSI_PARTITION_KEY, TABLE_GSI_SORT_KEY, Table
-from letslive.data.tables import BaseItem, bind
+from letslive.data.tables import BaseItem, bind, conditional
 from letslive.errors import DependencyUnavailable
 from letslive.models.streams import ListPosition
 from letslive.models.vods import VodRecord, VodRung, VodSlice
@@ -92,15 +93,7 @@ class VodRepository:
             gsi1pk=channel_partition(record.username),
             gsi1sk=vod_sort_key(started, record.vod_id),
         )
-        try:
-            item.save(condition=self.vods.pk.does_not_exist())
-        except PutError as exc:
-            if exc.cause_response_code == "ConditionalCheckFailedException":
-                return False
-            raise DependencyUnavailable(f"could not store the VOD: {exc.msg}") from exc
-        except PynamoDBException as exc:
-            raise DependencyUnavailable(f"could not store the VOD: {exc.msg}") from exc
-        return True
+        return conditional(partial(item.save, condition=self.vods.pk.does_not_exist()), "store the VOD")
 
     def get(self, vod_id: str) -> VodRecord | None:
         """The VOD as stored, expired or not (the caller decides)."""
@@ -145,15 +138,8 @@ class VodRepository:
 
     def delete(self, vod_id: str, username: str) -> bool:
         """Delete the VOD if `username` owns it; False when there is no such VOD of theirs."""
-        try:
-            self.vods(*vod_key(vod_id)).delete(condition=self.vods.username == username)
-        except DeleteError as exc:
-            if exc.cause_response_code == "ConditionalCheckFailedException":
-                return False
-            raise DependencyUnavailable(f"could not delete the VOD: {exc.msg}") from exc
-        except PynamoDBException as exc:
-            raise DependencyUnavailable(f"could not delete the VOD: {exc.msg}") from exc
-        return True
+        item = self.vods(*vod_key(vod_id))
+        return conditional(partial(item.delete, condition=self.vods.username == username), "delete the VOD")
 
 
 def record_from_item(item: VodItem) -> VodRecord:
