@@ -13,9 +13,9 @@ import pytest
 
 from letslive.constants import INGEST_METRIC_DIMENSIONS, INGEST_METRIC_SERVICE, POWERTOOLS_NAMESPACE, IngestMetric
 from letslive.models.streams import Broadcast, StreamHealth
+from letslive.services.storage import MediaStorage
 from letslive.services.streams import StreamService
 from letslive.services.vods import VodService
-from letslive.storage import MediaStorage
 from workers.ingest.broadcasts import BroadcastManager, LiveBroadcast, PublisherSession, health_metrics, run_forever
 from workers.ingest.config import IngestSettings
 from workers.ingest.health import CHECK_MEDIA_BUCKET, CHECK_STREAMS_TABLE
@@ -226,14 +226,14 @@ def heartbeating(session: MeasuredSession, heartbeat_seconds: float) -> tuple[Li
         metrics=RecordingMetrics(),
     )
     broadcast = Broadcast(broadcast_id="b-1", username="alice", key_hash="h", started_at=datetime.now(UTC), title="t")
-    live = LiveBroadcast(broadcast, manager)
+    live = LiveBroadcast(broadcast, manager.context)
     live.session = cast(PublisherSession, session)
     return live, streams
 
 
 def test_each_heartbeat_reports_the_broadcasts_bitrate_and_transcode_speed() -> None:
     live, streams = heartbeating(MeasuredSession(), 0.02)
-    metrics = cast(RecordingMetrics, live.manager.metrics)
+    metrics = cast(RecordingMetrics, live.context.metrics)
 
     async def scenario() -> None:
         beating = asyncio.create_task(run_forever("heartbeat", live._heartbeat, metrics, {}))
@@ -264,7 +264,7 @@ class FlakyHealthSession(MeasuredSession):
 
 def test_a_loop_that_raises_is_logged_counted_and_goes_on(caplog: pytest.LogCaptureFixture) -> None:
     live, streams = heartbeating(FlakyHealthSession(), 0.01)
-    metrics = cast(RecordingMetrics, live.manager.metrics)
+    metrics = cast(RecordingMetrics, live.context.metrics)
 
     async def scenario() -> None:
         beating = asyncio.create_task(run_forever("heartbeat", live._heartbeat, metrics, {"broadcast_id": "b-1"}))

@@ -35,9 +35,9 @@ from letslive.media.playlists import Segment
 from letslive.models.streams import Broadcast, PublishGrant, RungReport, StreamHealth
 from letslive.models.vods import VodRung
 from letslive.services.recordings import broadcast_prefix, recorded_segments
+from letslive.services.storage import MediaStorage
 from letslive.services.streams import StreamService
 from letslive.services.vods import VodService
-from letslive.storage import MediaStorage
 from workers.ingest.config import IngestSettings
 from workers.ingest.metrics import MetricsEmitter, MetricValue, NoMetrics
 from workers.ingest.rtmp import EndReason, PublishRejected
@@ -96,12 +96,39 @@ class SessionRevoked(LetsLiveError):
     code = "session-revoked"
 
 
+@dataclass(frozen=True, slots=True)
+class BroadcastContext:
+    """What a broadcast and its publisher sessions need from the worker, and no more: built once
+    by `BroadcastManager` and shared by all of its broadcasts."""
+
+    work_dir: Path
+    segment_seconds: float
+    window_segments: int
+    thumbnail_seconds: float
+    heartbeat_seconds: float
+    finalize_timeout_seconds: float
+    reconnect_grace_seconds: float
+    ladder: Ladder
+    plan_limits: PlanLimits
+    storage: MediaStorage
+    metrics: MetricsEmitter
+    disk_budget: DiskBudget
+    streams: StreamService
+    vods: VodService
+    # A blocking service call off the event loop; None when it failed (logged).
+    call: Callable[..., Awaitable[object]]
+    # The broadcast has ended on this worker (or was handed over): it leaves the worker.
+    forget: Callable[["LiveBroadcast"], None]
+    # Whether the worker is shutting down.
+    draining: Callable[[], bool]
+
+
 class LiveBroadcast:
     """One broadcast on this worker, across the publisher sessions (parts) that feed it."""
 
-    def __init__(self, broadcast: Broadcast, manager: "BroadcastManager") -> None:
+    def __init__(self, broadcast: Broadcast, context: BroadcastContext) -> None:
         self.broadcast = broadcast
-        self.manager = manager
+        self.context = context
         self.uploader: HlsUploader | None = None
         self.parts = 0
         self.session: PublisherSession | None = None
@@ -118,7 +145,7 @@ class LiveBroadcast:
 
     @property
     def directory(self) -> Path:
-        return self.manager.settings.work_dir / self.broadcast_id
+        return self.context.work_dir / self.broadcast_id
 
     def attach(self, session: "PublisherSession", broadcast: Broadcast) -> None:
         """`session` carries the broadcast from now on, as part `broadcast.parts`."""
@@ -132,7 +159,7 @@ class LiveBroadcast:
         """Continue from the recording a previous worker stored (this broadcast is resumed here
         for the first time). Without it the numbering could overwrite stored segments, so a
         store that cannot be read refuses the publish (the publisher retries)."""
-        storage = self.manager.storage
+        storage = self.context.storage
         prefix = broadcast_prefix(self.broadcast_id)
         try:
             recorded = await asyncio.to_thread(
@@ -154,18 +181,18 @@ class LiveBroadcast:
     async def start_part(self, decision: LadderDecision, first_frame_at: float) -> Transcoder:
         """A new FFmpeg run for the current publisher (whose first media arrived at
         `first_frame_at`, epoch seconds); the rungs are fixed by the broadcast's first part."""
-        settings = self.manager.settings
+        context = self.context
         plan = decision.rungs
         if self.uploader is None:
             self.uploader = HlsUploader(
-                self.manager.storage,
+                context.storage,
                 self.broadcast_id,
                 plan,
-                window_segments=settings.window_segments,
+                window_segments=context.window_segments,
                 thumbnailer=jpeg_thumbnail,
-                thumbnail_seconds=settings.thumbnail_seconds,
-                metrics=self.manager.metrics,
-                budget=self.manager.disk_budget,
+                thumbnail_seconds=context.thumbnail_seconds,
+                metrics=context.metrics,
+                budget=context.disk_budget,
             )
             if self._recorded is not None:
                 self.uploader.restore(self._recorded)
@@ -183,7 +210,7 @@ class LiveBroadcast:
             plan,
             "pipe:0",
             part_dir,
-            segment_seconds=settings.segment_seconds,
+            segment_seconds=context.segment_seconds,
             window_segments=FFMPEG_LISTED_SEGMENTS,
             input_format="flv",
             # The FLV is ours: header, metadata and both sequence headers come first, so FFmpeg
@@ -197,7 +224,7 @@ class LiveBroadcast:
         transcoder = Transcoder(args, part_dir)
         await transcoder.start()
         if not self._loops:
-            metrics = self.manager.metrics
+            metrics = context.metrics
             fields = {"broadcast_id": self.broadcast_id, "channel": self.broadcast.username}
             self._loops = [
                 asyncio.create_task(run_forever("segment watch", self._watch, metrics, fields)),
@@ -226,7 +253,7 @@ class LiveBroadcast:
         thumbnail = uploader.thumbnail_key
         if thumbnail is not None and thumbnail != self._thumbnail_key:
             self._thumbnail_key = thumbnail
-            await self.manager.call(self.manager.streams.set_thumbnail, self.broadcast_id, thumbnail)
+            await self.context.call(self.context.streams.set_thumbnail, self.broadcast_id, thumbnail)
         # While storage fails, back off; otherwise wait for the next segment at once.
         return uploader.retry.delay(uploader.failures) if uploader.failures else 0.0
 
@@ -237,33 +264,33 @@ class LiveBroadcast:
         session = self.session
         if session is not None:
             self._last_health = session.health()
-            self.manager.metrics.emit(
+            self.context.metrics.emit(
                 health_metrics(self._last_health),
                 {"broadcast_id": self.broadcast_id, "channel": self.broadcast.username},
             )
         health = self._last_health or StreamHealth()
-        still_valid = await self.manager.call(
-            self.manager.streams.heartbeat, self.broadcast_id, self.broadcast.key_hash, health, self.broadcast.parts
+        still_valid = await self.context.call(
+            self.context.streams.heartbeat, self.broadcast_id, self.broadcast.key_hash, health, self.broadcast.parts
         )
         if still_valid is False and session is not None:
             logger.info(
                 "stream key rotated or broadcast taken over: cutting the publisher off", extra=self.log_fields()
             )
             session.revoked = True
-        return self.manager.settings.heartbeat_seconds
+        return self.context.heartbeat_seconds
 
     async def part_ended(self, reason: str) -> None:
         """The publisher of the current part is gone: finalize now, or wait for a reconnect."""
         self.session = None
-        clean = reason in (EndReason.UNPUBLISHED, EndReason.SERVER_CLOSED) or self.manager.registry.draining
+        clean = reason in (EndReason.UNPUBLISHED, EndReason.SERVER_CLOSED) or self.context.draining()
         if clean or self.uploader is None:
             await self.finalize()
             return
-        await self.manager.call(self.manager.streams.mark_disconnected, self.broadcast_id, _now(), self.broadcast.parts)
+        await self.context.call(self.context.streams.mark_disconnected, self.broadcast_id, _now(), self.broadcast.parts)
         self._finalize_task = asyncio.create_task(self._finalize_after_grace())
 
     async def _finalize_after_grace(self) -> None:
-        await asyncio.sleep(self.manager.reconnect_grace_seconds)
+        await asyncio.sleep(self.context.reconnect_grace_seconds)
         # The publisher may have resumed the broadcast on another worker meanwhile.
         await self.finalize(only_if_disconnected=True)
 
@@ -278,14 +305,14 @@ class LiveBroadcast:
             await self._hand_over()
             return
         try:
-            timeout = self.manager.settings.finalize_timeout_seconds
+            timeout = self.context.finalize_timeout_seconds
             vod = await self.uploader.finalize(timeout) if self.uploader is not None else None
             if vod is not None:
                 if vod.gaps:
                     logger.error("the VOD has gaps: media was lost", extra={**self.log_fields(), "gaps": vod.gaps})
                 rungs = [VodRung(name=r.name, height=r.height, bandwidth=r.bandwidth) for r in vod.rungs]
-                await self.manager.call(
-                    self.manager.vods.record_vod,
+                await self.context.call(
+                    self.context.vods.record_vod,
                     self.broadcast,
                     vod.duration_seconds,
                     rungs,
@@ -295,19 +322,19 @@ class LiveBroadcast:
         except Exception:
             logger.exception("could not write the VOD", extra=self.log_fields())
         finally:
-            await self.manager.call(
-                partial(self.manager.streams.end_broadcast, only_if_disconnected=only_if_disconnected),
+            await self.context.call(
+                partial(self.context.streams.end_broadcast, only_if_disconnected=only_if_disconnected),
                 self.broadcast_id,
                 _now(),
             )
-            self.manager.forget(self)
+            self.context.forget(self)
             self.finished.set()
             logger.info("broadcast ended", extra=self.log_fields())
 
     async def _taken_over(self) -> bool:
         """Whether a later part resumed the broadcast (its publisher reconnected to another
         worker): that worker writes the VOD, whether or not it has ended the broadcast yet."""
-        stored = await self.manager.call(self.manager.streams.broadcast, self.broadcast_id)
+        stored = await self.context.call(self.context.streams.broadcast, self.broadcast_id)
         return isinstance(stored, Broadcast) and stored.parts != self.broadcast.parts
 
     async def _hand_over(self) -> None:
@@ -318,7 +345,7 @@ class LiveBroadcast:
             if self.uploader is not None:
                 self.uploader.owns_playlists = False
                 unlisted = self.uploader.unstored
-                if not await self.uploader.flush(self.manager.settings.finalize_timeout_seconds):
+                if not await self.uploader.flush(self.context.finalize_timeout_seconds):
                     logger.error("handing over with media not stored", extra=self.log_fields())
                 elif unlisted:
                     logger.error(
@@ -329,7 +356,7 @@ class LiveBroadcast:
         except Exception:
             logger.exception("could not store the part before handing over", extra=self.log_fields())
         finally:
-            self.manager.forget(self)
+            self.context.forget(self)
             self.finished.set()
             logger.info("broadcast resumed on another worker; left it", extra=self.log_fields())
 
@@ -358,8 +385,15 @@ class PublisherSession:
     no media is lost or repeated.
     """
 
-    def __init__(self, manager: "BroadcastManager", grant: PublishGrant, client: str) -> None:
-        self.manager = manager
+    def __init__(
+        self,
+        context: BroadcastContext,
+        go_live: Callable[["PublisherSession"], Awaitable[LiveBroadcast]],
+        grant: PublishGrant,
+        client: str,
+    ) -> None:
+        self.context = context
+        self._start_broadcast = go_live
         self.grant = grant
         self.client = client
         self.live: LiveBroadcast | None = None
@@ -367,8 +401,7 @@ class PublisherSession:
         self.metadata: dict[str, AmfValue] = {}
         self.decision: LadderDecision | None = None
         self.detected: Detected | None = None
-        settings = manager.settings
-        self._detector = SourceDetector(DetectionLimits(segment_seconds=settings.segment_seconds))
+        self._detector = SourceDetector(DetectionLimits(segment_seconds=context.segment_seconds))
         self._cadence: CopyCadence | None = None
         self._pending: list[_Tag] = []
         self._pending_bytes = 0
@@ -455,9 +488,9 @@ class PublisherSession:
     async def _go_live(self, detected: Detected) -> None:
         self.detected = detected
         self.decision = decide(
-            self.manager.ladder, detected.source, cadence_ok=detected.cadence_ok, limits=self.manager.plan_limits
+            self.context.ladder, detected.source, cadence_ok=detected.cadence_ok, limits=self.context.plan_limits
         )
-        self.live = await self.manager.go_live(self)
+        self.live = await self._start_broadcast(self)
         if detected.contradictions:
             logger.info(
                 "onMetaData disagrees with the bitstream; the bitstream wins",
@@ -485,7 +518,7 @@ class PublisherSession:
         # keyframe interval for the health report whether or not the top rung is copied.
         self._cadence = None
         if not source.audio_only:
-            self._cadence = CopyCadence(self.manager.settings.segment_seconds, source.fps, self._part_first_ms)
+            self._cadence = CopyCadence(self.context.segment_seconds, source.fps, self._part_first_ms)
         if replay:
             # A part cut from the middle of the publish: its FFmpeg needs the sequence headers first.
             for header in self._headers.values():
@@ -537,7 +570,7 @@ class PublisherSession:
         assert self._part_first_ms is not None
         interval = self._cadence.longest_seconds
         source = replace(detected.source, keyframe_interval=interval)
-        decision = decide(self.manager.ladder, source, cadence_ok=False, limits=self.manager.plan_limits)
+        decision = decide(self.context.ladder, source, cadence_ok=False, limits=self.context.plan_limits)
         if [r.name for r in decision.rungs] != [r.name for r in live.uploader.renditions]:
             logger.warning(
                 "cannot re-encode the top rung under the same names; keeping the copy", extra=live.log_fields()
@@ -638,6 +671,25 @@ class BroadcastManager:
         )
         self.disk_budget = DiskBudget(settings.disk_budget_mb * 1024 * 1024)
         self._live: dict[str, LiveBroadcast] = {}
+        self.context = BroadcastContext(
+            work_dir=settings.work_dir,
+            segment_seconds=settings.segment_seconds,
+            window_segments=settings.window_segments,
+            thumbnail_seconds=settings.thumbnail_seconds,
+            heartbeat_seconds=settings.heartbeat_seconds,
+            finalize_timeout_seconds=settings.finalize_timeout_seconds,
+            reconnect_grace_seconds=reconnect_grace_seconds,
+            ladder=self.ladder,
+            plan_limits=self.plan_limits,
+            storage=storage,
+            metrics=self.metrics,
+            disk_budget=self.disk_budget,
+            streams=streams,
+            vods=vods,
+            call=self.call,
+            forget=self.forget,
+            draining=lambda: registry.draining,
+        )
 
     @property
     def live(self) -> dict[str, LiveBroadcast]:
@@ -669,7 +721,7 @@ class BroadcastManager:
         if grant is None:
             return None
         logger.info("publish accepted; learning the source", extra={"client": client, "channel": grant.username})
-        return PublisherSession(self, grant, client)
+        return PublisherSession(self.context, self.go_live, grant, client)
 
     async def go_live(self, session: PublisherSession) -> "LiveBroadcast":
         """Start (or resume) the session's broadcast: the channel is live from here on."""
@@ -684,7 +736,7 @@ class BroadcastManager:
             raise PublishRejected("The server could not start the broadcast; try again.") from exc
         live = self._live.get(broadcast.broadcast_id)
         if live is None:
-            live = LiveBroadcast(broadcast, self)
+            live = LiveBroadcast(broadcast, self.context)
             if broadcast.parts > 1:  # resumed here after another worker carried it
                 try:
                     await live.restore([rung.name for rung in session.planned_rungs])
