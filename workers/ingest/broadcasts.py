@@ -411,6 +411,8 @@ class PublisherSession:
         self._transcoder: Transcoder | None = None
         self._writer: FlvWriter | None = None
         self._part_first_ms: int | None = None
+        # The current part's first tag: its media timestamp (ms) and wall-clock time (epoch s).
+        self._part_anchor: tuple[int, float] | None = None
         self._bytes = 0
         self._started = time.monotonic()
         self._frames = 0
@@ -504,7 +506,14 @@ class PublisherSession:
         given to the previous part, from a keyframe on."""
         assert self.live is not None
         assert self.detected is not None
-        self._transcoder = await self.live.start_part(decision, tags[0].arrived_at)
+        # A replayed part continues the media clock of the part before it: anchored on its own
+        # arrival times it would jump by however late the event loop handled those tags.
+        first_at = tags[0].arrived_at
+        if replay and self._part_anchor is not None:
+            anchor_ms, anchor_at = self._part_anchor
+            first_at = anchor_at + (tags[0].timestamp_ms - anchor_ms) / 1000
+        self._part_anchor = (tags[0].timestamp_ms, first_at)
+        self._transcoder = await self.live.start_part(decision, first_at)
         source = self.detected.source
         self._writer = FlvWriter(
             self._transcoder.write, audio=source.audio_codec is not None, video=not source.audio_only
