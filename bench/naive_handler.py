@@ -1,45 +1,48 @@
 """A deliberately naive Lambda handler, the baseline for `bench/coldstart.py`.
 
-Everything is imported and built when the module loads, as many Lambda handlers are written:
-FastAPI and Mangum, Powertools Logger/Tracer/Metrics (instantiated, with the X-Ray SDK imported
-as an enabled Tracer would), PynamoDB with a model, boto3 with a DynamoDB client, and the app.
-It serves the same app as `functions.streams.handler`, so the two differ only in eagerness.
+The same app as `functions.streams.handler`: the streams router and the health route, the problem
+handlers, Mangum with the same text types, and Powertools' logger, tracer and metrics wrapped in
+the same order with the same `stage` dimension. What differs is only when things are built: here
+everything is, when the module loads, as many Lambda handlers are written. The settings are
+parsed, Powertools' Tracer made (it loads the X-Ray SDK whether tracing is on or not), the stream
+service built on its backends with the AWS clients they use, then the FastAPI app and Mangum.
 """
 
-import os
+import asyncio
 from typing import Any
 
-import aws_xray_sdk.core  # type: ignore[import-untyped]  # noqa: F401  # what an enabled Tracer loads
-import boto3
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.logging import correlation_paths
 from fastapi import FastAPI
 from mangum import Mangum
-from pynamodb.attributes import TTLAttribute, UnicodeAttribute
-from pynamodb.models import Model
+from mangum.adapter import DEFAULT_TEXT_MIME_TYPES
 
 from functions.common.app import service_app
-from letslive.constants import POWERTOOLS_NAMESPACE, Service, Table, table_env_var
+from functions.common.problems import PROBLEM_CONTENT_TYPE
+from functions.streams.routes import streams_router
+from letslive.constants import METRIC_STAGE_DIMENSION, POWERTOOLS_NAMESPACE, Service
+from letslive.data.aws import client
+from letslive.data.tables import connection
+from letslive.services.streams import StreamService, stream_service
+from letslive.settings import get_settings
 
-logger = Logger(service="naive")
-tracer = Tracer(service="naive")
-metrics = Metrics(namespace=POWERTOOLS_NAMESPACE, service="naive")
-dynamodb = boto3.client("dynamodb", region_name=os.environ.get("AWS_DEFAULT_REGION", "us-east-1"))
+SERVICE = Service.STREAMS
 
+settings = get_settings()
+logger = Logger(service=SERVICE.value)
+tracer = Tracer(service=SERVICE.value)
+metrics = Metrics(namespace=POWERTOOLS_NAMESPACE, service=SERVICE.value)
+metrics.set_default_dimensions(**{METRIC_STAGE_DIMENSION: settings.stage})
 
-class StreamItem(Model):
-    class Meta:
-        table_name = os.environ.get(table_env_var(Table.STREAMS), "streams")
-        region = os.environ.get("AWS_DEFAULT_REGION", "us-east-1")
-        host = os.environ.get("LETSLIVE_AWS_ENDPOINT_URL")
+# The service on DynamoDB (PynamoDB models bound to the table) and EventBridge, and the clients
+# its repository's transactions and its event publisher go on to use.
+streams: StreamService = stream_service()
+dynamodb = connection().client
+events = client("events")
 
-    pk = UnicodeAttribute(hash_key=True)
-    sk = UnicodeAttribute(range_key=True)
-    expires_at = TTLAttribute(null=True)
-
-
-app: FastAPI = service_app(Service.STREAMS)
-asgi = Mangum(app, lifespan="off")
+app: FastAPI = service_app(SERVICE, routers=[streams_router(lambda: streams)])
+asgi = Mangum(app, lifespan="off", text_mime_types=[*DEFAULT_TEXT_MIME_TYPES, PROBLEM_CONTENT_TYPE])
+asyncio.set_event_loop(asyncio.new_event_loop())
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)

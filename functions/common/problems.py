@@ -12,7 +12,11 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from functions.common.compat import skip_pydantic_v1_import
 from letslive import errors
+
+# Before any route is declared: every service's routes module imports this one first.
+skip_pydantic_v1_import()
 
 PROBLEM_CONTENT_TYPE = "application/problem+json"
 PROBLEM_TYPE_BASE = "https://letslive.dev/problems/"

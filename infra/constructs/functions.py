@@ -1,4 +1,13 @@
-"""The one way a Python entry point becomes a Lambda: shared layer, log group, tracing, env."""
+"""The one way a Python entry point becomes a Lambda: shared layer, log group, tracing, env.
+
+SnapStart (`snap_start=True`, the HTTP services): in the AWS shape on Python 3.12+, the function
+snapshots each published version after its init and restores new sandboxes from it; the version
+is the `live` alias's, and callers invoke the alias (`invocation_target`), never `$LATEST`, which
+has no snapshot. The hooks that run around the snapshot are `functions.common.snapstart`'s. The
+local shape has neither: the emulator runs functions on its own Python (3.11 here, which
+SnapStart does not support), and the e2e tests change a function's configuration in place, which
+a published version would not see.
+"""
 
 from collections.abc import Mapping
 
@@ -34,6 +43,10 @@ TABLE_READ_ACTIONS = (
     "dynamodb:Scan",
 )
 TABLE_WRITE_ACTIONS = ("dynamodb:BatchWriteItem", "dynamodb:DeleteItem", "dynamodb:PutItem", "dynamodb:UpdateItem")
+# The alias that API Gateway invokes on a SnapStart function (its current published version).
+LIVE_ALIAS = "live"
+LIVE_ALIAS_ID = "LiveAlias"
+SNAP_START_MIN_PYTHON = (3, 12)
 
 
 def python_function(
@@ -47,15 +60,20 @@ def python_function(
     handler: str,
     timeout_seconds: int = 10,
     description: str | None = None,
+    snap_start: bool = False,
 ) -> lambda_.Function:
     """`<name>Function` (and its `<name>Logs`) in `scope`, running `handler` from the `service`
-    package of `functions/` (plus `functions.common`) on the shared `letslive` layer."""
+    package of `functions/` (plus `functions.common`) on the shared `letslive` layer.
+
+    `snap_start`: where the shape allows it (`snap_start_enabled`), SnapStart on published
+    versions and a `live` alias on the current one; `invocation_target` is what to invoke."""
     log_group = function_log_group(scope, f"{name}Logs")
+    snapshots = snap_start and snap_start_enabled(config)
     fn = lambda_.Function(
         scope,
         f"{name}Function",
         role=execution_role(scope, f"{name}Role", config=config, log_group=log_group),
-        runtime=runtime,
+        runtime=snap_start_runtime(runtime) if snapshots else runtime,
         architecture=lambda_.Architecture.X86_64,  # matches the platform the layer's wheels are for
         handler=handler,
         code=bundled_code(FUNCTIONS_SOURCE, FunctionBundler(service.value)),
@@ -67,9 +85,34 @@ def python_function(
         log_group=log_group,
         description=description,
         environment=powertools_environment(config, service.value),
+        snap_start=lambda_.SnapStartConf.ON_PUBLISHED_VERSIONS if snapshots else None,
     )
     acknowledge_pinned_runtime(fn, config)
+    if snapshots:
+        # `current_version` is a new version whenever the code or configuration changes (its
+        # logical id hashes them), so each deploy snapshots the new code and moves the alias.
+        lambda_.Alias(fn, LIVE_ALIAS_ID, alias_name=LIVE_ALIAS, version=fn.current_version)
     return fn
+
+
+def snap_start_enabled(config: InfraConfig) -> bool:
+    """SnapStart in this shape: AWS only (see the module's docstring), on Python 3.12 or later."""
+    major, minor = (int(part) for part in config.lambda_python.split("."))
+    return not config.local and (major, minor) >= SNAP_START_MIN_PYTHON
+
+
+def snap_start_runtime(runtime: lambda_.Runtime) -> lambda_.Runtime:
+    """`runtime` as CDK must see it to allow SnapStart: a runtime made from its name (the pinned
+    `lambdaPython`, not one of CDK's constants) does not say it supports it."""
+    if runtime.supports_snap_start:
+        return runtime
+    return lambda_.Runtime(runtime.name, runtime.family, supports_snap_start=True)
+
+
+def invocation_target(fn: lambda_.Function) -> lambda_.IFunction:
+    """What callers invoke: the `live` alias of a SnapStart function, else the function itself."""
+    alias = fn.node.try_find_child(LIVE_ALIAS_ID)
+    return alias if isinstance(alias, lambda_.Alias) else fn
 
 
 def function_log_group(scope: Construct, construct_id: str) -> logs.LogGroup:

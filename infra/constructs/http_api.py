@@ -12,7 +12,7 @@ from infra.bundling import LAYER_SOURCE, LayerBundler, bundled_code
 from infra.config import InfraConfig
 from infra.constants import OUTPUT_HTTP_API_ID, OUTPUT_HTTP_API_URL
 from infra.constructs.access_logs import HTTP_FIELDS, access_logs
-from infra.constructs.functions import grant_tables, python_function
+from infra.constructs.functions import grant_tables, invocation_target, python_function
 from infra.nag import acknowledge
 from letslive.constants import (
     ENV_INGEST_URL,
@@ -91,9 +91,13 @@ class HttpServicesConstruct(Construct):
                 layer=self.layer,
                 service=service,
                 handler=f"functions.{service.value}.handler.handler",
+                snap_start=True,
             )
             grant_tables(fn, service, tables)
-            integration = integrations.HttpLambdaIntegration(f"{service.value.capitalize()}Integration", fn)
+            # SnapStart restores only published versions: the API invokes the `live` alias.
+            integration = integrations.HttpLambdaIntegration(
+                f"{service.value.capitalize()}Integration", invocation_target(fn)
+            )
             # `/<service>` itself (e.g. `GET /vods?channel=`) and everything below it.
             for path in (f"/{service.value}", f"/{service.value}/{{proxy+}}"):
                 self.api.add_routes(path=path, methods=[apigwv2.HttpMethod.ANY], integration=integration)

@@ -259,3 +259,64 @@ def test_the_stage_and_the_costly_auth_routes_are_throttled(aws_app: Synthesized
     for app, lifted in ((aws_app, False), (local_app, True)):
         variables = _functions(app)["auth"]["Properties"]["Environment"]["Variables"]
         assert ("LETSLIVE_SIGNUP_MAX_PER_ADDRESS" in variables) == lifted
+
+
+def _logical_ids(app: Synthesized) -> dict[str, str]:
+    """The HTTP services' functions' logical ids by service."""
+    found = app.template("Api").find_resources("AWS::Lambda::Function")
+    by_handler = {res["Properties"]["Handler"]: logical_id for logical_id, res in found.items()}
+    return {service.value: by_handler[f"functions.{service.value}.handler.handler"] for service in Service}
+
+
+def _integration_targets(app: Synthesized) -> dict[str, Any]:
+    """What each HTTP API integration invokes, by the service whose routes use it."""
+    template = app.template("Api")
+    (http_api,) = template.find_resources("AWS::ApiGatewayV2::Api", {"Properties": {"ProtocolType": "HTTP"}})
+    integrations = template.find_resources(
+        "AWS::ApiGatewayV2::Integration", {"Properties": {"ApiId": {"Ref": http_api}}}
+    )
+    routes = template.find_resources("AWS::ApiGatewayV2::Route", {"Properties": {"ApiId": {"Ref": http_api}}})
+    targets: dict[str, Any] = {}
+    for route in routes.values():
+        service = route["Properties"]["RouteKey"].split(" ", 1)[1].split("/")[1]
+        integration = route["Properties"]["Target"]["Fn::Join"][1][1]["Ref"]
+        uri = integrations[integration]["Properties"]["IntegrationUri"]
+        assert targets.setdefault(service, uri) == uri, service
+    return targets
+
+
+def test_http_functions_snapshot_published_versions_and_the_api_invokes_their_live_alias(aws_app: Synthesized) -> None:
+    """Issue 15: SnapStart restores published versions only, so API Gateway must invoke one (the
+    `live` alias), never `$LATEST`; the alias follows the version each deploy publishes."""
+    template = aws_app.template("Api")
+    functions, ids = _functions(aws_app), _logical_ids(aws_app)
+    versions = template.find_resources("AWS::Lambda::Version")
+    aliases = template.find_resources("AWS::Lambda::Alias")
+    targets = _integration_targets(aws_app)
+    permissions = template.find_resources(
+        "AWS::Lambda::Permission", {"Properties": {"Principal": "apigateway.amazonaws.com"}}
+    )
+    for service, fn in functions.items():
+        assert fn["Properties"]["SnapStart"] == {"ApplyOn": "PublishedVersions"}
+        assert fn["Properties"]["Runtime"] == f"python{AWS_LAMBDA_PYTHON}"
+        (alias_id,) = [i for i, a in aliases.items() if a["Properties"]["FunctionName"] == {"Ref": ids[service]}]
+        alias = aliases[alias_id]["Properties"]
+        assert alias["Name"] == "live"
+        version_id = alias["FunctionVersion"]["Fn::GetAtt"][0]
+        assert versions[version_id]["Properties"]["FunctionName"] == {"Ref": ids[service]}
+        assert targets[service] == {"Ref": alias_id}, service
+        # API Gateway may invoke the alias (a permission on the function would not cover it).
+        invokable = [p["Properties"]["FunctionName"] for p in permissions.values()]
+        assert {"Ref": alias_id} in invokable
+        assert {"Fn::GetAtt": [ids[service], "Arn"]} not in invokable
+
+
+def test_the_local_shape_has_no_snapstart_and_invokes_the_functions_themselves(local_app: Synthesized) -> None:
+    """The emulator's Python (3.11) has no SnapStart, and the e2e tests reconfigure `$LATEST` in
+    place: locally the API invokes the functions, with no version or alias in between."""
+    template = local_app.template("Api")
+    ids = _logical_ids(local_app)
+    for service, fn in _functions(local_app).items():
+        assert "SnapStart" not in fn["Properties"]
+        assert _integration_targets(local_app)[service] == {"Fn::GetAtt": [ids[service], "Arn"]}
+    assert not template.find_resources("AWS::Lambda::Alias")
