@@ -54,6 +54,14 @@ OUTPUT_DASHBOARD_NAME: Final = "DashboardName"
 OUTPUT_DASHBOARD_URL: Final = "DashboardUrl"
 OUTPUT_ALARM_TOPIC_ARN: Final = "AlarmTopicArn"
 
+# The distribution's HLS cache policies (`infra/constructs/cdn.py`), which the local edge applies
+# too (`localstack/edge_cache.py`): segments and thumbnails keep their own Cache-Control up to a
+# year; playlists (live ones change every segment) at most a second. No minimum: an object's
+# shorter Cache-Control (a live thumbnail's `max-age=15`) is honoured.
+MEDIA_MIN_TTL_SECONDS: Final = 0
+SEGMENT_TTL_SECONDS: Final = 365 * 24 * 3600
+PLAYLIST_TTL_SECONDS: Final = 1
+
 
 def stack_name(stage: str, unit: str) -> str:
     return f"{APP_NAME}-{stage}-{unit}"

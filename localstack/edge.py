@@ -9,11 +9,22 @@
   the edge sends the client's address in `VIEWER_ADDRESS_HEADER` and the origin-verify secret in
   `ORIGIN_VERIFY_HEADER`, replacing whatever the client sent under those names.
 - `/config.json` → the web app's runtime config (the chat WebSocket URL, the RTMP ingest URL),
-  never cached; in AWS the deployment writes the same file into the web bucket.
+  `no-store` (which the web app's CachingOptimized policy overrides with its 1 s minimum TTL); in
+  AWS the deployment writes the same file into the web bucket.
 - anything else → the statically exported web app (`web/out`), when it has been built: a
   directory's `index.html` (`/channel/?u=x` → `channel/index.html`; `/channel` redirects to
   `/channel/`), the export's `404.html` for what is missing, hashed assets (`/_next/static/`)
   cached for a year as immutable, everything else revalidated (`no-cache`).
+
+Caching, as the distribution's cache policies do (`localstack/edge_cache.py` has the rules): the
+edge keeps what CloudFront would keep, for as long (live playlists 1 s, segments a year, a live
+thumbnail its 15 s, the web app's files at least the managed CachingOptimized policy's 1 s minimum,
+`/api/*` nothing), answers byte ranges and conditional requests from what it keeps, and says so in
+`X-Cache` (`Hit`/`Miss`/`Error from cloudfront`) and `Age`. `Edge(cache=False)`, or
+`LETSLIVE_EDGE_CACHE=0` in the environment, turns it off (every request goes to the origin), to
+compare. In AWS the VOD media consumer invalidates `/hls/broadcasts/<id>/*` once it has deleted a
+VOD's objects; here no CloudFront API reaches the edge, so the edge notices that a cached broadcast's
+prefix has emptied (one listing per cached broadcast per second) and invalidates it itself.
 
 Methods are refused as the distribution's cache behaviours refuse them (`infra/constructs/cdn.py`):
 `/api/*` allows GET, HEAD, OPTIONS, PUT, PATCH, POST and DELETE; the media and the web app GET and
@@ -24,18 +35,33 @@ body 403 too, and a token that is no HTTP method at all 400, never a 501.
 
 import json
 import mimetypes
-import shutil
+import os
 import sys
 import threading
+import time
 import urllib.error
 import urllib.parse
 import urllib.request
+from collections.abc import Callable
+from dataclasses import dataclass
+from email.utils import parsedate_to_datetime
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
+from typing import Any, Final, Literal
 
-from letslive.constants import MEDIA_PREFIX, ORIGIN_VERIFY_HEADER, VIEWER_ADDRESS_HEADER
+from letslive.constants import ENV_PREFIX, MEDIA_PREFIX, ORIGIN_VERIFY_HEADER, VIEWER_ADDRESS_HEADER
+from letslive.models.streams import BROADCASTS_MEDIA_DIR
+from localstack.edge_cache import (
+    CACHING_OPTIMIZED,
+    DEFAULT_MAX_BYTES,
+    PLAYLIST_POLICY,
+    SEGMENT_POLICY,
+    CachePolicy,
+    EdgeCache,
+    Entry,
+    Response,
+)
 
 CORS_HEADERS = {
     "Access-Control-Allow-Origin": "*",
@@ -63,6 +89,35 @@ _BAD_REQUEST = "Bad request."
 CONFIG_PATH = "/config.json"
 IMMUTABLE = "public, max-age=31536000, immutable"
 REVALIDATE = "no-cache"
+# `0`, `false`, `no` or `off`: an edge built without an explicit `cache=` caches nothing.
+ENV_EDGE_CACHE: Final = f"{ENV_PREFIX}EDGE_CACHE"
+# How often the edge looks for cached broadcasts whose objects are all gone (the stand-in for the
+# VOD media consumer's invalidation).
+DELETION_POLL_SECONDS: Final = 1.0
+# S3 behind OAC, allowed `s3:GetObject` only, answers 403 for a key that does not exist (the local
+# S3 says 404); CloudFront caches a 403 only when the origin sends max-age (S3 does not).
+MISSING_OBJECT_STATUS: Final = HTTPStatus.FORBIDDEN
+
+
+@dataclass(frozen=True)
+class Behaviour:
+    """A cache behaviour of the distribution: its path pattern, cache policy and whether its
+    response-headers policy adds CORS."""
+
+    pattern: str
+    policy: CachePolicy
+    cors: bool
+
+
+PLAYLISTS = Behaviour(f"/{MEDIA_PREFIX}/*.m3u8", PLAYLIST_POLICY, cors=True)
+MEDIA = Behaviour(f"/{MEDIA_PREFIX}/*", SEGMENT_POLICY, cors=True)
+WEB = Behaviour("*", CACHING_OPTIMIZED, cors=False)
+
+
+def caching_from_environment() -> bool:
+    return os.environ.get(ENV_EDGE_CACHE, "1").strip().lower() not in ("0", "false", "no", "off")
+
+
 # Content types by suffix, independent of the host's mime.types (which may lack some or differ).
 CONTENT_TYPES = {
     ".html": "text/html; charset=utf-8",
@@ -147,51 +202,98 @@ class EdgeHandler(BaseHTTPRequestHandler):
             self._cloudfront_error(HTTPStatus.BAD_REQUEST, _BAD_REQUEST)
 
     def _route(self, head: bool) -> None:
-        path = self.path.split("?", 1)[0]
+        path, _, query = self.path.partition("?")
         if path.startswith(f"/{MEDIA_PREFIX}/"):
-            self._media(path.removeprefix("/"), head)
+            behaviour = PLAYLISTS if path.endswith(".m3u8") else MEDIA
+            self._cached(behaviour, path, query, head, lambda: self._media(path.removeprefix("/")))
         elif path.startswith("/api/"):
-            self._proxy()
+            self._proxy()  # CachingDisabled: never through the cache
         elif path == CONFIG_PATH and self.server.config is not None:
-            self._config(head)
+            self._cached(WEB, path, query, head, self._config)
         else:
-            self._static(path, head)
+            self._static(path, query, head)
+
+    # --- the cache ---------------------------------------------------------------------------
+    def _cached(self, behaviour: Behaviour, path: str, query: str, head: bool, origin: Callable[[], Response]) -> None:
+        """Answers a GET or HEAD of `behaviour` from the edge's cache, or from `origin`."""
+        edge = self.server
+        if edge.caching:
+            response, entry = edge.cache.serve(behaviour.policy, behaviour.policy.key(path, query), origin)
+        else:
+            response, entry = origin(), None
+        self._send(response, head, behaviour.cors, entry)
+
+    def _send(self, response: Response, head: bool, cors: bool, entry: Entry | None) -> None:
+        """A stored (or just fetched) whole response, as the viewer asked for it: a 304 for a
+        matching validator, a byte range, or all of it."""
+        status, headers, body = response.status, dict(response.headers), response.body
+        if status == HTTPStatus.OK:
+            if self._not_modified(headers):
+                status, body = HTTPStatus.NOT_MODIFIED, b""
+                kept = ("ETag", "Cache-Control", "Last-Modified", "Expires")
+                headers = {name: value for name, value in headers.items() if name in kept}
+            elif (wanted := _byte_range(self.headers.get("Range"), len(body))) is not None:
+                if not isinstance(wanted, tuple):
+                    headers = {**_TEXT, "Content-Range": f"bytes */{len(body)}"}
+                    status, body = HTTPStatus.REQUESTED_RANGE_NOT_SATISFIABLE, b"range not satisfiable"
+                else:
+                    first, last = wanted
+                    headers["Content-Range"] = f"bytes {first}-{last}/{len(body)}"
+                    status, body = HTTPStatus.PARTIAL_CONTENT, body[first : last + 1]
+        if status >= HTTPStatus.BAD_REQUEST:
+            headers["X-Cache"] = "Error from cloudfront"
+        else:
+            headers["X-Cache"] = "Hit from cloudfront" if entry is not None else "Miss from cloudfront"
+        if entry is not None:
+            headers["Age"] = str(entry.age(self.server.cache.clock()))
+        # 304: no body, as before (a length of 0 that no client reads as the object's).
+        self._reply(HTTPStatus(status), {**(CORS_HEADERS if cors else {}), **headers, "Content-Length": str(len(body))})
+        if not head and body:
+            self.wfile.write(body)
+
+    def _not_modified(self, headers: dict[str, str]) -> bool:
+        """RFC 9110 §13.1.2 and §13.1.3: If-None-Match (weak comparison), else If-Modified-Since."""
+        if_none_match = self.headers.get("If-None-Match")
+        if if_none_match is not None:
+            etag = headers.get("ETag", "").removeprefix("W/")
+            tags = {tag.strip().removeprefix("W/") for tag in if_none_match.split(",")}
+            return bool(etag) and (etag in tags or "*" in tags)
+        since, modified = self.headers.get("If-Modified-Since"), headers.get("Last-Modified")
+        if since is None or modified is None:
+            return False
+        try:
+            return parsedate_to_datetime(modified) <= parsedate_to_datetime(since)
+        except (TypeError, ValueError):
+            return False
 
     # --- /config.json ------------------------------------------------------------------------
-    def _config(self, head: bool) -> None:
+    def _config(self) -> Response:
         data = json.dumps(self.server.config).encode()
-        headers = {"Content-Type": "application/json", "Content-Length": str(len(data)), "Cache-Control": "no-store"}
-        self._reply(HTTPStatus.OK, headers)
-        if not head:
-            self.wfile.write(data)
+        return Response(HTTPStatus.OK, {"Content-Type": "application/json", "Cache-Control": "no-store"}, data)
 
     # --- /hls/* from S3 --------------------------------------------------------------------
-    def _media(self, key: str, head: bool) -> None:
-        from botocore.exceptions import ClientError
+    def _media(self, key: str) -> Response:
+        """The whole object (a HEAD or a range is answered from it, as from CloudFront's cache)."""
+        from botocore.exceptions import BotoCoreError, ClientError
 
-        request: dict[str, Any] = {"Bucket": self.server.bucket, "Key": key}
-        for header, param in (("Range", "Range"), ("If-None-Match", "IfNoneMatch")):
-            if self.headers.get(header):
-                request[param] = self.headers[header]
         try:
-            obj = (self.server.s3.head_object if head else self.server.s3.get_object)(**request)
+            obj = self.server.s3.get_object(Bucket=self.server.bucket, Key=key)
+            body = obj["Body"]
+            try:
+                data = body.read()
+            finally:
+                body.close()
         except ClientError as exc:
             error = exc.response.get("Error", {})
             status = int(exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 502))
-            if status == HTTPStatus.NOT_MODIFIED or error.get("Code") == "304":
-                self._reply(HTTPStatus.NOT_MODIFIED, {**CORS_HEADERS, "Content-Length": "0"})
-            elif status in (HTTPStatus.NOT_FOUND, HTTPStatus.FORBIDDEN) or error.get("Code") in ("NoSuchKey", "404"):
+            if status in (HTTPStatus.NOT_FOUND, HTTPStatus.FORBIDDEN) or error.get("Code") in ("NoSuchKey", "404"):
                 # CloudFront with OAC answers 403 for a missing key; a player only needs "not there".
-                self._text(HTTPStatus.NOT_FOUND, "not found", cors=True)
-            elif status == HTTPStatus.REQUESTED_RANGE_NOT_SATISFIABLE:
-                self._text(HTTPStatus.REQUESTED_RANGE_NOT_SATISFIABLE, "range not satisfiable", cors=True)
-            else:
-                self._text(HTTPStatus.BAD_GATEWAY, "origin error", cors=True)
-            return
+                return _text(HTTPStatus.NOT_FOUND, "not found", cached_as=MISSING_OBJECT_STATUS)
+            return _text(HTTPStatus.BAD_GATEWAY, "origin error", cached_as=status)
+        except BotoCoreError:
+            return Response(HTTPStatus.BAD_GATEWAY, dict(_TEXT), b"origin error", unreachable=True)
         headers = {
-            **CORS_HEADERS,
             "Content-Type": obj.get("ContentType") or "application/octet-stream",
-            "Content-Length": str(obj["ContentLength"]),
             "ETag": obj.get("ETag", ""),
             "Accept-Ranges": "bytes",
         }
@@ -199,16 +301,7 @@ class EdgeHandler(BaseHTTPRequestHandler):
             headers["Cache-Control"] = obj["CacheControl"]
         if obj.get("LastModified"):
             headers["Last-Modified"] = obj["LastModified"].strftime("%a, %d %b %Y %H:%M:%S GMT")
-        status = HTTPStatus.PARTIAL_CONTENT if obj.get("ContentRange") else HTTPStatus.OK
-        if obj.get("ContentRange"):
-            headers["Content-Range"] = obj["ContentRange"]
-        self._reply(status, headers)
-        if not head:
-            body = obj["Body"]
-            try:
-                shutil.copyfileobj(body, self.wfile)
-            finally:
-                body.close()
+        return Response(HTTPStatus.OK, headers, data)
 
     # --- /api/* to the HTTP API --------------------------------------------------------------
     def _proxy(self) -> None:
@@ -244,55 +337,47 @@ class EdgeHandler(BaseHTTPRequestHandler):
                 self.wfile.write(payload)
 
     # --- the web app -------------------------------------------------------------------------
-    def _static(self, path: str, head: bool) -> None:
+    def _static(self, path: str, query: str, head: bool) -> None:
         root = self.server.web_root
         if root is None or not root.is_dir():
             self._text(HTTPStatus.NOT_FOUND, "the web app is not built")
             return
-        base = root.resolve()
-        relative = urllib.parse.unquote(path).lstrip("/")
-        try:
-            candidate = (base / relative).resolve()
-        except (ValueError, OSError):  # e.g. an encoded NUL byte
-            self._not_found(base, head)
-            return
-        # Nothing outside the export, and no dotfiles (build stamps and the like).
-        if not candidate.is_relative_to(base) or any(part.startswith(".") for part in Path(relative).parts):
-            self._not_found(base, head)
-            return
-        if candidate.is_dir() and not path.endswith("/") and (candidate / "index.html").is_file():
+        # The viewer-request function's part (`infra/constructs/cloudfront/web_request.js`), before
+        # the cache: the redirect to a page's canonical address, and a folder's `index.html` as the
+        # object (and cache key) a slash-terminated address names.
+        candidate = self._candidate(root.resolve(), path)
+        if candidate is not None and not path.endswith("/") and (candidate / "index.html").is_file():
             # `trailingSlash: true`: the page's canonical address ends with a slash.
-            query = self.path.partition("?")[2]
             location = path + "/" + (f"?{query}" if query else "")
             self._reply(HTTPStatus.MOVED_PERMANENTLY, {"Location": location, "Content-Length": "0"})
             return
-        for option in (candidate / "index.html", candidate, candidate.with_name(candidate.name + ".html")):
-            if option.is_file():
-                self._file(option, HTTPStatus.OK, head, immutable=path.startswith("/_next/static/"))
-                return
-        self._not_found(base, head)
+        key = path + "index.html" if path.endswith("/") else path
+        self._cached(WEB, key, query, head, lambda: self._web_object(root.resolve(), path))
 
-    def _not_found(self, base: Path, head: bool) -> None:
+    @staticmethod
+    def _candidate(base: Path, path: str) -> Path | None:
+        """The export's file or folder `path` names; None outside the export, for dotfiles (build
+        stamps and the like) and for what cannot be a path (e.g. an encoded NUL byte)."""
+        relative = urllib.parse.unquote(path).lstrip("/")
+        try:
+            candidate = (base / relative).resolve()
+        except (ValueError, OSError):
+            return None
+        if not candidate.is_relative_to(base) or any(part.startswith(".") for part in Path(relative).parts):
+            return None
+        return candidate
+
+    def _web_object(self, base: Path, path: str) -> Response:
+        candidate = self._candidate(base, path)
+        if candidate is not None:
+            for option in (candidate / "index.html", candidate, candidate.with_name(candidate.name + ".html")):
+                if option.is_file():
+                    return _file(option, HTTPStatus.OK, immutable=path.startswith("/_next/static/"))
+        # The web bucket, like the media one, answers a missing key with a 403 CloudFront does not cache.
         page = base / "404.html"
         if page.is_file():
-            self._file(page, HTTPStatus.NOT_FOUND, head, immutable=False)
-        else:
-            self._text(HTTPStatus.NOT_FOUND, "not found")
-
-    def _file(self, file: Path, status: HTTPStatus, head: bool, immutable: bool) -> None:
-        data = file.read_bytes()
-        content_type = (
-            CONTENT_TYPES.get(file.suffix.lower()) or mimetypes.guess_type(file.name)[0] or "application/octet-stream"
-        )
-        headers = {
-            "Content-Type": content_type,
-            "Content-Length": str(len(data)),
-            "Cache-Control": IMMUTABLE if immutable and status == HTTPStatus.OK else REVALIDATE,
-            "X-Content-Type-Options": "nosniff",
-        }
-        self._reply(status, headers)
-        if not head:
-            self.wfile.write(data)
+            return _file(page, HTTPStatus.NOT_FOUND, immutable=False, cached_as=MISSING_OBJECT_STATUS)
+        return _text(HTTPStatus.NOT_FOUND, "not found", cached_as=MISSING_OBJECT_STATUS)
 
     # --- responses -----------------------------------------------------------------------------
     def _reply(self, status: HTTPStatus, headers: dict[str, str]) -> None:
@@ -330,12 +415,57 @@ class EdgeHandler(BaseHTTPRequestHandler):
             self.wfile.write(data)
 
 
+_TEXT = {"Content-Type": "text/plain; charset=utf-8"}
+
+
+def _text(status: HTTPStatus, text: str, cached_as: int | None = None) -> Response:
+    return Response(status, dict(_TEXT), text.encode(), cached_as=cached_as)
+
+
+def _file(file: Path, status: HTTPStatus, immutable: bool, cached_as: int | None = None) -> Response:
+    content_type = (
+        CONTENT_TYPES.get(file.suffix.lower()) or mimetypes.guess_type(file.name)[0] or "application/octet-stream"
+    )
+    headers = {
+        "Content-Type": content_type,
+        "Cache-Control": IMMUTABLE if immutable and status == HTTPStatus.OK else REVALIDATE,
+        "X-Content-Type-Options": "nosniff",
+    }
+    return Response(status, headers, file.read_bytes(), cached_as=cached_as)
+
+
+def _byte_range(header: str | None, size: int) -> tuple[int, int] | Literal["unsatisfiable"] | None:
+    """The one byte range `Range` asks of `size` bytes as (first, last); "unsatisfiable"; None to
+    send everything (no header, several ranges or one that does not parse, RFC 9110 §14.2)."""
+    if not header or not header.startswith("bytes=") or "," in header:
+        return None
+    first, sep, last = header.removeprefix("bytes=").strip().partition("-")
+    if not sep or not (first.isdigit() or last.isdigit()) or (first and not first.isdigit()):
+        return None
+    if last and not last.isdigit():
+        return None
+    if not first:  # the last N bytes
+        length = int(last)
+        return (max(0, size - length), size - 1) if length and size else "unsatisfiable"
+    start = int(first)
+    end = int(last) if last else start
+    if end < start:  # invalid: ignored
+        return None
+    if start >= size:
+        return "unsatisfiable"
+    return start, min(int(last) if last else size - 1, size - 1)
+
+
 class Edge(ThreadingHTTPServer):
     """`Edge(("127.0.0.1", 8088), s3_client, bucket, api_url, web_root, config, origin_verify)`;
     `serve_in_thread()`.
 
     `config` is served as `/config.json` (the web app's runtime config), when given;
-    `origin_verify` is the secret sent to the API as the distribution's origin header."""
+    `origin_verify` is the secret sent to the API as the distribution's origin header. `cache`:
+    whether the edge caches as CloudFront does (default: `LETSLIVE_EDGE_CACHE`, on unless `0`);
+    `caching` switches it at run time. `clock` (monotonic seconds) is the cache's, for tests;
+    `deletion_poll_seconds` None: deleted broadcasts are forgotten only when asked
+    (`forget_deleted_broadcasts`)."""
 
     daemon_threads = True
 
@@ -348,6 +478,11 @@ class Edge(ThreadingHTTPServer):
         web_root: Path | None = None,
         config: dict[str, Any] | None = None,
         origin_verify: str | None = None,
+        *,
+        cache: bool | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        cache_bytes: int = DEFAULT_MAX_BYTES,
+        deletion_poll_seconds: float | None = DELETION_POLL_SECONDS,
     ) -> None:
         super().__init__(address, EdgeHandler)
         self.origin_verify = origin_verify
@@ -356,6 +491,48 @@ class Edge(ThreadingHTTPServer):
         self.api_url = api_url.rstrip("/")
         self.web_root = web_root
         self.config = config
+        self.cache = EdgeCache(clock=clock, max_bytes=cache_bytes)
+        self._caching = caching_from_environment() if cache is None else cache
+        self.deletion_poll_seconds = deletion_poll_seconds
+        self._stopping = threading.Event()
+        self._watcher: threading.Thread | None = None
+
+    @property
+    def caching(self) -> bool:
+        return self._caching
+
+    @caching.setter
+    def caching(self, on: bool) -> None:
+        """Switches the cache; what it held is forgotten either way."""
+        self._caching = on
+        self.cache.clear()
+
+    def forget_deleted_broadcasts(self) -> int:
+        """Invalidates `/hls/broadcasts/<id>/*` for each cached broadcast none of whose objects
+        is left in the bucket (in AWS the VOD media consumer's invalidation); how many."""
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        root = f"/{MEDIA_PREFIX}/{BROADCASTS_MEDIA_DIR}/"
+        prefixes = {
+            root + key.removeprefix(root).split("/", 1)[0] + "/"
+            for key in self.cache.cached_keys()
+            if key.startswith(root) and "/" in key.removeprefix(root)
+        }
+        gone = 0
+        for prefix in sorted(prefixes):
+            try:
+                listed = self.s3.list_objects_v2(Bucket=self.bucket, Prefix=prefix.removeprefix("/"), MaxKeys=1)
+            except (BotoCoreError, ClientError):
+                continue
+            if not listed.get("KeyCount"):
+                self.cache.invalidate([prefix + "*"])
+                gone += 1
+        return gone
+
+    def _watch_deletions(self, every: float) -> None:
+        while not self._stopping.wait(every):
+            if self.s3 is not None and self._caching:
+                self.forget_deleted_broadcasts()
 
     def handle_error(self, request: Any, client_address: Any) -> None:
         # A client that left mid-response (a player cancelling a segment, a page navigating
@@ -372,4 +549,15 @@ class Edge(ThreadingHTTPServer):
     def serve_in_thread(self) -> threading.Thread:
         thread = threading.Thread(target=self.serve_forever, name="edge", daemon=True)
         thread.start()
+        if self._watcher is None and self.deletion_poll_seconds is not None:
+            self._watcher = threading.Thread(
+                target=self._watch_deletions, args=(self.deletion_poll_seconds,), name="edge-deletions", daemon=True
+            )
+            self._watcher.start()
         return thread
+
+    def server_close(self) -> None:
+        self._stopping.set()
+        if self._watcher is not None:
+            self._watcher.join(timeout=10)
+        super().server_close()

@@ -243,7 +243,7 @@ def main(argv: list[str] | None = None) -> int:
 @dataclass(frozen=True)
 class RunningPlatform:
     deployment: Deployment
-    edge_url: str
+    edge: Edge
     rtmp_url: str
     worker_health_urls: tuple[str, ...]
     state_dir: Path
@@ -251,6 +251,10 @@ class RunningPlatform:
     workers: IngestWorkers
     balancer: Balancer
     sweeper: LocalSweeper
+
+    @property
+    def edge_url(self) -> str:
+        return self.edge.url
 
     @property
     def worker_health_url(self) -> str:
@@ -284,7 +288,7 @@ def local_platform(state_dir: Path, stage: str = "e2e", workers: int = 1) -> Ite
         sweeper = LocalSweeper(deployment).start()
         yield RunningPlatform(
             deployment,
-            edge.url,
+            edge,
             rtmp_url(rtmp_port),
             tuple(slot.health_url for slot in slots),
             state_dir,

@@ -16,6 +16,7 @@ from aws_cdk import aws_ssm as ssm
 from constructs import Construct
 
 from infra.config import InfraConfig
+from infra.constants import MEDIA_MIN_TTL_SECONDS, PLAYLIST_TTL_SECONDS, SEGMENT_TTL_SECONDS
 from infra.nag import acknowledge
 from letslive.constants import MEDIA_PREFIX, ORIGIN_VERIFY_HEADER
 
@@ -26,9 +27,11 @@ API_PATH_PATTERN = "/api/*"
 MEDIA_PATH_PATTERN = f"/{MEDIA_PREFIX}/*"
 PLAYLIST_PATH_PATTERN = f"/{MEDIA_PREFIX}/*.m3u8"
 # Segments are immutable (a year, as their own Cache-Control says); live playlists change every
-# segment, so CloudFront keeps them at most a second (request collapsing still shields S3).
-SEGMENT_TTL = Duration.days(365)
-PLAYLIST_TTL = Duration.seconds(1)
+# segment, so CloudFront keeps them at most a second (request collapsing still shields S3). The
+# values are shared with the local edge, which caches as these policies do.
+MEDIA_MIN_TTL = Duration.seconds(MEDIA_MIN_TTL_SECONDS)
+SEGMENT_TTL = Duration.seconds(SEGMENT_TTL_SECONDS)
+PLAYLIST_TTL = Duration.seconds(PLAYLIST_TTL_SECONDS)
 HSTS_MAX_AGE = Duration.days(730)
 # The local edge's CORS answer for media (`localstack/edge.py`), for players on other origins.
 MEDIA_CORS_HEADERS = ("Range", "If-None-Match", "If-Modified-Since")
@@ -201,7 +204,7 @@ class CdnConstruct(Construct):
             self,
             "SegmentCache",
             comment="HLS segments and thumbnails: the object's Cache-Control, at most a year",
-            min_ttl=Duration.seconds(0),  # a live thumbnail says max-age=15 and is honoured
+            min_ttl=MEDIA_MIN_TTL,  # a live thumbnail says max-age=15 and is honoured
             default_ttl=SEGMENT_TTL,
             max_ttl=SEGMENT_TTL,
             cookie_behavior=cloudfront.CacheCookieBehavior.none(),
@@ -212,7 +215,7 @@ class CdnConstruct(Construct):
             self,
             "PlaylistCache",
             comment="HLS playlists: one second",
-            min_ttl=Duration.seconds(0),
+            min_ttl=MEDIA_MIN_TTL,
             default_ttl=PLAYLIST_TTL,
             max_ttl=PLAYLIST_TTL,
             cookie_behavior=cloudfront.CacheCookieBehavior.none(),

@@ -4,8 +4,9 @@ The hole: only the VOD's record went, and its playlists, segments and thumbnail 
 through the edge until the bucket's lifecycle rule. Replayed here: a channel broadcasts twice,
 both VODs become ready, one is deleted; within a bounded time every object of that broadcast
 (every rung's playlists and segments, the live/event playlists, the thumbnail) is gone from the
-bucket and answers 404 at the edge, while the channel's other VOD is served untouched. Locally
-there is no CloudFront: the edge caches no media, so nothing needs invalidating (AWS does that).
+bucket and answers 404 at the edge, while the channel's other VOD is served untouched. The
+edge caches media as CloudFront does; no invalidation reaches it locally (in AWS the consumer
+sends one), so it drops a broadcast's cached objects once the bucket holds none of them.
 """
 
 import shutil

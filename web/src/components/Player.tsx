@@ -25,6 +25,11 @@ export const LIVE_TUNING: Partial<HlsConfig> = {
 const VOD_TUNING: Partial<HlsConfig> = { lowLatencyMode: false, backBufferLength: 30, maxBufferLength: 30 };
 
 const MAX_NETWORK_RETRIES = 6;
+const MANIFEST_ERRORS: ReadonlySet<string> = new Set([
+  Hls.ErrorDetails.MANIFEST_LOAD_ERROR,
+  Hls.ErrorDetails.MANIFEST_LOAD_TIMEOUT,
+  Hls.ErrorDetails.MANIFEST_PARSING_ERROR,
+]);
 
 export type PlayerState = "offline" | "loading" | "playing" | "error";
 
@@ -130,7 +135,10 @@ export default function Player({ src, live, poster, offlineText = "Offline", onL
           const delay = Math.min(1000 * 2 ** networkRetries, 8000);
           networkRetries += 1;
           setState("loading");
-          retryTimer = setTimeout(() => hls?.startLoad(), delay);
+          // `startLoad` resumes fragments and level playlists; a master playlist that never
+          // loaded (asked for before the first segment was stored) must be requested again.
+          const manifest = MANIFEST_ERRORS.has(data.details);
+          retryTimer = setTimeout(() => (manifest ? hls?.loadSource(src) : hls?.startLoad()), delay);
         } else if (data.type === Hls.ErrorTypes.MEDIA_ERROR) {
           const now = Date.now();
           if (now - lastMediaRecovery > 10_000) mediaRecoveries = 0;
