@@ -85,6 +85,19 @@ def test_weak_password_is_an_invalid_input() -> None:
     assert WeakPassword.code == "weak-password"
 
 
+def test_length_counts_characters_as_typed_too() -> None:
+    # Nine characters as typed (the request schema's minLength), ten after NFKC (U+00B8 CEDILLA
+    # becomes a space and a combining cedilla): too short, as the schema says.
+    nine = "x" * 8 + "\u00b8"
+    assert len(nine) == MIN_LENGTH - 1
+    assert len(unicodedata.normalize("NFKC", nine)) == MIN_LENGTH
+    with pytest.raises(WeakPassword):
+        check_password_policy(nine, "alice")
+    # And one that NFKC lengthens past the maximum (U+FDFA becomes 18 characters).
+    with pytest.raises(WeakPassword):
+        check_password_policy("x" * (MAX_LENGTH - 1) + "\ufdfa", "alice")
+
+
 def test_length_counts_characters_after_normalization() -> None:
     # Nine characters, one of them written as e + combining accent (ten code points): too short.
     nine = "caf" + "e\u0301" + "xxxxx"

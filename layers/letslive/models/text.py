@@ -35,6 +35,9 @@ def clean_line(value: str, what: str, minimum: int, maximum: int) -> str:
     """One line of text, NFC and trimmed, of `minimum` to `maximum` characters; `ValueError`."""
     if has_forbidden(value, line=True):
         raise ValueError(f"the {what} must not contain control characters")
+    # The maximum holds as sent too: it is the request schema's `maxLength`.
+    if len(value) > maximum:
+        raise ValueError(f"the {what} must be {minimum} to {maximum} characters")
     value = unicodedata.normalize("NFC", value.strip())
     if not minimum <= len(value) <= maximum:
         raise ValueError(f"the {what} must be {minimum} to {maximum} characters")

@@ -35,6 +35,8 @@ def clean_display_name(value: str) -> str:
 
 
 def clean_bio(value: str) -> str:
+    if len(value) > BIO_MAX:  # as sent: the request schema's `maxLength`
+        raise ValueError(f"the bio must be at most {BIO_MAX} characters")
     # Pasted text often carries CRLF; keep the line breaks, in one form.
     value = value.replace("\r\n", "\n").replace("\r", "\n")
     if has_forbidden(value, line=False, allowed="\n"):

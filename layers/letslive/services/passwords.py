@@ -39,12 +39,15 @@ def _normalize(password: str) -> str:
 
 def check_password_policy(password: str, username: str) -> None:
     """Raise `WeakPassword` unless `password` may be set for `username`."""
-    password = _normalize(password)
-    if len(password) < MIN_LENGTH:
+    normalized = _normalize(password)
+    # Counted as typed (what the request schema states) and as hashed: NFKC may shorten or
+    # lengthen a password, and neither form may fall outside the bounds.
+    lengths = (len(password), len(normalized))
+    if min(lengths) < MIN_LENGTH:
         raise WeakPassword(f"the password must be at least {MIN_LENGTH} characters")
-    if len(password) > MAX_LENGTH:
+    if max(lengths) > MAX_LENGTH:
         raise WeakPassword(f"the password must be at most {MAX_LENGTH} characters")
-    folded = password.casefold()
+    folded = normalized.casefold()
     if folded in COMMON_PASSWORDS:
         raise WeakPassword("that password is too common; choose another")
     if username.casefold() in folded:
