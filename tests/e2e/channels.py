@@ -63,6 +63,15 @@ def vods_of(api: httpx.Client, username: str) -> list[dict[str, Any]]:
     return items
 
 
+def vods_once_offline(api: httpx.Client, username: str, timeout: float, what: str = "the VOD") -> list[dict[str, Any]]:
+    """The channel's VODs once it has one and is offline: a worker records the VOD, then ends the
+    broadcast, so for a moment the VOD is listed while the channel is still live."""
+    vods: list[dict[str, Any]] = wait_for(
+        lambda: not channel_state(api, username)["live"] and vods_of(api, username), timeout, what
+    )
+    return vods
+
+
 def ffprobe_ok(url: str) -> bool:
     result = subprocess.run(
         ["ffprobe", "-v", "error", "-show_entries", "stream=codec_type", "-of", "json", url],

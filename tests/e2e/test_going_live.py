@@ -25,6 +25,7 @@ from tests.e2e.channels import (
     new_channel,
     playback_url,
     vods_of,
+    vods_once_offline,
 )
 from tests.e2e.conftest import LocalPlatform
 from tests.e2e.media import make_source, publish, wait_for
@@ -69,8 +70,7 @@ def test_a_1080p_broadcast_goes_live_with_the_full_ladder_and_becomes_a_vod(
     finally:
         publisher.kill()
 
-    vod = wait_for(lambda: vods_of(api, channel.username), 30, "the VOD")[0]
-    assert channel_state(api, channel.username)["live"] is False
+    vod = vods_once_offline(api, channel.username, 30)[0]
     assert vod["duration_seconds"] == pytest.approx(15, abs=1)
     vod_master = httpx.get(vod["playback_url"])
     assert vod_master.status_code == 200
@@ -152,8 +152,7 @@ def test_sigterm_drains_the_worker_and_finalizes_its_broadcast(
     finally:
         publisher.kill()
         worker.kill()
-    (vod,) = wait_for(lambda: vods_of(api, channel.username), 30, "the VOD of the drained broadcast")
-    assert channel_state(api, channel.username)["live"] is False
+    (vod,) = vods_once_offline(api, channel.username, 30, "the VOD of the drained broadcast")
     variant = parse_master_playlist(httpx.get(vod["playback_url"]).text)[0]
     playlist = parse_media_playlist(httpx.get(vod["playback_url"].rsplit("/", 1)[0] + f"/{variant.uri}").text)
     assert playlist.ended

@@ -22,7 +22,14 @@ from letslive.media.playlists import parse_master_playlist, parse_media_playlist
 from localstack.emulator import REPO_ROOT
 from localstack.ingest import WorkerSlot, wait_until_healthy, worker_env
 from localstack.platform import free_port
-from tests.e2e.channels import assert_complete, channel_state, fetch, finish, new_channel, playback_url, vods_of
+from tests.e2e.channels import (
+    assert_complete,
+    fetch,
+    finish,
+    new_channel,
+    playback_url,
+    vods_once_offline,
+)
 from tests.e2e.conftest import LocalPlatform
 from tests.e2e.media import make_source, publish, wait_for
 from tests.fixtures.faults import StorageFaultProxy
@@ -106,8 +113,7 @@ def run_fault(
         finish(publisher, timeout=seconds + 60)
     finally:
         publisher.kill()
-    (vod,) = wait_for(lambda: vods_of(api, channel.username), 90, "the VOD")
-    assert channel_state(api, channel.username)["live"] is False
+    (vod,) = vods_once_offline(api, channel.username, 90)
     return vod, caught_up
 
 

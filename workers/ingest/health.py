@@ -6,6 +6,7 @@ head by `max_header_bytes`, and no input can make it raise past the connection h
 """
 
 import asyncio
+import contextlib
 import json
 import logging
 import re
@@ -341,6 +342,13 @@ class HealthServer:
         return _response(http, status, body, "application/json", head_only=head_only)
 
     async def _send(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, response: bytes) -> None:
+        # OSError: the client went away (a balancer's check closes early); nothing left to tell it.
+        with contextlib.suppress(OSError):
+            await self._send_and_linger(reader, writer, response)
+
+    async def _send_and_linger(
+        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, response: bytes
+    ) -> None:
         writer.write(response)
         async with asyncio.timeout(self._timeout):
             await writer.drain()
