@@ -54,7 +54,7 @@ from typing import Any
 from letslive.constants import ENV_PREFIX, ENV_STAGE, Service, Table, health_route, table_env_var
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
-RUNS = 7
+RUNS = 11
 RATIO_TARGET = 0.5
 REAL_MODULE = "functions.streams.handler"
 NAIVE_MODULE = "bench.naive_handler"

@@ -14,7 +14,7 @@ import asyncio
 import importlib
 from typing import TYPE_CHECKING, Any, Final
 
-from functions.common import snapstart
+from functions.common import compat, snapstart
 from functions.common.observability import API_GATEWAY_REQUEST_ID, Observability
 from letslive.constants import Service
 
@@ -51,6 +51,7 @@ class HttpEntry:
         from mangum import Mangum
         from mangum.adapter import DEFAULT_TEXT_MIME_TYPES
 
+        compat.import_fastapi()  # before anything imports it
         from functions.common.problems import PROBLEM_CONTENT_TYPE
 
         module_name, _, factory = self._app_factory.partition(":")
@@ -89,17 +90,17 @@ class _PrimingContext:
     aws_request_id = "snapstart-priming"
 
 
-def priming_event(service: Service) -> dict[str, Any]:
-    """An HTTP API (payload 2.0) `GET PRIMING_PATH` on the service's route."""
+def priming_event(service: Service, path: str = PRIMING_PATH) -> dict[str, Any]:
+    """An HTTP API (payload 2.0) `GET path` on the service's route."""
     route_key = f"ANY /{service.value}/{{proxy+}}"
     return {
         "version": "2.0",
         "routeKey": route_key,
-        "rawPath": PRIMING_PATH,
+        "rawPath": path,
         "rawQueryString": "",
         "headers": {"host": "snapstart.invalid"},
         "requestContext": {
-            "http": {"method": "GET", "path": PRIMING_PATH, "protocol": "HTTP/1.1", "sourceIp": "127.0.0.1"},
+            "http": {"method": "GET", "path": path, "protocol": "HTTP/1.1", "sourceIp": "127.0.0.1"},
             "routeKey": route_key,
             "stage": "$default",
         },

@@ -21,46 +21,34 @@ functions, so tests call them directly.
 
 import importlib
 import random
-import sys
 from collections.abc import Callable
 from typing import Any
 
 Hook = Callable[[], None]
 
 RUNTIME_HOOKS_MODULE = "snapshot_restore_py"
-# Function caches of the domain package that hold AWS clients: (module, attribute).
-CLIENT_CACHES = (
-    ("letslive.data.aws", "client"),
-    ("letslive.data.tables", "connection"),
-    ("letslive.data.connections_api", "_client"),
-)
 
 _installed = False
 
 
-def _runtime() -> Any | None:
+def _register(hook: Hook, *, before_snapshot: bool) -> bool:
     try:
-        return importlib.import_module(RUNTIME_HOOKS_MODULE)
+        runtime: Any = importlib.import_module(RUNTIME_HOOKS_MODULE)
     except ImportError:
-        return None
+        return False
+    register = runtime.register_before_snapshot if before_snapshot else runtime.register_after_restore
+    register(hook)
+    return True
 
 
 def before_snapshot(hook: Hook) -> bool:
     """Run `hook` before Lambda takes the snapshot (SnapStart only); False outside Lambda."""
-    runtime = _runtime()
-    if runtime is None:
-        return False
-    runtime.register_before_snapshot(hook)
-    return True
+    return _register(hook, before_snapshot=True)
 
 
 def after_restore(hook: Hook) -> bool:
     """Run `hook` in every sandbox restored from the snapshot; False outside Lambda."""
-    runtime = _runtime()
-    if runtime is None:
-        return False
-    runtime.register_after_restore(hook)
-    return True
+    return _register(hook, before_snapshot=False)
 
 
 def reseed_random() -> None:
@@ -70,20 +58,10 @@ def reseed_random() -> None:
 
 def drop_aws_clients() -> None:
     """Forget every cached AWS client, so the next call makes one in this sandbox."""
-    for module_name, attribute in CLIENT_CACHES:
-        module = sys.modules.get(module_name)  # never imported: nothing cached
-        cached = getattr(module, attribute, None)
-        if cached is not None:
-            cached.cache_clear()
-    models = sys.modules.get("pynamodb.models")
-    if models is not None:
-        # Each PynamoDB model class keeps its table connection (and its botocore client).
-        pending: list[type] = [models.Model]
-        while pending:
-            cls = pending.pop()
-            pending.extend(cls.__subclasses__())
-            if cls.__dict__.get("_connection") is not None:
-                setattr(cls, "_connection", None)  # noqa: B010  # a class attribute, as PynamoDB sets it
+    # Imported here: the handler's own import stays free of the settings and the data layer.
+    from letslive.services.clients import forget_aws_clients
+
+    forget_aws_clients()
 
 
 AFTER_RESTORE: tuple[Hook, ...] = (reseed_random, drop_aws_clients)
@@ -92,11 +70,6 @@ AFTER_RESTORE: tuple[Hook, ...] = (reseed_random, drop_aws_clients)
 def install() -> bool:
     """Register `AFTER_RESTORE` with the runtime, once per process; False outside Lambda."""
     global _installed
-    if _installed:
-        return True
-    if _runtime() is None:
-        return False
-    for hook in AFTER_RESTORE:
-        after_restore(hook)
-    _installed = True
-    return True
+    if not _installed:
+        _installed = all([after_restore(hook) for hook in AFTER_RESTORE])
+    return _installed

@@ -2,19 +2,18 @@
 
 import json
 import socket
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import boto3
 import httpx
 import pytest
 
 from letslive.constants import ORIGIN_VERIFY_HEADER, VIEWER_ADDRESS_HEADER
 from localstack.edge import CORS_HEADERS, Edge
 from tests.integration.conftest import MEDIA_BUCKET, REGION
+from tests.support.edges import serving_edge
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -64,8 +63,6 @@ def edge(media_bucket: str, s3: "S3Client", tmp_path: Path) -> Iterator[Edge]:
         ContentType="application/vnd.apple.mpegurl",
         CacheControl="max-age=1",
     )
-    upstream = ThreadingHTTPServer(("127.0.0.1", 0), Upstream)
-    threading.Thread(target=upstream.serve_forever, daemon=True).start()
     web = tmp_path / "web"
     (web / "channel").mkdir(parents=True)
     (web / "index.html").write_text("<h1>home</h1>")
@@ -82,21 +79,16 @@ def edge(media_bucket: str, s3: "S3Client", tmp_path: Path) -> Iterator[Edge]:
     (web / "_next" / "static" / "css" / "0c9d.css").write_text("body{}")
     (web / "_next" / "static" / "media").mkdir()
     (web / "_next" / "static" / "media" / "font.woff2").write_bytes(b"wOF2")
-    server = Edge(
-        ("127.0.0.1", 0),
-        boto3.client("s3", region_name=REGION),
-        MEDIA_BUCKET,
-        f"http://127.0.0.1:{upstream.server_address[1]}/_aws/execute-api/x/$default",
+    with serving_edge(
+        Upstream,
         web,
+        MEDIA_BUCKET,
+        REGION,
+        "/_aws/execute-api/x/$default",
         config=CONFIG,
         origin_verify=ORIGIN_SECRET,
-    )
-    server.serve_in_thread()
-    yield server
-    server.shutdown()
-    server.server_close()
-    upstream.shutdown()
-    upstream.server_close()
+    ) as server:
+        yield server
 
 
 def test_segments_and_playlists_keep_their_cache_headers_with_cors(edge: Edge) -> None:

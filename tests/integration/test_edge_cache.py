@@ -1,19 +1,18 @@
 """The local edge caching as the distribution does, over real HTTP, moto S3 and a hand-moved clock."""
 
-import threading
 import time
 from collections.abc import Callable, Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import boto3
 import httpx
 import pytest
 
 from localstack.edge import DELETION_POLL_SECONDS, ENV_EDGE_CACHE, Edge
 from tests.integration.conftest import MEDIA_BUCKET, REGION
 from tests.support.clocks import Clock
+from tests.support.edges import serving_edge
 from workers.ingest.uploader import LIVE_PLAYLIST_CACHE, MASTER_CACHE, SEGMENT_CACHE, THUMBNAIL_CACHE
 
 if TYPE_CHECKING:
@@ -67,24 +66,10 @@ def web(tmp_path: Path) -> Path:
 
 def _edge(web: Path, clock: Callable[[], float], **options: Any) -> Iterator[Edge]:
     CountingApi.seen = 0
-    api = ThreadingHTTPServer(("127.0.0.1", 0), CountingApi)
-    threading.Thread(target=api.serve_forever, daemon=True).start()
-    server = Edge(
-        ("127.0.0.1", 0),
-        boto3.client("s3", region_name=REGION),
-        MEDIA_BUCKET,
-        f"http://127.0.0.1:{api.server_address[1]}",
-        web,
-        config={"websocket_url": "ws://x"},
-        clock=clock,
-        **options,
-    )
-    server.serve_in_thread()
-    yield server
-    server.shutdown()
-    server.server_close()
-    api.shutdown()
-    api.server_close()
+    with serving_edge(
+        CountingApi, web, MEDIA_BUCKET, REGION, config={"websocket_url": "ws://x"}, clock=clock, **options
+    ) as server:
+        yield server
 
 
 @pytest.fixture

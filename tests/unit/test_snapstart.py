@@ -14,9 +14,9 @@ import pytest
 from aws_lambda_powertools.metrics.provider import cold_start
 
 from functions.common import snapstart
-from functions.common.entry import HttpEntry
+from functions.common.entry import HttpEntry, priming_event
 from letslive.constants import ENV_PREFIX, ENV_STAGE, Service, Table, table_env_var
-from letslive.data import aws, tables
+from letslive.data import aws, connections_api, tables
 from letslive.settings import reset_settings
 
 pytestmark = [
@@ -75,10 +75,8 @@ def env(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
         monkeypatch.setenv(name, value)
     reset_settings()
     aws.reset_clients()
-    tables.connection.cache_clear()
     yield
     aws.reset_clients()
-    tables.connection.cache_clear()
     reset_settings()
 
 
@@ -123,7 +121,7 @@ def test_the_snapshot_holds_the_built_app_and_no_aws_client(
     assert cold_start.is_cold_start is True
 
     runtime.restore()
-    response = entry.handler(_event("/streams/no/such/route"), _Context())
+    response = entry.handler(priming_event(Service.STREAMS, "/streams/no/such/route"), _Context())
     assert response["statusCode"] == 404
     assert '"ColdStart"' in capsys.readouterr().out
 
@@ -156,6 +154,7 @@ def test_a_restore_drops_every_cached_aws_client(runtime: Runtime) -> None:
     model = tables.bind(tables.BaseItem, Table.STREAMS)
     table_connection = model._get_connection()  # PynamoDB keeps it on the class
     assert model._get_connection() is table_connection
+    management = connections_api._client("http://127.0.0.1:9", "us-east-1")
 
     runtime.restore()
 
@@ -163,6 +162,7 @@ def test_a_restore_drops_every_cached_aws_client(runtime: Runtime) -> None:
     assert aws.client("s3") is not s3
     assert tables.connection() is not low_level
     assert model._get_connection() is not table_connection
+    assert connections_api._client("http://127.0.0.1:9", "us-east-1") is not management
 
 
 class _Context:
@@ -173,21 +173,3 @@ class _Context:
 
     def get_remaining_time_in_millis(self) -> int:
         return 29000
-
-
-def _event(path: str) -> dict[str, Any]:
-    route_key = "ANY /streams/{proxy+}"
-    return {
-        "version": "2.0",
-        "routeKey": route_key,
-        "rawPath": path,
-        "rawQueryString": "",
-        "headers": {"host": "api.example.com"},
-        "requestContext": {
-            "http": {"method": "GET", "path": path, "protocol": "HTTP/1.1", "sourceIp": "203.0.113.7"},
-            "requestId": "request-1",
-            "routeKey": route_key,
-            "stage": "$default",
-        },
-        "isBase64Encoded": False,
-    }

@@ -6,10 +6,10 @@ is; an emulator serves the same API under its LocalStack-compatible path,
 `<endpoint>/_aws/execute-api/<api id>/<stage>`.
 """
 
-from functools import cache
 from typing import Any, Final
 from urllib.parse import urlsplit
 
+from letslive.data import aws
 from letslive.errors import ConfigurationError, DependencyUnavailable
 
 # Concurrent posts per process: a fan-out's bounded pool, and as many pooled HTTP connections.
@@ -27,7 +27,7 @@ def management_endpoint(callback_url: str, emulator_endpoint: str | None) -> str
     return f"{emulator_endpoint.rstrip('/')}/_aws/execute-api/{api_id}/{stage}"
 
 
-@cache
+@aws.cached_client
 def _client(endpoint: str, region: str) -> Any:
     import boto3
     from botocore.config import Config

@@ -18,6 +18,7 @@ from pynamodb.models import Model
 from pynamodb.transactions import TransactWrite
 
 from letslive.constants import Table
+from letslive.data import aws
 from letslive.errors import DependencyUnavailable
 from letslive.settings import get_settings
 
@@ -55,11 +56,22 @@ def bind(model: type[ItemT], table: Table, timeout_seconds: float | None = None)
     return type(f"{model.__name__}_{table.value}", (model,), {"Meta": meta})
 
 
-@cache
+@aws.cached_client
 def connection() -> Connection:
     """The process's low-level PynamoDB connection (transactions); its botocore client is reused."""
     settings = get_settings()
     return Connection(region=settings.region, host=settings.aws_endpoint_url)
+
+
+@aws.on_reset_clients
+def _drop_model_connections() -> None:
+    """Each PynamoDB model class keeps its table connection (and its botocore client)."""
+    pending: list[type[Model]] = [Model]
+    while pending:
+        cls = pending.pop()
+        pending.extend(cls.__subclasses__())
+        if cls.__dict__.get("_connection") is not None:
+            setattr(cls, "_connection", None)  # noqa: B010  # a class attribute, as PynamoDB sets it
 
 
 def ping_table(table: Table) -> None:
