@@ -9,8 +9,10 @@ from starlette.convertors import Convertor, register_url_convertor
 
 from functions.common.problems import problem_responses
 from functions.common.security import CurrentUser
+from letslive.models.chat import ChatReplayPage
 from letslive.models.schema import CURSOR_SCHEMA, HANDLE_SCHEMA
 from letslive.models.vods import VOD_ID_PATTERN, Vod, VodPage
+from letslive.services.chat.replay import REPLAY_LIMIT_DEFAULT, REPLAY_LIMIT_MAX, ChatReplay, chat_replay
 from letslive.services.vods import VOD_LIMIT_DEFAULT, VOD_LIMIT_MAX, VodService, vod_service
 
 INVALID = "the request does not match this document (`validation`)"
@@ -23,6 +25,14 @@ LIST_PROBLEMS = problem_responses(
     }
 )
 VOD_PROBLEMS = problem_responses({404: NO_VOD, 422: INVALID}, path_parameters=True)
+REPLAY_PROBLEMS = problem_responses(
+    {
+        400: "`to` not after `from` (`invalid-input`), a cursor this replay did not issue (`invalid-cursor`)",
+        404: NO_VOD,
+        422: INVALID,
+    },
+    path_parameters=True,
+)
 OWNER_PROBLEMS = problem_responses(
     {
         401: "missing, expired or invalid access token (`unauthorized`)",
@@ -52,15 +62,22 @@ class _VodIdConvertor(Convertor[str]):
 register_url_convertor("vod_id", _VodIdConvertor())
 
 
-def vods_router(factory: Callable[[], VodService] = vod_service) -> APIRouter:
-    """The routes; the service is built on first use (not at import or app build) and reused."""
+def vods_router(
+    factory: Callable[[], VodService] = vod_service, replay_factory: Callable[[], ChatReplay] = chat_replay
+) -> APIRouter:
+    """The routes; the services are built on first use (not at import or app build) and reused."""
     router = APIRouter(prefix="/vods", tags=["vods"])
     shared = cache(factory)
+    shared_replay = cache(replay_factory)
 
     def service() -> VodService:
         return shared()
 
+    def replay() -> ChatReplay:
+        return shared_replay()
+
     Vods = Annotated[VodService, Depends(service)]
+    Replay = Annotated[ChatReplay, Depends(replay)]
     Channel = Annotated[str, Query(max_length=100, json_schema_extra=HANDLE_SCHEMA)]
     VodId = Annotated[str, Path(json_schema_extra=VOD_ID_SCHEMA)]
     Limit = Annotated[int, Query(ge=1, le=VOD_LIMIT_MAX, description="VODs per page")]
@@ -75,6 +92,22 @@ def vods_router(factory: Callable[[], VodService] = vod_service) -> APIRouter:
     def get_vod(vod_id: VodId, vods: Vods) -> Vod:
         """A VOD: its playback URL (HLS), duration, renditions and thumbnail."""
         return vods.get(vod_id)
+
+    @router.get("/{vod_id:vod_id}/chat", response_model=ChatReplayPage, responses=REPLAY_PROBLEMS)
+    def vod_chat(
+        vod_id: VodId,
+        replay: Replay,
+        start: Annotated[float, Query(alias="from", ge=0, description="seconds after the VOD's start")] = 0.0,
+        end: Annotated[
+            float | None, Query(alias="to", gt=0, description="seconds after its start; its end if absent")
+        ] = None,
+        limit: Annotated[int, Query(ge=1, le=REPLAY_LIMIT_MAX, description="messages per page")] = REPLAY_LIMIT_DEFAULT,
+        cursor: Cursor = None,
+    ) -> ChatReplayPage:
+        """The VOD's chat replay: the messages sent from `from` to before `to` seconds after its
+        start, oldest first, each with its `offset_seconds` to show it in sync with playback.
+        Deleted messages and those of users banned from the channel are left out."""
+        return replay.page(vod_id, start, end, limit, cursor or None)
 
     @router.delete("/{vod_id:vod_id}", status_code=204, response_class=Response, responses=OWNER_PROBLEMS)
     def delete_vod(vod_id: VodId, caller: CurrentUser, vods: Vods) -> Response:

@@ -84,8 +84,8 @@ class ChatConstruct(Construct):
             bus=bus,
             service=Service.CHAT,
             handler="functions.chat.events.handler",
-            detail_types=("StreamStarted", "StreamEnded"),
-            description="Tells chat rooms that their channel went live or offline",
+            detail_types=("StreamStarted", "StreamEnded", "VodReady"),
+            description="Tells chat rooms their channel went live or offline; keeps a VOD's chat",
         )
         self.functions: dict[str, lambda_.Function] = {
             "connect": connect,

@@ -161,13 +161,17 @@ def powertools_environment(config: InfraConfig, service: str) -> dict[str, str]:
     }
 
 
-def grant_tables(fn: lambda_.Function, service: Service, tables: Mapping[Table, dynamodb.ITable]) -> None:
-    """Read/write on the service's own tables and read-only on those it may only read, each
-    named in the function's environment (where `settings.table_name` finds it)."""
+def grant_tables(
+    fn: lambda_.Function, service: Service, tables: Mapping[Table, dynamodb.ITable], *, reads: bool = True
+) -> None:
+    """Read/write on the service's own tables and, with `reads` (the service's own functions,
+    not another's borrowing its tables), read-only on those it may only read; each table named
+    in the function's environment (where `settings.table_name` finds it)."""
     grants: list[tuple[Table, tuple[str, ...]]] = [
         (table, TABLE_READ_ACTIONS + TABLE_WRITE_ACTIONS) for table in SERVICE_TABLES[service]
     ]
-    grants += [(table, TABLE_READ_ACTIONS) for table in SERVICE_READ_TABLES.get(service, ())]
+    if reads:
+        grants += [(table, TABLE_READ_ACTIONS) for table in SERVICE_READ_TABLES.get(service, ())]
     for table, actions in grants:
         arn = tables[table].table_arn
         iam.Grant.add_to_principal(grantee=fn, actions=list(actions), resource_arns=[arn, f"{arn}/index/{TABLE_GSI}"])

@@ -54,7 +54,7 @@ class SweeperConstruct(Construct):
         )
         fn = self.function
         grant_tables(fn, Service.STREAMS, tables)
-        grant_tables(fn, Service.VODS, tables)
+        grant_tables(fn, Service.VODS, tables, reads=False)  # it writes VODs, it replays no chat
         bucket_arn, bucket_export = media_bucket_arn_export(self, media_bucket)
         objects = f"{MEDIA_PREFIX}/{BROADCASTS_MEDIA_DIR}/*"
         fn.add_to_role_policy(

@@ -44,6 +44,7 @@ SERVICE_TABLES: Final[dict[Service, tuple[Table, ...]]] = {
 # time, to refuse unknown channels and show a chatter's current display name.
 SERVICE_READ_TABLES: Final[dict[Service, tuple[Table, ...]]] = {
     Service.CHAT: (Table.USERS,),
+    Service.VODS: (Table.CHAT,),  # a VOD's chat replay
 }
 
 # Every table has the same generic key schema so that one item layout serves many entities.

@@ -233,7 +233,8 @@ def test_the_sweeper_runs_every_minute_with_least_privilege(aws_app: Synthesized
     tables = json.dumps([s["Resource"] for s in statements if any(a.startswith("dynamodb:") for a in _actions(s))])
     assert "DataStreamsTable" in tables
     assert "DataVodsTable" in tables
-    assert "DataAuthTable" not in tables
+    for table in ("DataAuthTable", "DataChatTable", "DataUsersTable", "DataConnectionsTable"):
+        assert table not in tables
 
 
 def test_the_stage_and_the_costly_auth_routes_are_throttled(aws_app: Synthesized, local_app: Synthesized) -> None:

@@ -184,6 +184,14 @@ def test_chat_may_only_read_the_users_table(aws_app: Synthesized) -> None:
             assert not _allowed(statements, f"Data{table.value.capitalize()}Table"), (handler, table)
 
 
+def test_the_vods_api_may_read_the_chat_table_for_replays_and_never_write_it(aws_app: Synthesized) -> None:
+    template = aws_app.template("Api")
+    _, vods = _by_handler(template)["functions.vods.handler.handler"]
+    chat = _allowed(_policy_statements(template, vods), "DataChatTable")
+    assert chat >= {"dynamodb:GetItem", "dynamodb:Query"}
+    assert not chat & WRITE_ACTIONS
+
+
 def test_only_posting_functions_may_manage_connections(aws_app: Synthesized) -> None:
     template = aws_app.template("Api")
     functions = _by_handler(template)
@@ -242,7 +250,7 @@ def test_every_queue_is_encrypted_and_tls_only_in_aws(aws_app: Synthesized, loca
 
 @pytest.mark.parametrize(
     ("handler", "detail_types"),
-    [(CHAT_EVENTS, ["StreamStarted", "StreamEnded"]), (STREAMS_EVENTS, ["ViewerCountChanged"])],
+    [(CHAT_EVENTS, ["StreamStarted", "StreamEnded", "VodReady"]), (STREAMS_EVENTS, ["ViewerCountChanged"])],
 )
 def test_event_consumers_retry_and_keep_what_fails(aws_app: Synthesized, handler: str, detail_types: list[str]) -> None:
     template = aws_app.template("Api")

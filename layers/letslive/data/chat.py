@@ -13,7 +13,9 @@ Chat table, one partition per room, `ROOM#<channel>`:
 - `ROOM`: settings (`slow_seconds`); `viewers_published_at` and `recount_queued_at` throttle
   the viewer-count events.
 - `MOD#<user>`: a moderator; `BAN#<user>`: a ban, or a timeout when `until` is set (then TTL).
-- `MSG#<id>`: a message, TTL `MESSAGE_TTL`; ids sort by time, so history is one query backwards.
+- `MSG#<id>`: a message, TTL `MESSAGE_TTL`, or the expiry of the VOD that replays it
+  (`keep_messages`); ids sort by time, so history is one query backwards and a VOD's chat one
+  query forwards.
 - `NONCE#<user>#<nonce>`: the message a client nonce produced (TTL 10 min): a resend is found.
 - `LAST#<user>`: when the user last sent (slow mode).
 And `USER#<user>` / `RATE`: the sender's rate-limit state (GCRA theoretical arrival time).
@@ -21,6 +23,7 @@ And `USER#<user>` / `RATE`: the sender's rate-limit state (GCRA theoretical arri
 
 import time
 from collections.abc import Callable, Iterable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from typing import Final, Literal
 
@@ -45,13 +48,15 @@ from letslive.constants import (
 )
 from letslive.data.tables import CONDITION_FAILED, BaseItem, Transactions, bind
 from letslive.errors import DependencyUnavailable
-from letslive.models.chat import Ban, ChatMessage, ChatterState, Connection, Room
+from letslive.models.chat import Ban, ChatMessage, ChatterState, Connection, Room, message_id_prefix
 
 ROOM_SK: Final = "ROOM"
 SLOTS_SK: Final = "SLOTS"
 RATE_SK: Final = "RATE"
 MESSAGE_TTL: Final = timedelta(days=7)
 NONCE_TTL: Final = timedelta(minutes=10)
+# Concurrent updates when a VOD keeps its messages: one request each, no batch API for updates.
+KEEP_CONCURRENCY: Final = 8
 
 Turn = Literal["publish", "recount"]
 
@@ -444,6 +449,45 @@ class ChatRepository:
         except PynamoDBException as exc:
             raise DependencyUnavailable(f"could not read the history: {exc.msg}") from exc
         return newest_first[::-1]
+
+    def messages_between(
+        self, channel: str, start: datetime, end: datetime, limit: int, after: str | None = None
+    ) -> tuple[list[ChatMessage], bool]:
+        """At most `limit` messages of `channel` sent from `start` to before `end` (to the
+        millisecond), oldest first, after the message `after` if given; True when more may follow."""
+        low = f"MSG#{after}!" if after is not None else f"MSG#{message_id_prefix(start)}"
+        high = f"MSG#{message_id_prefix(end)}"  # every id of that millisecond sorts above it
+        if low >= high:
+            return [], False
+        try:
+            items = self.messages.query(room_pk(channel), self.messages.sk.between(low, high), limit=limit)
+            found = [_message(item) for item in items]
+        except PynamoDBException as exc:
+            raise DependencyUnavailable(f"could not read the chat: {exc.msg}") from exc
+        return found, items.last_evaluated_key is not None
+
+    def keep_messages(self, channel: str, start: datetime, end: datetime, until: datetime) -> int:
+        """Messages of `channel` sent from `start` to before `end` expire no earlier than
+        `until`; returns how many were extended. Idempotent; a message deleted meanwhile stays
+        deleted (each update is conditional on the message existing)."""
+        expires_at = self.messages.expires_at
+        keys = self.messages.sk.between(f"MSG#{message_id_prefix(start)}", f"MSG#{message_id_prefix(end)}")
+        sooner = expires_at.does_not_exist() | (expires_at < until)
+        try:
+            items = list(
+                self.messages.query(room_pk(channel), keys, filter_condition=sooner, attributes_to_get=["pk", "sk"])
+            )
+        except PynamoDBException as exc:
+            raise DependencyUnavailable(f"could not read the chat: {exc.msg}") from exc
+
+        def keep(item: MessageItem) -> bool:
+            return _conditionally(
+                lambda: item.update(actions=[expires_at.set(until)], condition=self.messages.pk.exists()),
+                "keep the message",
+            )
+
+        with ThreadPoolExecutor(KEEP_CONCURRENCY) as pool:
+            return sum(pool.map(keep, items))
 
     # --- throttles ----------------------------------------------------------------------------
 

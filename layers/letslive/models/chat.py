@@ -274,6 +274,33 @@ class RoomSettings(BaseModel):
     viewers: int
 
 
+# A message id: 11 hex digits of its millisecond timestamp, then 16 random hex digits, so ids
+# sort by time (`letslive.services.chat.rooms.new_message_id`).
+MESSAGE_ID_PATTERN: Final = r"[0-9a-f]{27}"
+
+
+def message_id_prefix(at: datetime) -> str:
+    """What every message id of the millisecond `at` starts with."""
+    return f"{int(at.timestamp() * 1000):011x}"
+
+
+class ReplayedMessage(BaseModel):
+    """A chat message as a VOD's chat replay gives it (`GET /vods/{vod_id}/chat`)."""
+
+    id: str
+    user: str
+    display_name: str
+    badges: list[Badge]
+    text: str
+    ts: datetime = Field(description="when it was sent")
+    offset_seconds: float = Field(ge=0, description="seconds from the VOD's `started_at` to `ts`")
+
+
+class ChatReplayPage(BaseModel):
+    items: list[ReplayedMessage] = Field(description="oldest first")
+    next_cursor: str | None = Field(description="pass as `cursor` for the next page; null on the last page")
+
+
 class BanEntry(BaseModel):
     user: str
     by: str

@@ -45,6 +45,8 @@ class VodReady(DomainEvent):
     recorded_at: datetime
     duration_seconds: float
     playback_path: str
+    # When the VOD (and the chat it replays) expires; absent from events published before.
+    expires_at: datetime | None = None
 
 
 class VodDeleted(DomainEvent):

@@ -48,6 +48,16 @@ def _utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+def live_vod_record(vods: VodStore, vod_id: str, now: datetime) -> VodRecord:
+    """The VOD's record unless it was never recorded, was deleted or has expired (`VodNotFound`)."""
+    if not _VOD_ID_RE.fullmatch(vod_id):
+        raise VodNotFound("there is no such VOD")
+    record = vods.get(vod_id)
+    if record is None or record.expires_at <= now:
+        raise VodNotFound(f"there is no VOD {vod_id}")
+    return record
+
+
 class VodService:
     def __init__(
         self,
@@ -112,6 +122,7 @@ class VodService:
                 recorded_at=record.recorded_at,
                 duration_seconds=record.duration_seconds,
                 playback_path=record.playback_path,
+                expires_at=record.expires_at,
             ),
         )
         return self._view(record)
@@ -154,12 +165,7 @@ class VodService:
     # --- internals ----------------------------------------------------------------------------
 
     def _live_record(self, vod_id: str) -> VodRecord:
-        if not _VOD_ID_RE.fullmatch(vod_id):
-            raise VodNotFound("there is no such VOD")
-        record = self.vods.get(vod_id)
-        if record is None or record.expires_at <= self._clock():
-            raise VodNotFound(f"there is no VOD {vod_id}")
-        return record
+        return live_vod_record(self.vods, vod_id, self._clock())
 
     def _url(self, path: str | None) -> str | None:
         return None if path is None else media_url(self.media_base_url, path)

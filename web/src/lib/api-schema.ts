@@ -494,6 +494,28 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/vods/{vod_id}/chat": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Vod Chat
+         * @description The VOD's chat replay: the messages sent from `from` to before `to` seconds after its
+         *     start, oldest first, each with its `offset_seconds` to show it in sync with playback.
+         *     Deleted messages and those of users banned from the channel are left out.
+         */
+        get: operations["vod_chat_vods__vod_id__chat_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
@@ -569,6 +591,19 @@ export interface components {
             username: string;
             /** Viewer Count */
             viewer_count: number;
+        };
+        /** ChatReplayPage */
+        ChatReplayPage: {
+            /**
+             * Items
+             * @description oldest first
+             */
+            items: components["schemas"]["ReplayedMessage"][];
+            /**
+             * Next Cursor
+             * @description pass as `cursor` for the next page; null on the last page
+             */
+            next_cursor: string | null;
         };
         /**
          * CheckResult
@@ -843,6 +878,33 @@ export interface components {
         RefreshRequest: {
             /** Refresh Token */
             refresh_token?: string | null;
+        };
+        /**
+         * ReplayedMessage
+         * @description A chat message as a VOD's chat replay gives it (`GET /vods/{vod_id}/chat`).
+         */
+        ReplayedMessage: {
+            /** Badges */
+            badges: ("broadcaster" | "moderator")[];
+            /** Display Name */
+            display_name: string;
+            /** Id */
+            id: string;
+            /**
+             * Offset Seconds
+             * @description seconds from the VOD's `started_at` to `ts`
+             */
+            offset_seconds: number;
+            /** Text */
+            text: string;
+            /**
+             * Ts
+             * Format: date-time
+             * @description when it was sent
+             */
+            ts: string;
+            /** User */
+            user: string;
         };
         /**
          * RoomSettings
@@ -2306,6 +2368,67 @@ export interface operations {
             };
             /** @description not the channel owner (`forbidden`) */
             403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description no such VOD: never recorded, deleted or expired (`vod-not-found`); `not-found` for what is no VOD id */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @constant */
+                        message: "Not Found";
+                    };
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description the request does not match this document (`validation`) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    vod_chat_vods__vod_id__chat_get: {
+        parameters: {
+            query?: {
+                /** @description seconds after the VOD's start */
+                from?: number;
+                /** @description seconds after its start; its end if absent */
+                to?: number | null;
+                /** @description messages per page */
+                limit?: number;
+                cursor?: string | null;
+            };
+            header?: never;
+            path: {
+                vod_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ChatReplayPage"];
+                };
+            };
+            /** @description `to` not after `from` (`invalid-input`), a cursor this replay did not issue (`invalid-cursor`) */
+            400: {
                 headers: {
                     [name: string]: unknown;
                 };

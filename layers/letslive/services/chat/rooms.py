@@ -79,6 +79,7 @@ from letslive.models.chat import (
     ViewerRecount,
     You,
     clean_text,
+    message_id_prefix,
     shows_anything,
 )
 from letslive.models.events import StreamEnded, StreamStarted, ViewerCountChanged
@@ -174,7 +175,7 @@ class ChatLimits:
 
 def new_message_id(now: datetime) -> str:
     """Sorts by time (11 hex digits of milliseconds), then 64 random bits."""
-    return f"{int(now.timestamp() * 1000):011x}{secrets.token_hex(8)}"
+    return f"{message_id_prefix(now)}{secrets.token_hex(8)}"
 
 
 def _seconds(value: float) -> int:
