@@ -4,7 +4,7 @@ Chromium (Debian's package, driven by Playwright; no browser is downloaded) load
 export from the edge, which also serves `/api/*`, `/hls/*` and `/config.json`; the chat goes to
 the emulator's WebSocket API. A streamer signs up and creates a key in the dashboard, a real
 ffmpeg publishes with it, a second signed-in viewer watches (hls.js: playback, quality switch,
-latency), chats, and when the stream ends sees it go offline and replays the VOD.
+latency), chats, and when the stream ends sees it go offline and replays the VOD with its chat.
 Screenshots of the pages land in `.local/screenshots/` (printed at the end; `-s` shows it).
 """
 
@@ -133,6 +133,37 @@ def switch_quality(tab: Tab) -> None:
     tab.wait_video("v.videoHeight === arg", int(label.removesuffix("p")))
 
 
+def replays_in_sync(tab: Tab, platform: LocalPlatform, message_id: str | None, text: str) -> None:
+    """The VOD page's chat replay shows the message when playback reaches the moment it was
+    sent (the playing segment's program date-time, against the VOD's start), not before, and
+    within a second; `offset_seconds` is the API's (`GET /vods/{id}/chat`)."""
+    match = re.search(r"id=(\w+)", tab.page.url)
+    assert match is not None, tab.page.url
+    assert message_id, "the live chat line carries its message id"
+    replay = httpx.get(f"{platform.edge_url}/api/vods/{match.group(1)}/chat", timeout=30)
+    assert replay.status_code == 200, replay.text
+    (said,) = [item for item in replay.json()["items"] if item["id"] == message_id]
+    assert said["text"] == text
+    sent = float(said["offset_seconds"])
+    section = tab.page.get_by_test_id("chat-replay")
+    replayed = section.locator(f'[data-testid=replay-message][data-id="{message_id}"]')
+    tab.video("(v.currentTime = arg, true)", max(0.0, sent - 5))
+    tab.page.wait_for_function(
+        "(sent) => Number(document.querySelector('[data-testid=chat-replay]').dataset.offset) < sent - 2", arg=sent
+    )
+    expect(replayed).to_have_count(0)
+    shown_at = tab.page.wait_for_function(
+        """(id) => {
+            const replay = document.querySelector('[data-testid=chat-replay]');
+            return !!replay.querySelector(`[data-id="${id}"]`) && Number(replay.dataset.offset);
+        }""",
+        arg=message_id,
+        timeout=30_000,
+    ).json_value()
+    assert sent <= shown_at < sent + 1, (sent, shown_at)
+    expect(replayed).to_contain_text(text)
+
+
 def test_sign_up_go_live_watch_chat_and_replay_in_the_browser(
     platform: LocalPlatform, browser: Browser, warm: None, tmp_path: Path, record_property: Any
 ) -> None:
@@ -194,6 +225,7 @@ def test_sign_up_go_live_watch_chat_and_replay_in_the_browser(
         line = f'[data-testid=chat-message][data-user="{viewer_name}"]'
         expect(page.locator(line)).to_contain_text(text, timeout=30_000)
         expect(watch.locator(line)).to_contain_text(text)
+        message_id = watch.locator(line).get_attribute("data-id")
         expect(watch.get_by_test_id("chat-input")).to_have_value("")
         viewer.screenshot("channel")
         expect(page.get_by_test_id("health-live")).to_be_visible(timeout=30_000)
@@ -230,6 +262,7 @@ def test_sign_up_go_live_watch_chat_and_replay_in_the_browser(
         expect(watch).to_have_url(re.compile(r"/vod/\?id=\w+"))
         expect(watch.get_by_test_id("vod-title")).to_be_visible()
         plays(viewer, 2)
+        replays_in_sync(viewer, platform, message_id, text)
         viewer.screenshot("vod")
         assert not streamer.errors, streamer.errors
         assert not viewer.errors, viewer.errors

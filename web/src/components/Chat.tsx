@@ -3,20 +3,13 @@
 import Link from "next/link";
 import { type FormEvent, useEffect, useLayoutEffect, useRef, useState } from "react";
 
-import { BanIcon, CameraIcon, ClockIcon, ShieldIcon, TrashIcon } from "@/components/Icons";
+import ChatAuthor from "@/components/ChatAuthor";
+import { BanIcon, ClockIcon, TrashIcon } from "@/components/Icons";
 import { type ChatLine, type ChatRoom, newNonce } from "@/lib/chat";
 import type { ChatMessage, ChatYou } from "@/lib/types";
 import { useSession } from "@/lib/useSession";
 
 const TIMEOUT_SECONDS = 600;
-const NAME_COLORS = ["#ff7f50", "#9acd32", "#1e90ff", "#ff69b4", "#daa520", "#00ced1", "#ba55d3", "#3cb371"];
-
-function nameColor(user: string): string {
-  let hash = 0;
-  for (const ch of user) hash = (hash * 31 + ch.charCodeAt(0)) | 0;
-  return NAME_COLORS[Math.abs(hash) % NAME_COLORS.length] ?? "#bf94ff";
-}
-
 function canModerate(you: ChatYou | null, message: ChatMessage): boolean {
   if (!you || !(you.owner || you.moderator) || message.user === you.user) return false;
   if (message.badges.includes("broadcaster")) return false;
@@ -77,15 +70,7 @@ function Line({ line, room }: { line: ChatLine; room: ChatRoom }) {
           </button>
         </span>
       )}
-      {message.badges.map((badge) => (
-        <span key={badge} className={`badge badge-${badge}`} title={badge} data-badge={badge}>
-          {badge === "broadcaster" ? <CameraIcon size={12} /> : <ShieldIcon size={12} />}
-        </span>
-      ))}
-      <span className="chat-name" style={{ color: nameColor(message.user) }} title={message.user}>
-        {message.display_name || message.user}
-      </span>
-      <span className="chat-colon">: </span>
+      <ChatAuthor user={message.user} displayName={message.display_name} badges={message.badges} />
       {line.deleted ? (
         <span className="chat-deleted">message deleted</span>
       ) : (

@@ -48,6 +48,9 @@ export interface PlayerProps {
   offlineText?: string;
   /** Seconds behind live (from #EXT-X-PROGRAM-DATE-TIME), null when unknown. */
   onLatency?: (seconds: number | null) => void;
+  /** The playback position as it moves: seconds into the media, and the wall-clock time it
+   * was captured (#EXT-X-PROGRAM-DATE-TIME) when the playlist says. */
+  onPosition?: (seconds: number, date: Date | null) => void;
 }
 
 function levelOptions(hls: Hls): LevelOption[] {
@@ -64,7 +67,7 @@ function levelOptions(hls: Hls): LevelOption[] {
     .sort((a, b) => b.height - a.height || b.bitrate - a.bitrate);
 }
 
-export default function Player({ src, live, poster, offlineText = "Offline", onLatency }: PlayerProps) {
+export default function Player({ src, live, poster, offlineText = "Offline", onLatency, onPosition }: PlayerProps) {
   const videoRef = useRef<HTMLVideoElement | null>(null);
   const hlsRef = useRef<Hls | null>(null);
   const [state, setState] = useState<PlayerState>(src ? "loading" : "offline");
@@ -77,6 +80,8 @@ export default function Player({ src, live, poster, offlineText = "Offline", onL
   const [attempt, setAttempt] = useState(0);
   const onLatencyRef = useRef(onLatency);
   onLatencyRef.current = onLatency;
+  const onPositionRef = useRef(onPosition);
+  onPositionRef.current = onPosition;
 
   useEffect(() => {
     const video = videoRef.current;
@@ -100,6 +105,9 @@ export default function Player({ src, live, poster, offlineText = "Offline", onL
     const onPlaying = () => !disposed && setState("playing");
     const onWaiting = () => !disposed && setState((s) => (s === "playing" ? "loading" : s));
     const onVolume = () => setMuted(video.muted);
+    const onTime = () => onPositionRef.current?.(video.currentTime, hlsRef.current?.playingDate ?? null);
+    video.addEventListener("timeupdate", onTime);
+    video.addEventListener("seeked", onTime);
     video.addEventListener("playing", onPlaying);
     video.addEventListener("waiting", onWaiting);
     video.addEventListener("volumechange", onVolume);
@@ -172,6 +180,8 @@ export default function Player({ src, live, poster, offlineText = "Offline", onL
     return () => {
       disposed = true;
       if (retryTimer) clearTimeout(retryTimer);
+      video.removeEventListener("timeupdate", onTime);
+      video.removeEventListener("seeked", onTime);
       video.removeEventListener("playing", onPlaying);
       video.removeEventListener("waiting", onWaiting);
       video.removeEventListener("volumechange", onVolume);

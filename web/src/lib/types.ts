@@ -38,6 +38,8 @@ export type StreamHealthReport = Schemas["StreamHealthReport"];
 export type VodRung = Schemas["VodRung"];
 export type Vod = Schemas["Vod"];
 export type VodPage = Schemas["VodPage"];
+export type ReplayedMessage = Schemas["ReplayedMessage"];
+export type ChatReplayPage = Schemas["ChatReplayPage"];
 
 export type BanEntry = Schemas["BanEntry"];
 export type RoomSettings = Schemas["RoomSettings"];

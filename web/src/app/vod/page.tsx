@@ -2,8 +2,9 @@
 
 import Link from "next/link";
 import { useSearchParams } from "next/navigation";
-import { Suspense, useState } from "react";
+import { Suspense, useCallback, useState } from "react";
 
+import ChatReplay from "@/components/ChatReplay";
 import ErrorBox from "@/components/ErrorBox";
 import Player from "@/components/Player";
 import { api, isNotFound } from "@/lib/api";
@@ -15,6 +16,16 @@ function VodView({ id }: { id: string }) {
   const [vod, setVod] = useState<Vod | null>(null);
   const [error, setError] = useState<unknown>(null);
   const [missing, setMissing] = useState(false);
+  // Seconds after the VOD's start (its `started_at`) of what is on screen: from the segments'
+  // capture times when the playlist has them, so gaps (a publisher's reconnect) stay in sync.
+  const [offset, setOffset] = useState(0);
+  const startedAt = vod ? Date.parse(vod.started_at) : null;
+  const onPosition = useCallback(
+    (seconds: number, date: Date | null) => {
+      setOffset(date && startedAt !== null ? Math.max(0, (date.getTime() - startedAt) / 1000) : seconds);
+    },
+    [startedAt],
+  );
 
   useAsyncEffect(
     () => api<Vod>(`/vods/${encodeURIComponent(id)}`, { auth: "none" }),
@@ -32,10 +43,17 @@ function VodView({ id }: { id: string }) {
     );
   }
   return (
-    <div style={{ maxWidth: 1200, margin: "0 auto" }}>
-      <ErrorBox error={error} testId="vod-error" />
-      <Player src={vod?.playback_url ?? null} live={false} poster={vod?.thumbnail_url} offlineText="Loading…" />
-      {vod && (
+    <div className="channel-layout">
+      <div>
+        <ErrorBox error={error} testId="vod-error" />
+        <Player
+          src={vod?.playback_url ?? null}
+          live={false}
+          poster={vod?.thumbnail_url}
+          offlineText="Loading…"
+          onPosition={onPosition}
+        />
+        {vod && (
         <div className="channel-info">
           <div className="channel-text">
             <h1 data-testid="vod-title">{vod.title || "Untitled broadcast"}</h1>
@@ -56,7 +74,9 @@ function VodView({ id }: { id: string }) {
             </div>
           </div>
         </div>
-      )}
+        )}
+      </div>
+      {vod && <ChatReplay vodId={vod.vod_id} offset={offset} />}
     </div>
   );
 }
