@@ -1,5 +1,6 @@
 """HLS playlists: the master's attributes, parsing media playlists, VOD playlists."""
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -13,8 +14,12 @@ from letslive.media.playlists import (
     live_playlist,
     master_playlist,
     merge_segments,
+    open_recording,
     parse_master_playlist,
     parse_media_playlist,
+    recording_chunk,
+    recording_index,
+    sealed_chunks,
     target_duration,
     vod_playlist,
 )
@@ -229,3 +234,57 @@ def test_live_playlist_is_the_last_window_numbered_from_the_broadcast_start() ->
         live_playlist([], window=3)
     with pytest.raises(InvalidInput):
         live_playlist(broadcast, window=0)
+
+
+# --- the recording in chunks (rewind, resume) ----------------------------------------------------
+def broadcast(count: int) -> list[Segment]:
+    """A broadcast of `count` segments: a reconnect at 7 (a discontinuity), a lost segment at 9."""
+    made = segments("720p", count)
+    return [replace(segment, discontinuity=segment.sequence == 7, gap=segment.sequence == 9) for segment in made]
+
+
+def test_a_full_chunk_is_its_segments_numbered_in_the_broadcast() -> None:
+    chunk = parse_media_playlist(recording_chunk(broadcast(12), 1, 5))
+    assert chunk.media_sequence == 5
+    assert chunk.discontinuity_sequence == 0
+    assert [s.uri for s in chunk.segments] == [f"720p_{n:06d}.ts" for n in range(5, 10)]
+    assert [(s.sequence, s.discontinuity, s.gap) for s in chunk.segments][2:] == [
+        (7, True, False),
+        (8, False, False),
+        (9, False, True),
+    ]
+    assert not chunk.ended
+    with pytest.raises(InvalidInput):
+        recording_chunk(broadcast(10), 1, 5)  # 5-9 would be full, but the open recording is never empty
+
+
+@pytest.mark.parametrize(("count", "full"), [(1, 0), (5, 0), (6, 1), (10, 1), (11, 2), (300, 0)])
+def test_every_chunk_is_full_and_the_open_recording_never_empty(count: int, full: int) -> None:
+    assert sealed_chunks(count, 5 if count < 300 else 300) == full
+
+
+def test_chunks_open_recording_and_live_window_merge_back_into_the_broadcast() -> None:
+    made = broadcast(23)
+    texts = [recording_chunk(made, n, 5) for n in range(4)]
+    opened = open_recording(made[:21], 5, 3600)  # a little behind, as it is written every few segments
+    index = recording_index(opened)
+    assert index is not None
+    assert (index.chunks, index.chunk_segments, index.rewind_from) == (4, 5, 0)
+    merged: list[Segment] = []
+    for text in [*texts, opened, live_playlist(made, 6)]:
+        merged = merge_segments(merged, parse_media_playlist(text))
+    assert merged == made
+
+
+@pytest.mark.parametrize(("rewind_seconds", "first"), [(0, 4), (3, 4), (4, 3), (8, 3), (9, 2), (23, 0), (1e9, 0)])
+def test_the_rewind_window_reaches_at_least_as_far_back_as_asked(rewind_seconds: float, first: int) -> None:
+    """23 one-second segments in chunks of 5: four full chunks (0-19), the open recording 20-22."""
+    index = recording_index(open_recording(broadcast(23), 5, rewind_seconds))
+    assert index is not None
+    assert index.rewind_from == first
+
+
+def test_a_playlist_written_whole_has_no_recording_index() -> None:
+    assert recording_index(live_playlist(broadcast(3), 6)) is None
+    with pytest.raises(PlaylistError):
+        recording_index("#EXTM3U\n#EXT-X-TARGETDURATION:1\n#X-LETSLIVE-RECORDING:CHUNKS=x\n")

@@ -11,13 +11,21 @@ from pathlib import Path
 import pytest
 
 from letslive.constants import IngestMetric
-from letslive.errors import DependencyUnavailable
+from letslive.errors import DependencyUnavailable, MediaNotFound
 from letslive.media.ladder import Ladder, PlannedRung
-from letslive.media.playlists import MediaPlaylist, Segment, parse_master_playlist, parse_media_playlist
+from letslive.media.playlists import (
+    MediaPlaylist,
+    Segment,
+    parse_master_playlist,
+    parse_media_playlist,
+    recording_index,
+)
 from letslive.media.source import SourceInfo
-from letslive.services.recordings import PLAYLIST_TYPE, VOD_PLAYLIST_CACHE, broadcast_prefix
+from letslive.services.recordings import PLAYLIST_TYPE, VOD_PLAYLIST_CACHE, broadcast_prefix, recorded_segments
 from tests.unit.test_ingest_metrics import RecordingMetrics
 from workers.ingest.uploader import (
+    CHUNK_CACHE,
+    EVENT_CACHE,
     LIVE_PLAYLIST_CACHE,
     MASTER_CACHE,
     SEGMENT_CACHE,
@@ -76,7 +84,7 @@ class FakeStorage:
         for put in reversed(self.puts):
             if put.key == key:
                 return put.body
-        raise KeyError(key)
+        raise MediaNotFound(key)
 
     def ping(self) -> None:
         if self.down:
@@ -669,3 +677,64 @@ def test_a_part_ignores_what_its_directory_lists_from_before_its_start(tmp_path:
     FakeFfmpeg(part).write(5, 2)  # this part's FFmpeg, from -start_number 5
     assert asyncio.run(uploader.sync()) == 2 * len(RUNGS)
     assert [s.uri for s in storage.playlist(f"{TOP}.m3u8").segments][-2:] == [segment_name(TOP, n) for n in (5, 6)]
+
+
+# --- (5) the recording in chunks: rewind and resume ------------------------------------------------
+def test_the_recording_is_full_chunks_stored_once_and_a_small_open_recording(tmp_path: Path) -> None:
+    """Chunks of 5 segments, a live window of 4: the recording is written every 3 segments; a
+    full chunk once, immutable, before the open recording that lists it; what is rewritten
+    never holds more than a chunk and a few segments, however long the broadcast."""
+    storage = FakeStorage()
+    uploader = make_uploader(storage, window_segments=4, chunk_segments=5, rewind_seconds=7)
+    part = tmp_path / "part-1"
+    ffmpeg = FakeFfmpeg(part)
+    uploader.start_part(part)
+    for first in range(0, 30, 3):  # FFmpeg lists its last 4; three new ones per pass
+        ffmpeg.write(max(0, first - 1), min(4, first + 3))
+        asyncio.run(uploader.sync())
+
+    for rung in RUNGS:
+        chunks = [storage.named(f"event_{rung}_{n:05d}.m3u8") for n in range(6)]
+        assert [len(puts) for puts in chunks] == [1, 1, 1, 1, 1, 0]  # 0-24 full; 25-29 open
+        opened = storage.named(f"event_{rung}.m3u8")
+        assert all(put.cache_control == CHUNK_CACHE for puts in chunks for put in puts)
+        assert "immutable" in CHUNK_CACHE
+        assert {put.cache_control for put in opened} == {EVENT_CACHE}
+        assert chunks[4][0].order < opened[-1].order
+        index = recording_index(opened[-1].body.decode())
+        assert index is not None
+        assert (index.chunks, index.chunk_segments) == (5, 5)
+        assert index.rewind_from == 4  # 7 s back: the open recording (3 s here) and one chunk
+        assert max(len(parse_media_playlist(put.body.decode()).segments) for put in opened) <= 5
+        assert recorded_segments(storage, PREFIX, rung) == uploader.renditions[RUNGS.index(rung)].stored
+        assert [s.uri for s in recorded_segments(storage, PREFIX, rung)] == [segment_name(rung, n) for n in range(30)]
+
+
+def test_a_resumed_recording_writes_its_chunks_again(tmp_path: Path) -> None:
+    """The worker that carried the broadcast may have died before it stored a chunk the segments
+    it stored had filled; the one that resumes it stores every chunk again (the same bytes)."""
+    storage = FakeStorage()
+    first = make_uploader(storage, window_segments=4, chunk_segments=5)
+    part = tmp_path / "part-1"
+    ffmpeg = FakeFfmpeg(part)
+    first.start_part(part)
+    for start in range(0, 12, 3):
+        ffmpeg.write(max(0, start - 1), min(4, start + 3))
+        asyncio.run(first.sync())
+    before = {put.key: put.body for put in storage.puts if "event_" in put.key and put.key[-10:-5].isdigit()}
+
+    resumed = make_uploader(storage, window_segments=4, chunk_segments=5)
+    resumed.restore({rung: recorded_segments(storage, PREFIX, rung) for rung in RUNGS})
+    part2 = tmp_path / "part-2"
+    assert resumed.start_part(part2) == 12
+    FakeFfmpeg(part2).write(12, 3)
+    asyncio.run(resumed.sync())
+
+    for rung in RUNGS:
+        for n in range(2):
+            key = f"{PREFIX}/event_{rung}_{n:05d}.m3u8"
+            assert len(storage.named(f"event_{rung}_{n:05d}.m3u8")) == 2
+            assert storage.get(key) == before[key]
+        stored = recorded_segments(storage, PREFIX, rung)
+        assert [s.uri for s in stored] == [segment_name(rung, n) for n in range(15)]
+        assert [s.sequence for s in stored if s.discontinuity] == [12]

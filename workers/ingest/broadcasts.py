@@ -104,6 +104,7 @@ class BroadcastContext:
     work_dir: Path
     segment_seconds: float
     window_segments: int
+    rewind_seconds: float
     thumbnail_seconds: float
     heartbeat_seconds: float
     finalize_timeout_seconds: float
@@ -189,6 +190,7 @@ class LiveBroadcast:
                 self.broadcast_id,
                 plan,
                 window_segments=context.window_segments,
+                rewind_seconds=context.rewind_seconds,
                 thumbnailer=jpeg_thumbnail,
                 thumbnail_seconds=context.thumbnail_seconds,
                 metrics=context.metrics,
@@ -684,6 +686,7 @@ class BroadcastManager:
             work_dir=settings.work_dir,
             segment_seconds=settings.segment_seconds,
             window_segments=settings.window_segments,
+            rewind_seconds=settings.rewind_seconds,
             thumbnail_seconds=settings.thumbnail_seconds,
             heartbeat_seconds=settings.heartbeat_seconds,
             finalize_timeout_seconds=settings.finalize_timeout_seconds,

@@ -32,26 +32,30 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from letslive.constants import IngestMetric
+from letslive.constants import REWIND_SECONDS_DEFAULT, IngestMetric
 from letslive.errors import DependencyUnavailable, InvalidInput
 from letslive.media.ladder import PlannedRung
 from letslive.media.playlists import (
     Segment,
-    event_playlist,
     live_playlist,
     master_playlist,
+    open_recording,
     parse_media_playlist,
+    recording_chunk,
+    sealed_chunks,
     vod_playlist,
 )
 from letslive.services.recordings import (
-    EVENT_PREFIX,
     LIVE_MASTER,
     PLAYLIST_TYPE,
+    RECORDING_CHUNK_SEGMENTS,
     THUMBNAIL,
     VOD_MASTER,
     VOD_PLAYLIST_CACHE,
     VOD_PREFIX,
     broadcast_prefix,
+    open_recording_name,
+    recording_chunk_name,
 )
 from letslive.services.storage import MediaStorage
 from workers.ingest.metrics import MetricsEmitter, NoMetrics
@@ -63,7 +67,9 @@ SEGMENT_CACHE = "public, max-age=31536000, immutable"
 # 304 while it is unchanged), or a player polling for the next segment reads its own stale copy.
 LIVE_PLAYLIST_CACHE = "public, max-age=0, s-maxage=1"
 MASTER_CACHE = "public, max-age=60"
+# The open recording changes every few segments; a full chunk of it never changes.
 EVENT_CACHE = "public, max-age=0, s-maxage=5"
+CHUNK_CACHE = SEGMENT_CACHE
 THUMBNAIL_CACHE = "public, max-age=15"
 SEGMENT_TYPE = "video/mp2t"
 
@@ -94,7 +100,8 @@ class Rendition:
     playlist_stamp: tuple[int, int, int] | None = None  # FFmpeg's playlist (inode, mtime, size) when last read
     # The next segment listed starts a part after another: a discontinuity.
     discontinuity_next: bool = False
-    recorded: int = 0  # how many of `stored` the stored event playlist (the recording) holds
+    recorded: int = 0  # how many of `stored` the stored recording holds
+    chunks: int = 0  # the recording's full chunks stored (by this worker: a resumed one writes them again)
     # This part's correction of FFmpeg's program date-times (`HlsUploader._restamp`).
     clock_offset: timedelta | None = None
 
@@ -172,6 +179,8 @@ class HlsUploader:
         plan: Sequence[PlannedRung],
         *,
         window_segments: int = 6,
+        rewind_seconds: float = REWIND_SECONDS_DEFAULT,
+        chunk_segments: int = RECORDING_CHUNK_SEGMENTS,
         thumbnailer: Thumbnailer | None = None,
         thumbnail_seconds: float = 15.0,
         retry: RetryPolicy | None = None,
@@ -183,6 +192,8 @@ class HlsUploader:
         self.prefix = broadcast_prefix(broadcast_id)
         self.renditions = [Rendition(rung) for rung in plan]
         self.window = window_segments
+        self.rewind_seconds = rewind_seconds
+        self.chunk_segments = chunk_segments
         self.retry = retry or RetryPolicy()
         self._thumbnailer = thumbnailer
         self._thumbnail_seconds = thumbnail_seconds
@@ -288,6 +299,7 @@ class HlsUploader:
         for rendition in self.renditions:
             rendition.stored = list(recorded.get(rendition.name, ()))
             rendition.recorded = 0  # rewritten with the next segment: it is the authority now
+            rendition.chunks = 0  # and its chunks, which may not all have been stored
 
     # --- the spool -----------------------------------------------------------------------------
     def discover(self) -> int:
@@ -511,17 +523,37 @@ class HlsUploader:
         return data
 
     async def _put_live_playlist(self, rendition: Rendition) -> None:
-        """The live window, after the recording (`event_<rung>.m3u8`) whenever the window would
-        otherwise stop overlapping it: the two together always name every stored segment, which
-        is what a worker resuming the broadcast, or the sweeper finalizing it, reads."""
+        """The live window, after the recording whenever the window would otherwise stop
+        overlapping it: the two together always name every stored segment, which is what a
+        worker resuming the broadcast, or the sweeper finalizing it, reads."""
         if not rendition.stored or not self.owns_playlists:
             return
         if len(rendition.stored) - rendition.recorded >= max(1, self.window - 1):
-            recording = event_playlist(rendition.stored)
-            await self._put(f"{EVENT_PREFIX}{rendition.name}.m3u8", recording.encode(), PLAYLIST_TYPE, EVENT_CACHE)
-            rendition.recorded = len(rendition.stored)
+            await self._put_recording(rendition)
         text = live_playlist(rendition.stored, self.window)
         await self._put(f"{rendition.name}.m3u8", text.encode(), PLAYLIST_TYPE, LIVE_PLAYLIST_CACHE)
+
+    async def _put_recording(self, rendition: Rendition) -> None:
+        """The chunks that filled up since the last time, then the open recording that lists them."""
+        stored = rendition.stored
+        full = sealed_chunks(len(stored), self.chunk_segments)
+        while rendition.chunks < full:
+            batch = range(rendition.chunks, min(full, rendition.chunks + UPLOAD_CONCURRENCY))
+            await asyncio.gather(
+                *(
+                    self._put(
+                        recording_chunk_name(rendition.name, index),
+                        recording_chunk(stored, index, self.chunk_segments).encode(),
+                        PLAYLIST_TYPE,
+                        CHUNK_CACHE,
+                    )
+                    for index in batch
+                )
+            )
+            rendition.chunks = batch.stop
+        text = open_recording(stored, self.chunk_segments, self.rewind_seconds)
+        await self._put(open_recording_name(rendition.name), text.encode(), PLAYLIST_TYPE, EVENT_CACHE)
+        rendition.recorded = len(stored)
 
     def _maybe_thumbnail(self, segment: bytes) -> None:
         now = self._clock()

@@ -207,32 +207,20 @@ def target_duration(segments: Iterable[Segment]) -> int:
 
 def vod_playlist(segments: Sequence[Segment], *, independent_segments: bool = True) -> str:
     """A VOD playlist (`PLAYLIST-TYPE:VOD`, `ENDLIST`) over every segment of one rung."""
-    return _whole_playlist(segments, "VOD", independent_segments=independent_segments)
-
-
-def event_playlist(segments: Sequence[Segment]) -> str:
-    """The recording so far of one rung (`PLAYLIST-TYPE:EVENT`, no `ENDLIST`): every segment from
-    the start, each at its media sequence number, so it merges with the live playlist
-    (`merge_segments`) into everything stored."""
-    return _whole_playlist(segments, "EVENT")
-
-
-def _whole_playlist(segments: Sequence[Segment], playlist_type: str, *, independent_segments: bool = True) -> str:
     if not segments:
         raise InvalidInput("a playlist needs at least one segment")
     lines = [
         "#EXTM3U",
         f"#EXT-X-VERSION:{HLS_VERSION}",
         f"#EXT-X-TARGETDURATION:{target_duration(segments)}",
-        f"#EXT-X-PLAYLIST-TYPE:{playlist_type}",
+        "#EXT-X-PLAYLIST-TYPE:VOD",
         "#EXT-X-MEDIA-SEQUENCE:0",
     ]
     if independent_segments:
         lines.append("#EXT-X-INDEPENDENT-SEGMENTS")
     for index, segment in enumerate(segments):
         lines += _segment_lines(segment, discontinuity=segment.discontinuity and index > 0)
-    if playlist_type == "VOD":
-        lines.append("#EXT-X-ENDLIST")
+    lines.append("#EXT-X-ENDLIST")
     return "\n".join(lines) + "\n"
 
 
@@ -251,19 +239,89 @@ def live_playlist(segments: Sequence[Segment], window: int) -> str:
         raise InvalidInput("a live playlist needs at least one segment")
     if window < 1:
         raise InvalidInput("the live window needs at least one segment")
-    first = max(0, len(segments) - window)
-    shown = segments[first:]
+    return span_playlist(segments, max(0, len(segments) - window), len(segments))
+
+
+def span_playlist(segments: Sequence[Segment], start: int, stop: int, tags: Sequence[str] = ()) -> str:
+    """`segments[start:stop]` as a media playlist numbered from the start of the broadcast (media
+    sequence `start`; the discontinuity sequence counts the part boundaries before it), with
+    `tags` after the header. No `PLAYLIST-TYPE` and no `ENDLIST`: a live view of the broadcast."""
+    if not 0 <= start < stop <= len(segments):
+        raise InvalidInput(f"no segments {start}-{stop} in a broadcast of {len(segments)}")
+    shown = segments[start:stop]
     lines = [
         "#EXTM3U",
         f"#EXT-X-VERSION:{HLS_VERSION}",
         f"#EXT-X-TARGETDURATION:{target_duration(shown)}",
-        f"#EXT-X-MEDIA-SEQUENCE:{first}",
-        f"#EXT-X-DISCONTINUITY-SEQUENCE:{sum(1 for s in segments[1:first] if s.discontinuity)}",
+        f"#EXT-X-MEDIA-SEQUENCE:{start}",
+        f"#EXT-X-DISCONTINUITY-SEQUENCE:{sum(1 for s in segments[1:start] if s.discontinuity)}",
         "#EXT-X-INDEPENDENT-SEGMENTS",
+        *tags,
     ]
     for index, segment in enumerate(shown):
-        lines += _segment_lines(segment, discontinuity=segment.discontinuity and first + index > 0)
+        lines += _segment_lines(segment, discontinuity=segment.discontinuity and start + index > 0)
     return "\n".join(lines) + "\n"
+
+
+# --- the recording, in chunks ------------------------------------------------------------------
+# The recording of a rung is cut into chunks of `chunk_segments` segments: each chunk, once
+# full, is stored once and never changes (`recording_chunk`); the segments after the last full
+# chunk are the open recording (`open_recording`), rewritten as segments come, whose index tag
+# says how many chunks there are and from which one the rewind window starts. So what is
+# rewritten stays small however long the broadcast runs. The tag is a comment to HLS clients
+# (tags begin with `#EXT`).
+RECORDING_TAG: Final = "#X-LETSLIVE-RECORDING:"
+
+
+@dataclass(frozen=True, slots=True)
+class RecordingIndex:
+    chunks: int  # full chunks stored: 0 .. chunks-1
+    chunk_segments: int
+    rewind_from: int  # the first chunk of the rewind (DVR) window
+
+
+def sealed_chunks(segment_count: int, chunk_segments: int) -> int:
+    """How many chunks are full: all but the segments after them, of which there is always one
+    (the open recording is never empty)."""
+    return max(0, segment_count - 1) // chunk_segments
+
+
+def recording_chunk(segments: Sequence[Segment], index: int, chunk_segments: int) -> str:
+    """Chunk `index` of the recording: its `chunk_segments` segments, numbered in the broadcast."""
+    start = index * chunk_segments
+    if index < 0 or index >= sealed_chunks(len(segments), chunk_segments):
+        raise InvalidInput(f"chunk {index} is not full yet")
+    return span_playlist(segments, start, start + chunk_segments)
+
+
+def open_recording(segments: Sequence[Segment], chunk_segments: int, rewind_seconds: float) -> str:
+    """The segments after the full chunks, with the recording's index: the number of chunks, and
+    the first of the rewind window, which reaches at least `rewind_seconds` back from the newest
+    segment's end (at most a chunk more), or to the start of the broadcast."""
+    if chunk_segments < 1:
+        raise InvalidInput("a chunk holds at least one segment")
+    chunks = sealed_chunks(len(segments), chunk_segments)
+    rewind_from, behind = chunks, sum(segment.duration for segment in segments[chunks * chunk_segments :])
+    while rewind_from > 0 and behind < rewind_seconds:
+        rewind_from -= 1
+        chunk = segments[rewind_from * chunk_segments : (rewind_from + 1) * chunk_segments]
+        behind += sum(segment.duration for segment in chunk)
+    tag = f"{RECORDING_TAG}CHUNKS={chunks},CHUNK-SEGMENTS={chunk_segments},REWIND-FROM={rewind_from}"
+    return span_playlist(segments, chunks * chunk_segments, len(segments), [tag])
+
+
+def recording_index(text: str) -> RecordingIndex | None:
+    """The index of an open recording; None for a playlist without one (one written whole)."""
+    for line in _lines(text):
+        if line.startswith(RECORDING_TAG):
+            attributes = parse_attributes(line.removeprefix(RECORDING_TAG))
+            try:
+                return RecordingIndex(
+                    int(attributes["CHUNKS"]), int(attributes["CHUNK-SEGMENTS"]), int(attributes["REWIND-FROM"])
+                )
+            except (KeyError, ValueError) as exc:
+                raise PlaylistError(f"bad recording index: {line!r}") from exc
+    return None
 
 
 def _segment_lines(segment: Segment, *, discontinuity: bool) -> list[str]:

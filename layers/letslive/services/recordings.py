@@ -1,13 +1,17 @@
 """A broadcast's recording as it reached the media store, and its VOD written from it.
 
 The ingest worker stores, per rung, the live playlist (`<rung>.m3u8`, the last few segments)
-and the recording (`event_<rung>.m3u8`, every segment up to a recent one), written so that the
-two always overlap; with the master (`master.m3u8`) they name everything stored. That is all
+and the recording, every segment up to a recent one: full chunks that never change
+(`event_<rung>_<n>.m3u8`) and the open recording after them (`event_<rung>.m3u8`, which says how
+many chunks there are: `letslive.media.playlists.open_recording`), written so that the
+recording and the live playlist always overlap; with the master (`master.m3u8`) they name
+everything stored. The same files are what a viewer rewinds a live broadcast over. That is all
 another process needs to finish a broadcast whose worker died: `finalize_recording` writes the
 VOD playlists (`vod_<rung>.m3u8`, ENDLIST) and the VOD master from them, and says what to
 record (`VodService.record_vod`).
 """
 
+import contextlib
 from dataclasses import dataclass
 from typing import Final, Protocol
 
@@ -18,6 +22,7 @@ from letslive.media.playlists import (
     merge_segments,
     parse_master_playlist,
     parse_media_playlist,
+    recording_index,
     vod_playlist,
 )
 from letslive.models.streams import BROADCASTS_MEDIA_DIR, LIVE_PLAYLIST
@@ -29,6 +34,8 @@ LIVE_MASTER: Final = LIVE_PLAYLIST
 VOD_MASTER: Final = "vod.m3u8"
 THUMBNAIL: Final = "thumbnail.jpg"
 EVENT_PREFIX: Final = "event_"
+# Segments per full chunk of the recording: 5 minutes of 1 s segments, about 30 KB of playlist.
+RECORDING_CHUNK_SEGMENTS: Final = 300
 VOD_PREFIX: Final = "vod_"
 
 
@@ -54,14 +61,31 @@ class FinalizedRecording:
     segments: int  # of the top rung
 
 
+def open_recording_name(rung: str) -> str:
+    return f"{EVENT_PREFIX}{rung}.m3u8"
+
+
+def recording_chunk_name(rung: str, index: int) -> str:
+    return f"{EVENT_PREFIX}{rung}_{index:05d}.m3u8"
+
+
 def recorded_segments(store: RecordingStore, prefix: str, rung: str) -> list[Segment]:
-    """Every stored segment of one rung: the recording merged with the live window."""
+    """Every stored segment of one rung: the recording's chunks, then the open recording, merged
+    with the live window."""
+    texts: list[str] = []
+    try:
+        opened = store.get(f"{prefix}/{open_recording_name(rung)}").decode()
+    except MediaNotFound:
+        opened = None
+    if opened is not None:
+        index = recording_index(opened)
+        chunks = range(index.chunks) if index is not None else range(0)
+        texts += [store.get(f"{prefix}/{recording_chunk_name(rung, n)}").decode() for n in chunks]
+        texts.append(opened)
+    with contextlib.suppress(MediaNotFound):  # none yet: the broadcast never stored a segment
+        texts.append(store.get(f"{prefix}/{rung}.m3u8").decode())
     segments: list[Segment] = []
-    for name in (f"{EVENT_PREFIX}{rung}.m3u8", f"{rung}.m3u8"):
-        try:
-            text = store.get(f"{prefix}/{name}").decode()
-        except MediaNotFound:
-            continue
+    for text in texts:
         segments = merge_segments(segments, parse_media_playlist(text))
     return segments
 
