@@ -133,6 +133,7 @@ bench: deps web
 	$(PY) -m bench.latency_browser
 	$(PY) -m bench.chat_fanout
 	$(PY) bench/ladder.py
+	$(PY) -m bench.rewind
 
 # `nag=true`: any unacknowledged cdk-nag finding fails the synth (and the deploy below).
 synth: python node web
