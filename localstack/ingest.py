@@ -18,6 +18,7 @@ from letslive.constants import (
     ENV_EVENT_BUS,
     ENV_INGEST_HEALTH_HOST,
     ENV_INGEST_HEALTH_PORT,
+    ENV_INGEST_PREFIX,
     ENV_INGEST_RTMP_HOST,
     ENV_INGEST_RTMP_PORT,
     ENV_INGEST_WORK_DIR,
@@ -49,8 +50,10 @@ def worker_id(index: int) -> str:
 def worker_env(
     deployment: Deployment, health_port: int, rtmp_port: int, work_dir: Path, identity: str = worker_id(1)
 ) -> dict[str, str]:
-    """What the ECS task definition gives the worker in AWS, pointed at the emulator."""
+    """What the ECS task definition gives the worker in AWS, pointed at the emulator, and any
+    worker setting (`LETSLIVE_INGEST_*`) of this process's environment, to tune it locally."""
     return {
+        **{name: value for name, value in os.environ.items() if name.startswith(ENV_INGEST_PREFIX)},
         "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
         "PYTHONPATH": str(REPO_ROOT),
         **EMULATOR_CREDENTIALS,

@@ -13,7 +13,7 @@ import httpx
 import pytest
 
 from infra.constants import OUTPUT_EVENT_BUS
-from letslive.constants import EVENT_SOURCE
+from letslive.constants import ENV_INGEST_RECORDING_CHUNK_SEGMENTS, EVENT_SOURCE
 from localstack.platform import RunningPlatform, local_platform
 
 # The name the tests use for it.
@@ -22,12 +22,17 @@ LocalPlatform = RunningPlatform
 
 # Two ingest workers behind the balancer, as in AWS: publishers land on either.
 WORKERS = 2
+# Recording chunks of 20 segments (300 by default): a broadcast of a minute has full chunks, so
+# rewinding, resuming and the sweeper read them, not only the open recording.
+RECORDING_CHUNK_SEGMENTS = 20
 
 
 @pytest.fixture(scope="session")
 def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalPlatform]:
-    with local_platform(tmp_path_factory.mktemp("platform"), workers=WORKERS) as running:
-        yield running
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv(ENV_INGEST_RECORDING_CHUNK_SEGMENTS, str(RECORDING_CHUNK_SEGMENTS))  # workers take it
+        with local_platform(tmp_path_factory.mktemp("platform"), workers=WORKERS) as running:
+            yield running
 
 
 @pytest.fixture(scope="module")

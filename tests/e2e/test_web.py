@@ -28,7 +28,8 @@ from websockets.sync.client import connect
 from letslive.constants import Service, health_route
 from localstack.emulator import REPO_ROOT
 from localstack.platform import CHROMIUM, CHROMIUM_ARGS, WEB_ROOT
-from tests.e2e.conftest import LocalPlatform
+from tests.e2e.channels import channel_state, new_channel
+from tests.e2e.conftest import RECORDING_CHUNK_SEGMENTS, LocalPlatform
 from tests.e2e.media import make_source, publish
 
 SCREENSHOTS = REPO_ROOT / ".local" / "screenshots"
@@ -274,3 +275,62 @@ def test_sign_up_go_live_watch_chat_and_replay_in_the_browser(
         viewer.close()
     record_property("screenshots", str(SCREENSHOTS))
     print(f"\nscreenshots: {SCREENSHOTS}/{{home,channel,dashboard,vod}}.png")
+
+
+def wait_latency(tab: Tab, low: float, high: float, timeout: float = 30_000) -> float:
+    """Until the player says it is between `low` and `high` seconds behind live; that figure."""
+    handle = tab.page.wait_for_function(
+        """([low, high]) => {
+            const seconds = Number(document.querySelector('[data-testid=latency]')?.dataset.seconds || NaN);
+            return seconds >= low && seconds <= high && seconds;
+        }""",
+        arg=[low, high],
+        timeout=timeout,
+    )
+    seconds: float = handle.json_value()
+    return seconds
+
+
+def test_a_viewer_rewinds_a_live_broadcast_to_its_start_and_returns_to_live(
+    platform: LocalPlatform, browser: Browser, warm: None, tmp_path: Path
+) -> None:
+    """Issue 16 (rewind): 75 s into a broadcast a viewer goes back 30 s, then 30 s more (the
+    player plays the recording, its chunks joined in the browser), seeks to the start of the
+    broadcast, and jumps back to live; the live player is the low-latency one again."""
+    source = make_source(tmp_path, 360, 180)
+    with httpx.Client(base_url=f"{platform.edge_url}/api", timeout=60) as api:
+        channel = new_channel(api)
+        publisher = publish(source, f"{platform.rtmp_url}/{channel.key}")
+        viewer = Tab(browser, platform, "rewinder")
+        try:
+            page = viewer.page
+            page.goto(f"/channel/?u={channel.username}")
+            player = page.locator(".player")
+            plays(viewer, 75)
+            expect(player).to_have_attribute("data-rewinding", "false")
+            live_latency = wait_latency(viewer, 0, 8)
+
+            page.get_by_test_id("rewind").click()
+            expect(player).to_have_attribute("data-rewinding", "true")
+            expect(page.get_by_test_id("player-state")).to_have_text("playing", timeout=30_000)
+            wait_latency(viewer, 25 + live_latency, 40 + live_latency)
+            page.get_by_test_id("rewind").click()  # rewinding already: 30 s further back
+            wait_latency(viewer, 55, 75 + live_latency)
+            plays(viewer, 3)  # the recording plays on, a minute behind
+
+            started = datetime.fromisoformat(channel_state(api, channel.username)["started_at"])
+            assert (datetime.now(UTC) - started).total_seconds() > 4 * RECORDING_CHUNK_SEGMENTS  # full chunks
+            viewer.video("(v.currentTime = v.seekable.start(0), true)")
+            since_start = (datetime.now(UTC) - started).total_seconds()
+            wait_latency(viewer, since_start - 8, since_start + 8)  # the broadcast's first seconds
+            plays(viewer, 2)
+
+            page.get_by_test_id("jump-to-live").click()
+            expect(player).to_have_attribute("data-rewinding", "false")
+            wait_latency(viewer, 0, 8)
+            plays(viewer, 2)
+            assert not viewer.errors, viewer.errors
+        finally:
+            publisher.kill()
+            publisher.wait()
+            viewer.close()

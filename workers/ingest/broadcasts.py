@@ -105,6 +105,7 @@ class BroadcastContext:
     segment_seconds: float
     window_segments: int
     rewind_seconds: float
+    recording_chunk_segments: int
     thumbnail_seconds: float
     heartbeat_seconds: float
     finalize_timeout_seconds: float
@@ -191,6 +192,7 @@ class LiveBroadcast:
                 plan,
                 window_segments=context.window_segments,
                 rewind_seconds=context.rewind_seconds,
+                chunk_segments=context.recording_chunk_segments,
                 thumbnailer=jpeg_thumbnail,
                 thumbnail_seconds=context.thumbnail_seconds,
                 metrics=context.metrics,
@@ -687,6 +689,7 @@ class BroadcastManager:
             segment_seconds=settings.segment_seconds,
             window_segments=settings.window_segments,
             rewind_seconds=settings.rewind_seconds,
+            recording_chunk_segments=settings.recording_chunk_segments,
             thumbnail_seconds=settings.thumbnail_seconds,
             heartbeat_seconds=settings.heartbeat_seconds,
             finalize_timeout_seconds=settings.finalize_timeout_seconds,

@@ -27,6 +27,7 @@ from letslive.constants import (
     ENV_INGEST_MAX_HEADER_BYTES,
     ENV_INGEST_PREFIX,
     ENV_INGEST_READ_TIMEOUT_SECONDS,
+    ENV_INGEST_RECORDING_CHUNK_SEGMENTS,
     ENV_INGEST_REWIND_SECONDS,
     ENV_INGEST_RTMP_ACK_WINDOW_BYTES,
     ENV_INGEST_RTMP_AUTHORIZE_TIMEOUT_SECONDS,
@@ -51,6 +52,7 @@ from letslive.constants import (
 )
 from letslive.errors import ConfigurationError
 from letslive.media.planner import DEFAULT_COPY_MAX_KBPS, DEFAULT_ENCODE_PIXELS_PER_SECOND
+from letslive.services.recordings import RECORDING_CHUNK_SEGMENTS
 
 
 class IngestSettings(BaseSettings):
@@ -138,9 +140,14 @@ class IngestSettings(BaseSettings):
     # its keyframes land on this clock (set OBS's keyframe interval to it), else re-encoded.
     segment_seconds: float = Field(default=1.0, ge=0.5, le=10, validation_alias=ENV_INGEST_SEGMENT_SECONDS)
     window_segments: int = Field(default=6, ge=3, le=30, validation_alias=ENV_INGEST_WINDOW_SEGMENTS)
-    # How far back viewers can rewind a live broadcast; 0: not at all (the VOD has it all).
+    # How far back viewers can rewind a live broadcast: at least this far (up to a chunk of the
+    # recording more); the VOD has it all anyway.
     rewind_seconds: float = Field(
         default=REWIND_SECONDS_DEFAULT, ge=0, le=48 * 3600, validation_alias=ENV_INGEST_REWIND_SECONDS
+    )
+    # Segments per full chunk of the recording (`letslive.services.recordings`).
+    recording_chunk_segments: int = Field(
+        default=RECORDING_CHUNK_SEGMENTS, ge=10, le=3600, validation_alias=ENV_INGEST_RECORDING_CHUNK_SEGMENTS
     )
     # How often the live session's health reaches the streams table (and a rotated key is noticed).
     heartbeat_seconds: float = Field(default=5.0, gt=0, le=60, validation_alias=ENV_INGEST_HEARTBEAT_SECONDS)

@@ -5,6 +5,7 @@ import { useCallback, useEffect, useRef, useState } from "react";
 
 import { MutedIcon } from "@/components/Icons";
 import { livePlaylistLoader } from "@/lib/livePlaylistLoader";
+import { rewindPlaylistLoader } from "@/lib/rewindPlaylistLoader";
 
 // 1 s segments, no LL-HLS parts. New segments are noticed within ~150 ms of being listed
 // (`livePlaylistLoader`), so playback can sit 1.5 s behind the live edge (hls.js never goes
@@ -23,6 +24,14 @@ export const LIVE_TUNING: Partial<HlsConfig> = {
   enableWorker: true,
 };
 const VOD_TUNING: Partial<HlsConfig> = { lowLatencyMode: false, backBufferLength: 30, maxBufferLength: 30 };
+// Rewinding a live broadcast: its recording (`rewindPlaylistLoader`), started `liveSyncDuration`
+// behind the live edge and never pulled back towards it (no catch-up, no seek past a latency).
+const REWIND_TUNING: Partial<HlsConfig> = {
+  ...VOD_TUNING,
+  liveMaxLatencyDuration: 49 * 3600,
+  maxLiveSyncPlaybackRate: 1,
+};
+export const REWIND_STEP_SECONDS = 30;
 
 const MAX_NETWORK_RETRIES = 6;
 const MANIFEST_ERRORS: ReadonlySet<string> = new Set([
@@ -78,6 +87,10 @@ export default function Player({ src, live, poster, offlineText = "Offline", onL
   const [latency, setLatency] = useState<number | null>(null);
   const [muted, setMuted] = useState(true);
   const [attempt, setAttempt] = useState(0);
+  // Seconds behind live the rewound playback started at; null: playing the live edge.
+  const [rewind, setRewind] = useState<number | null>(null);
+  const latencyRef = useRef<number | null>(null);
+  latencyRef.current = latency;
   const onLatencyRef = useRef(onLatency);
   onLatencyRef.current = onLatency;
   const onPositionRef = useRef(onPosition);
@@ -117,7 +130,10 @@ export default function Player({ src, live, poster, offlineText = "Offline", onL
 
     let hls: Hls | null = null;
     if (Hls.isSupported()) {
-      hls = new Hls(live ? { ...LIVE_TUNING, pLoader: livePlaylistLoader() } : VOD_TUNING);
+      let config: Partial<HlsConfig> = VOD_TUNING;
+      if (live && rewind === null) config = { ...LIVE_TUNING, pLoader: livePlaylistLoader() };
+      else if (live) config = { ...REWIND_TUNING, liveSyncDuration: rewind ?? 0, pLoader: rewindPlaylistLoader() };
+      hls = new Hls(config);
       hlsRef.current = hls;
       let networkRetries = 0;
       let lastMediaRecovery = 0;
@@ -192,7 +208,9 @@ export default function Player({ src, live, poster, offlineText = "Offline", onL
       video.removeAttribute("src");
       video.load();
     };
-  }, [src, live, attempt]);
+  }, [src, live, attempt, rewind]);
+
+  useEffect(() => setRewind(null), [src]); // a new broadcast starts at its live edge
 
   // Seconds behind live: wall clock minus the program date-time of what is on screen.
   useEffect(() => {
@@ -207,14 +225,30 @@ export default function Player({ src, live, poster, offlineText = "Offline", onL
       onLatencyRef.current?.(value);
     }, 500);
     return () => clearInterval(timer);
-  }, [live, src, attempt]);
+  }, [live, src, attempt, rewind]);
 
   const chooseLevel = useCallback((index: number) => {
     setSelected(index);
     if (hlsRef.current) hlsRef.current.currentLevel = index; // -1 = Auto (ABR)
   }, []);
 
+  const stepBack = useCallback(() => {
+    const video = videoRef.current;
+    if (!video) return;
+    if (rewind === null) {
+      // Off the live window: the recording, from this far behind the live edge.
+      setRewind((latencyRef.current ?? LIVE_TUNING.liveSyncDuration ?? 0) + REWIND_STEP_SECONDS);
+      return;
+    }
+    const earliest = video.seekable.length ? video.seekable.start(0) : 0;
+    video.currentTime = Math.max(earliest, video.currentTime - REWIND_STEP_SECONDS);
+  }, [rewind]);
+
   const jumpToLive = useCallback(() => {
+    if (rewind !== null) {
+      setRewind(null); // back to the live window and its low-latency tuning
+      return;
+    }
     const hls = hlsRef.current;
     const video = videoRef.current;
     if (!video) return;
@@ -222,7 +256,7 @@ export default function Player({ src, live, poster, offlineText = "Offline", onL
     if (edge !== null && edge !== undefined && Number.isFinite(edge)) video.currentTime = edge;
     else if (video.seekable.length) video.currentTime = video.seekable.end(video.seekable.length - 1) - 2;
     void video.play().catch(() => undefined);
-  }, []);
+  }, [rewind]);
 
   const toggleMute = useCallback(() => {
     const video = videoRef.current;
@@ -233,10 +267,10 @@ export default function Player({ src, live, poster, offlineText = "Offline", onL
   }, []);
 
   const playing = levels.find((level) => level.index === currentLevel);
-  const behind = latency !== null && latency > 8;
+  const behind = rewind !== null || (latency !== null && latency > 8);
 
   return (
-    <div className="player" data-state={state}>
+    <div className="player" data-state={state} data-rewinding={rewind !== null}>
       <div className="player-screen">
         <video
           ref={videoRef}
@@ -281,6 +315,15 @@ export default function Player({ src, live, poster, offlineText = "Offline", onL
             <span className="player-latency" data-testid="latency" data-seconds={latency?.toFixed(1) ?? ""}>
               {latency === null ? "– s behind live" : `${latency.toFixed(1)} s behind live`}
             </span>
+            <button
+              className="btn btn-small"
+              type="button"
+              data-testid="rewind"
+              title={`Back ${REWIND_STEP_SECONDS} seconds (the broadcast so far)`}
+              onClick={stepBack}
+            >
+              ⟲ {REWIND_STEP_SECONDS} s
+            </button>
             <button
               className={`btn btn-small ${behind ? "btn-primary" : ""}`}
               type="button"
