@@ -30,6 +30,9 @@ from letslive.constants import (
 ROUTE_TIMEOUT_SECONDS = 10
 # One fan-out batch posts to a slice of a big room's connections.
 FANOUT_TIMEOUT_SECONDS = 60
+# Keeping a long broadcast's chat for its VOD is one update per message; a retry after a timeout
+# goes on where it stopped (the messages kept already are not read again).
+EVENTS_TIMEOUT_SECONDS = 300
 # One queued batch per invocation: a big room's batches then run in parallel Lambdas instead of
 # one after another inside one.
 FANOUT_BATCH_SIZE = 1
@@ -85,6 +88,7 @@ class ChatConstruct(Construct):
             service=Service.CHAT,
             handler="functions.chat.events.handler",
             detail_types=("StreamStarted", "StreamEnded", "VodReady"),
+            timeout_seconds=EVENTS_TIMEOUT_SECONDS,
             description="Tells chat rooms their channel went live or offline; keeps a VOD's chat",
         )
         self.functions: dict[str, lambda_.Function] = {

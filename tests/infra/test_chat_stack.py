@@ -9,6 +9,7 @@ import pytest
 from aws_cdk.assertions import Match, Template
 
 from infra.constants import OUTPUT_WEBSOCKET_API_ID, OUTPUT_WEBSOCKET_STAGE, OUTPUT_WEBSOCKET_URL
+from infra.constructs.chat import EVENTS_TIMEOUT_SECONDS
 from letslive.constants import (
     CHAT_ROUTE_SELECTION,
     ENV_CHAT_CALLBACK_URL,
@@ -182,6 +183,11 @@ def test_chat_may_only_read_the_users_table(aws_app: Synthesized) -> None:
         assert not users & WRITE_ACTIONS, handler
         for table in (Table.AUTH, Table.STREAMS, Table.VODS):
             assert not _allowed(statements, f"Data{table.value.capitalize()}Table"), (handler, table)
+
+
+def test_the_chat_event_consumer_has_time_to_keep_a_long_broadcasts_chat(aws_app: Synthesized) -> None:
+    _, events = _by_handler(aws_app.template("Api"))[CHAT_EVENTS]
+    assert events["Properties"]["Timeout"] == EVENTS_TIMEOUT_SECONDS >= 300
 
 
 def test_the_vods_api_may_read_the_chat_table_for_replays_and_never_write_it(aws_app: Synthesized) -> None:

@@ -80,12 +80,7 @@ class ChatReplay:
         banned = {ban.user for ban in self.messages.bans(record.username, self._clock()) if ban.until is None}
         items = [
             ReplayedMessage(
-                id=message.id,
-                user=message.user,
-                display_name=message.display_name,
-                badges=message.badges,
-                text=message.text,
-                ts=message.ts,
+                **message.model_dump(exclude={"type"}),
                 offset_seconds=max((message.ts - record.started_at).total_seconds(), 0.0),
             )
             for message in found
