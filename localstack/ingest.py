@@ -8,7 +8,7 @@ import sys
 import threading
 import time
 import urllib.request
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -48,12 +48,17 @@ def worker_id(index: int) -> str:
 
 
 def worker_env(
-    deployment: Deployment, health_port: int, rtmp_port: int, work_dir: Path, identity: str = worker_id(1)
+    deployment: Deployment,
+    health_port: int,
+    rtmp_port: int,
+    work_dir: Path,
+    identity: str = worker_id(1),
+    settings: Mapping[str, str] | None = None,
 ) -> dict[str, str]:
-    """What the ECS task definition gives the worker in AWS, pointed at the emulator, and any
-    worker setting (`LETSLIVE_INGEST_*`) of this process's environment, to tune it locally."""
+    """What the ECS task definition gives the worker in AWS, pointed at the emulator, after any
+    worker `settings` (`LETSLIVE_INGEST_*`) to tune it locally."""
     return {
-        **{name: value for name, value in os.environ.items() if name.startswith(ENV_INGEST_PREFIX)},
+        **(settings or {}),
         "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
         "PYTHONPATH": str(REPO_ROOT),
         **EMULATOR_CREDENTIALS,
@@ -98,14 +103,21 @@ def work_dir_for(log_path: Path) -> Path:
     return log_path.with_name(f"{log_path.stem}-work")
 
 
-def spawn_ingest_worker(deployment: Deployment, slot: WorkerSlot) -> "subprocess.Popen[bytes]":
-    """Start the worker of `slot` (not waiting for it)."""
+def tuning_from_environment() -> dict[str, str]:
+    """The worker settings (`LETSLIVE_INGEST_*`) of this process's environment: `make dev`'s."""
+    return {name: value for name, value in os.environ.items() if name.startswith(ENV_INGEST_PREFIX)}
+
+
+def spawn_ingest_worker(
+    deployment: Deployment, slot: WorkerSlot, settings: Mapping[str, str] | None = None
+) -> "subprocess.Popen[bytes]":
+    """Start the worker of `slot` (not waiting for it), with worker `settings` if any."""
     slot.log_path.parent.mkdir(parents=True, exist_ok=True)
     with slot.log_path.open("ab") as log:
         return subprocess.Popen(
             [sys.executable, "-m", "workers.ingest"],
             cwd=REPO_ROOT,
-            env=worker_env(deployment, slot.health_port, slot.rtmp_port, slot.work_dir, slot.worker_id),
+            env=worker_env(deployment, slot.health_port, slot.rtmp_port, slot.work_dir, slot.worker_id, settings),
             stdout=log,
             stderr=subprocess.STDOUT,
             # Its own session: Ctrl-C reaches `make dev`, which then drains the worker itself.
@@ -172,8 +184,10 @@ class IngestWorkers:
         self._wake = threading.Event()
 
     @classmethod
-    def for_deployment(cls, deployment: Deployment, slots: Sequence[WorkerSlot]) -> "IngestWorkers":
-        return cls(slots, lambda slot: spawn_ingest_worker(deployment, slot))
+    def for_deployment(
+        cls, deployment: Deployment, slots: Sequence[WorkerSlot], settings: Mapping[str, str] | None = None
+    ) -> "IngestWorkers":
+        return cls(slots, lambda slot: spawn_ingest_worker(deployment, slot, settings))
 
     def process(self, index: int) -> "subprocess.Popen[bytes]":
         """The current process of worker `index` (a new one after each restart)."""

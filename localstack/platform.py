@@ -12,7 +12,7 @@ import json
 import signal
 import sys
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,7 +24,7 @@ from localstack.balancer import Backend, Balancer
 from localstack.deploy import Deployment, deploy
 from localstack.edge import Edge
 from localstack.emulator import REPO_ROOT, Emulator, is_ready
-from localstack.ingest import IngestWorkers, WorkerSlot
+from localstack.ingest import IngestWorkers, WorkerSlot, tuning_from_environment
 from localstack.ingest import start_ingest_worker as start_ingest_worker  # the e2e tests start their own
 from localstack.processes import free_port as free_port
 from localstack.processes import free_ports
@@ -202,7 +202,7 @@ def main(argv: list[str] | None = None) -> int:
         print("[dev] deploying the CDK app (cdklocal)...", flush=True)
         deployment = deploy(emulator, stage=args.stage, context=deploy_context(args.edge_port, args.rtmp_port))
         edge = start_edge(deployment, args.edge_port, web_config(deployment, args.rtmp_port))
-        workers = IngestWorkers.for_deployment(deployment, slots).start()
+        workers = IngestWorkers.for_deployment(deployment, slots, tuning_from_environment()).start()
         balancer = Balancer(args.rtmp_port, backends(slots), LOCAL_DIR, LOGS_DIR / "haproxy.log").start()
         sweeper = LocalSweeper(deployment).start()
         urls = platform_urls(deployment, slots, args.edge_port, args.rtmp_port)
@@ -263,9 +263,12 @@ class RunningPlatform:
 
 
 @contextmanager
-def local_platform(state_dir: Path, stage: str = "e2e", workers: int = 1) -> Iterator[RunningPlatform]:
+def local_platform(
+    state_dir: Path, stage: str = "e2e", workers: int = 1, worker_settings: Mapping[str, str] | None = None
+) -> Iterator[RunningPlatform]:
     """The whole platform on free loopback ports (tests, benchmarks): a `make dev` on 4566 is
-    neither reused nor disturbed, and it starts empty. Everything started here is stopped on exit."""
+    neither reused nor disturbed, and it starts empty; the workers get `worker_settings`
+    (`LETSLIVE_INGEST_*`). Everything started here is stopped on exit."""
     if not 1 <= workers <= MAX_WORKERS:
         raise ValueError(f"between 1 and {MAX_WORKERS} workers, not {workers}")
     emulator = Emulator(port=free_port(), state_dir=state_dir / "emulator")
@@ -283,7 +286,7 @@ def local_platform(state_dir: Path, stage: str = "e2e", workers: int = 1) -> Ite
         context = deploy_context(edge_port, rtmp_port)
         deployment = deploy(emulator, stage=stage, outdir=state_dir / "cdk.out", context=context)
         edge = start_edge(deployment, edge_port, web_config(deployment, rtmp_port))
-        pool = IngestWorkers.for_deployment(deployment, slots).start().supervise_in_thread()
+        pool = IngestWorkers.for_deployment(deployment, slots, worker_settings).start().supervise_in_thread()
         balancer = Balancer(rtmp_port, backends(slots), state_dir, state_dir / "haproxy.log").start()
         sweeper = LocalSweeper(deployment).start()
         yield RunningPlatform(

@@ -29,10 +29,9 @@ RECORDING_CHUNK_SEGMENTS = 20
 
 @pytest.fixture(scope="session")
 def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalPlatform]:
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv(ENV_INGEST_RECORDING_CHUNK_SEGMENTS, str(RECORDING_CHUNK_SEGMENTS))  # workers take it
-        with local_platform(tmp_path_factory.mktemp("platform"), workers=WORKERS) as running:
-            yield running
+    settings = {ENV_INGEST_RECORDING_CHUNK_SEGMENTS: str(RECORDING_CHUNK_SEGMENTS)}
+    with local_platform(tmp_path_factory.mktemp("platform"), workers=WORKERS, worker_settings=settings) as running:
+        yield running
 
 
 @pytest.fixture(scope="module")

@@ -11,6 +11,7 @@ import pytest
 from infra.constants import OUTPUT_EVENT_BUS, OUTPUT_MEDIA_BUCKET, table_output
 from letslive.constants import (
     ENV_INGEST_HEALTH_PORT,
+    ENV_INGEST_REWIND_SECONDS,
     ENV_INGEST_RTMP_HOST,
     ENV_INGEST_RTMP_PORT,
     ENV_INGEST_WORK_DIR,
@@ -65,6 +66,18 @@ def test_flags_that_cannot_work_are_refused(argv: list[str], capsys: pytest.Capt
         parse_args(argv)
     assert exit_info.value.code == 2
     assert "error:" in capsys.readouterr().err
+
+
+def test_worker_settings_reach_the_workers_only_when_given(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """`make dev` passes its environment's `LETSLIVE_INGEST_*` on; nothing else leaks (a test
+    session's settings, for one), and the platform's own settings win over a given one."""
+    monkeypatch.setenv(ENV_INGEST_REWIND_SECONDS, "600")
+    monkeypatch.setenv(ENV_INGEST_WORKER_ID, "not-this")
+    plain = worker_env(DEPLOYMENT, 8080, 1936, tmp_path)
+    assert ENV_INGEST_REWIND_SECONDS not in plain
+    tuned = worker_env(DEPLOYMENT, 8080, 1936, tmp_path, settings=ingest.tuning_from_environment())
+    assert tuned[ENV_INGEST_REWIND_SECONDS] == "600"
+    assert tuned[ENV_INGEST_WORKER_ID] == "worker-1"
 
 
 def test_each_worker_has_its_own_ports_log_work_dir_and_identity(tmp_path: Path) -> None:
