@@ -50,6 +50,7 @@ LINKS: dict[tuple[str, str, str], dict[str, Link]] = {
     ("/vods", "get", "200"): {
         "GetVod": ("get_vod_vods__vod_id__get", {"vod_id": "$response.body#/items/0/vod_id"}, None),
         "DeleteVod": ("delete_vod_vods__vod_id__delete", {"vod_id": "$response.body#/items/0/vod_id"}, None),
+        "GetVodChat": ("vod_chat_vods__vod_id__chat_get", {"vod_id": "$response.body#/items/0/vod_id"}, None),
     },
 }
 

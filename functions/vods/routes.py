@@ -25,9 +25,13 @@ LIST_PROBLEMS = problem_responses(
     }
 )
 VOD_PROBLEMS = problem_responses({404: NO_VOD, 422: INVALID}, path_parameters=True)
+# A VOD is never longer than this (a broadcast would have to run for four months).
+REPLAY_SECONDS_MAX = 10_000_000
+FROM = "seconds after the VOD's start"
+TO = "seconds after its start (its end if absent); not after `from`: an empty page"
 REPLAY_PROBLEMS = problem_responses(
     {
-        400: "`to` not after `from` (`invalid-input`), a cursor this replay did not issue (`invalid-cursor`)",
+        400: "a cursor this replay did not issue (`invalid-cursor`)",
         404: NO_VOD,
         422: INVALID,
     },
@@ -97,10 +101,8 @@ def vods_router(
     def vod_chat(
         vod_id: VodId,
         replay: Replay,
-        start: Annotated[float, Query(alias="from", ge=0, description="seconds after the VOD's start")] = 0.0,
-        end: Annotated[
-            float | None, Query(alias="to", gt=0, description="seconds after its start; its end if absent")
-        ] = None,
+        start: Annotated[float, Query(alias="from", ge=0, le=REPLAY_SECONDS_MAX, description=FROM)] = 0.0,
+        end: Annotated[float | None, Query(alias="to", gt=0, le=REPLAY_SECONDS_MAX, description=TO)] = None,
         limit: Annotated[int, Query(ge=1, le=REPLAY_LIMIT_MAX, description="messages per page")] = REPLAY_LIMIT_DEFAULT,
         cursor: Cursor = None,
     ) -> ChatReplayPage:

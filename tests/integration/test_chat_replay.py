@@ -133,6 +133,10 @@ def test_a_window_is_from_inclusive_to_exclusive_in_seconds_of_the_vod(
     assert texts(replay(client, vod_id, **{"from": 0, "to": 61.5})) == ["first!"]
     assert texts(replay(client, vod_id, **{"from": 60, "to": 120})) == ["a minute in"]
     assert texts(replay(client, vod_id, **{"from": 3600})) == []
+    # A window with nothing in it: an empty page, not an error (no schema can say `to` > `from`).
+    assert replay(client, vod_id, **{"from": 60, "to": 60}) == {"items": [], "next_cursor": None}
+    assert replay(client, vod_id, **{"from": 60, "to": 30}) == {"items": [], "next_cursor": None}
+    assert texts(replay(client, vod_id, **{"from": 0, "to": 10_000_000})) == ["first!", "a minute in", "two minutes in"]
 
 
 def test_pages_follow_each_other_with_the_cursor(
@@ -189,10 +193,11 @@ def test_a_deleted_vods_chat_is_gone_with_it(
 @pytest.mark.parametrize(
     ("params", "status", "code"),
     [
-        ({"from": 60, "to": 60}, 400, "invalid-input"),
-        ({"from": 60, "to": 30}, 400, "invalid-input"),
         ({"from": -1}, 422, "validation"),
         ({"to": 0}, 422, "validation"),
+        ({"to": "inf"}, 422, "validation"),
+        ({"from": "nan"}, 422, "validation"),
+        ({"from": 10_000_001}, 422, "validation"),
         ({"limit": 0}, 422, "validation"),
         ({"limit": REPLAY_LIMIT_MAX + 1}, 422, "validation"),
         ({"cursor": "bm90LWEtY3Vyc29y"}, 400, "invalid-cursor"),

@@ -2404,7 +2404,7 @@ export interface operations {
             query?: {
                 /** @description seconds after the VOD's start */
                 from?: number;
-                /** @description seconds after its start; its end if absent */
+                /** @description seconds after its start (its end if absent); not after `from`: an empty page */
                 to?: number | null;
                 /** @description messages per page */
                 limit?: number;
@@ -2427,7 +2427,7 @@ export interface operations {
                     "application/json": components["schemas"]["ChatReplayPage"];
                 };
             };
-            /** @description `to` not after `from` (`invalid-input`), a cursor this replay did not issue (`invalid-cursor`) */
+            /** @description a cursor this replay did not issue (`invalid-cursor`) */
             400: {
                 headers: {
                     [name: string]: unknown;

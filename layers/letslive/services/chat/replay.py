@@ -65,10 +65,11 @@ class ChatReplay:
         cursor: str | None = None,
     ) -> ChatReplayPage:
         """The VOD's messages sent from `start_seconds` to before `end_seconds` after its start
-        (its end when None), oldest first: `VodNotFound`, `InvalidInput`, `InvalidCursor`."""
+        (its end when None), oldest first; a window with nothing in it (`to` not after `from`)
+        is an empty page: `VodNotFound`, `InvalidInput` (a negative `from`), `InvalidCursor`."""
         check_limit(limit, REPLAY_LIMIT_MAX)
-        if start_seconds < 0 or (end_seconds is not None and end_seconds <= start_seconds):
-            raise InvalidInput("`from` must be at least 0 and `to` greater than `from`")
+        if start_seconds < 0:
+            raise InvalidInput("`from` must be at least 0")
         record = live_vod_record(self.vods, vod_id, self._clock())
         start = record.started_at + timedelta(seconds=start_seconds)
         end = record.recorded_at
