@@ -84,9 +84,7 @@ def _kind(name: str) -> str:
 
 
 def _segments(rung: str, count: int) -> list[Segment]:
-    return [
-        Segment(f"{rung}_{n:06d}.ts", 1.0, n, START + timedelta(seconds=n), discontinuity=False) for n in range(count)
-    ]
+    return [Segment(f"{rung}_{n:06d}.ts", 1.0, n, START + timedelta(seconds=n)) for n in range(count)]
 
 
 def _write_ffmpeg_playlists(directory: Path, last: int) -> None:

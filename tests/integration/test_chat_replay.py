@@ -25,7 +25,7 @@ from letslive.services.chat.rooms import new_message_id
 from letslive.services.tokens import SigningKey
 from tests.integration.conftest import EventBus
 from tests.integration.test_health_api import LambdaContext
-from tests.integration.test_vods_api import RUNGS, broadcast, recorder
+from tests.integration.test_vods_api import RUNGS, auth, broadcast, recorder
 from tests.support.problems import assert_problem
 
 pytestmark = pytest.mark.filterwarnings("ignore:No application metrics to publish:UserWarning")
@@ -183,8 +183,6 @@ def test_a_vod_keeps_its_chat_once_however_often_vod_ready_comes(
 def test_a_deleted_vods_chat_is_gone_with_it(
     client: TestClient, accounts: SigningKey, vod: tuple[str, datetime, list[ChatMessage]]
 ) -> None:
-    from tests.integration.test_vods_api import auth
-
     vod_id, _, _ = vod
     assert client.delete(f"/vods/{vod_id}", headers=auth(accounts, CHANNEL)).status_code == 204
     assert_problem(client.get(f"/vods/{vod_id}/chat"), 404, "vod-not-found")

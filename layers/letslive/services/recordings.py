@@ -79,8 +79,8 @@ def recorded_segments(store: RecordingStore, prefix: str, rung: str) -> list[Seg
         opened = None
     if opened is not None:
         index = recording_index(opened)
-        chunks = range(index.chunks) if index is not None else range(0)
-        texts += [store.get(f"{prefix}/{recording_chunk_name(rung, n)}").decode() for n in chunks]
+        chunks = index.chunks if index is not None else 0  # a recording written whole has none
+        texts += [store.get(f"{prefix}/{recording_chunk_name(rung, n)}").decode() for n in range(chunks)]
         texts.append(opened)
     with contextlib.suppress(MediaNotFound):  # none yet: the broadcast never stored a segment
         texts.append(store.get(f"{prefix}/{rung}.m3u8").decode())

@@ -70,7 +70,8 @@ class ChatReplay:
         check_limit(limit, REPLAY_LIMIT_MAX)
         if start_seconds < 0:
             raise InvalidInput("`from` must be at least 0")
-        record = live_vod_record(self.vods, vod_id, self._clock())
+        now = self._clock()
+        record = live_vod_record(self.vods, vod_id, now)
         start = record.started_at + timedelta(seconds=start_seconds)
         end = record.recorded_at
         if end_seconds is not None:
@@ -78,7 +79,7 @@ class ChatReplay:
         listing = replay_listing(record.vod_id)
         after = None if cursor is None else decode_cursor(cursor, listing, _MESSAGE_ID_RE).key
         found, more = self.messages.messages_between(record.username, start, end, limit, after)
-        banned = {ban.user for ban in self.messages.bans(record.username, self._clock()) if ban.until is None}
+        banned = {ban.user for ban in self.messages.bans(record.username, now) if ban.until is None}
         items = [
             ReplayedMessage(
                 **message.model_dump(exclude={"type"}),
