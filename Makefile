@@ -12,15 +12,21 @@ export CDK_DISABLE_VERSION_CHECK := 1
 # pip prints a warning for every package an absent extra index lacks; keep the output readable.
 PIP_INSTALL = $(1)/bin/pip install --quiet --disable-pip-version-check
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
-# command:packages (comma-separated) installed from apt when the command is missing.
+# command:packages (comma-separated) installed from apt when the command is missing; an entry
+# starting with / is a path that must merely exist (a module is no command).
 # GStreamer (rtmpsink, rtmp2sink, x264enc) and OBS Studio (headless on Xvfb with software
 # OpenGL) are real RTMP publishers the tests use; Chromium is the browser of the web app's
 # end-to-end test (Playwright drives it; it downloads no browser). HAProxy stands in for the
 # NLB in front of the local ingest workers (by path: /usr/sbin is not on every user's PATH).
+# nginx with its RTMP module (and the stream module's TLS listener for RTMPS) is the restream
+# destination the tests publish to, in place of Twitch or YouTube (tests/support/nginx_rtmp.py).
+NGINX_MODULES := /usr/lib/nginx/modules
 APT_TOOLS := ffmpeg:ffmpeg \
   gst-launch-1.0:gstreamer1.0-tools,gstreamer1.0-plugins-good,gstreamer1.0-plugins-bad,gstreamer1.0-plugins-ugly \
   obs:obs-studio Xvfb:xvfb \
-  chromium:chromium /usr/sbin/haproxy:haproxy
+  chromium:chromium /usr/sbin/haproxy:haproxy \
+  /usr/sbin/nginx:nginx $(NGINX_MODULES)/ngx_rtmp_module.so:libnginx-mod-rtmp \
+  $(NGINX_MODULES)/ngx_stream_module.so:libnginx-mod-stream
 # The GStreamer elements the publisher tests use: a present `gst-launch-1.0` with a plugin set
 # missing installs the sets again, and an element still missing afterwards fails the step.
 GST_ELEMENTS := videotestsrc audiotestsrc x264enc voaacenc h264parse aacparse flvmux rtmpsink rtmp2sink
@@ -84,10 +90,16 @@ web/.build.stamp: web/node_modules/.stamp $(WEB_SOURCES)
 web-check: web/node_modules/.stamp
 	cd web && npm run --silent check:api && npm run --silent typecheck && npm run --silent lint
 
-# System packages from apt, installed only when a command is missing.
+# System packages from apt, installed only when a command (or path) is missing. No service of
+# theirs may start: the tests run private instances, and nginx's postinst starts the system nginx
+# on port 80 (and fails the install when that start fails). So a policy-rc.d (when the machine
+# has none) denies service starts while apt runs, and a freshly installed nginx is not started
+# at boot either.
 system:
 	@missing=""; for pair in $(APT_TOOLS); do \
-	  command -v "$${pair%%:*}" >/dev/null || { pkgs="$${pair#*:}"; missing="$$missing $${pkgs//,/ }"; }; \
+	  tool="$${pair%%:*}"; \
+	  case "$$tool" in /*) [ -e "$$tool" ];; *) command -v "$$tool" >/dev/null;; esac \
+	    || { pkgs="$${pair#*:}"; missing="$$missing $${pkgs//,/ }"; }; \
 	done; \
 	if command -v gst-inspect-1.0 >/dev/null; then \
 	  for element in $(GST_ELEMENTS); do \
@@ -96,7 +108,17 @@ system:
 	fi; \
 	if [ -n "$$missing" ]; then \
 	  echo "installing:$$missing"; \
-	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $$missing; \
+	  if [ ! -e /usr/sbin/policy-rc.d ]; then \
+	    trap '$(SUDO) rm -f /usr/sbin/policy-rc.d' EXIT; \
+	    printf '#!/bin/sh\n# make system: no service starts while it installs\nexit 101\n' \
+	      | $(SUDO) install -m 755 /dev/stdin /usr/sbin/policy-rc.d; \
+	  fi; \
+	  $(SUDO) apt-get update -qq; \
+	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
+	  if [[ " $$missing " == *" nginx "* ]]; then \
+	    { if command -v systemctl >/dev/null; then $(SUDO) systemctl disable --quiet nginx; \
+	      else $(SUDO) update-rc.d nginx disable; fi; } || echo "note: the system nginx could not be disabled at boot"; \
+	  fi; \
 	fi; \
 	for element in $(GST_ELEMENTS); do \
 	  gst-inspect-1.0 --exists "$$element" || { echo "GStreamer element $$element is missing after installing $(GST_PACKAGES)"; exit 1; }; \
@@ -134,6 +156,7 @@ bench: deps web
 	$(PY) -m bench.chat_fanout
 	$(PY) bench/ladder.py
 	$(PY) -m bench.rewind
+	$(PY) -m bench.restream
 
 # `nag=true`: any unacknowledged cdk-nag finding fails the synth (and the deploy below).
 synth: python node web

@@ -40,6 +40,8 @@ OUTPUT_MEDIA_BUCKET: Final = "MediaBucketName"
 # The origin-verify secret's ARN: the local edge reads it to send what CloudFront sends.
 OUTPUT_ORIGIN_VERIFY_SECRET: Final = "OriginVerifySecretArn"  # noqa: S105 - a name, not a secret
 OUTPUT_EVENT_BUS: Final = "EventBusName"
+# The KMS key sealing restream keys: the local platform gives its ARN to the worker.
+OUTPUT_RESTREAM_KEY: Final = "RestreamKeyArn"
 OUTPUT_WEBSOCKET_API_ID: Final = "WebSocketApiId"
 OUTPUT_WEBSOCKET_URL: Final = "WebSocketUrl"
 OUTPUT_WEBSOCKET_STAGE: Final = "WebSocketStage"

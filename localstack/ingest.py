@@ -12,18 +12,21 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from infra.constants import OUTPUT_EVENT_BUS
+from infra.constants import OUTPUT_EVENT_BUS, OUTPUT_RESTREAM_KEY
 from letslive.constants import (
     ENV_AWS_ENDPOINT_URL,
     ENV_EVENT_BUS,
     ENV_INGEST_HEALTH_HOST,
     ENV_INGEST_HEALTH_PORT,
     ENV_INGEST_PREFIX,
+    ENV_INGEST_RESTREAM_VERIFY_TLS,
     ENV_INGEST_RTMP_HOST,
     ENV_INGEST_RTMP_PORT,
     ENV_INGEST_WORK_DIR,
     ENV_INGEST_WORKER_ID,
     ENV_MEDIA_BUCKET,
+    ENV_RESTREAM_ALLOW_PRIVATE_HOSTS,
+    ENV_RESTREAM_KEY,
     ENV_STAGE,
     Table,
     table_env_var,
@@ -68,6 +71,11 @@ def worker_env(
         table_env_var(Table.STREAMS): deployment.table_name(Table.STREAMS),
         table_env_var(Table.VODS): deployment.table_name(Table.VODS),
         ENV_EVENT_BUS: deployment.output(OUTPUT_EVENT_BUS),
+        ENV_RESTREAM_KEY: deployment.output(OUTPUT_RESTREAM_KEY),
+        # The tests' and a developer's local RTMP servers (nginx-rtmp) are on 127.0.0.1, their
+        # RTMPS certificates self-signed.
+        ENV_RESTREAM_ALLOW_PRIVATE_HOSTS: "true",
+        ENV_INGEST_RESTREAM_VERIFY_TLS: "false",
         ENV_INGEST_HEALTH_HOST: "127.0.0.1",
         ENV_INGEST_HEALTH_PORT: str(health_port),
         ENV_INGEST_RTMP_HOST: "127.0.0.1",

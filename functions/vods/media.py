@@ -1,5 +1,5 @@
-"""Lambda entry point: `VodDeleted` (through EventBridge) removes the VOD's media from the bucket
-and invalidates it in CloudFront."""
+"""Lambda entry point: `VodDeleted` or `ClipDeleted` (through EventBridge) removes the VOD's or
+the clip's media from the bucket and invalidates it in CloudFront."""
 
 from functools import cache
 from typing import Any
@@ -9,8 +9,14 @@ from pydantic import ValidationError
 from functions.common.observability import EVENTBRIDGE_EVENT_ID, Observability
 from letslive.constants import Service
 from letslive.errors import InvalidInput
-from letslive.models.events import VodDeleted
+from letslive.models.events import ClipDeleted, VodDeleted
 from letslive.services.vods import VodMediaCleaner, vod_media_cleaner
+
+# What removes media: a deleted VOD's (its broadcast's prefix) or clip's (its own directory).
+DELETIONS: dict[str, type[VodDeleted] | type[ClipDeleted]] = {
+    VodDeleted.detail_type: VodDeleted,
+    ClipDeleted.detail_type: ClipDeleted,
+}
 
 observability = Observability(Service.VODS.value)
 logger = observability.logger
@@ -23,21 +29,22 @@ def _cleaner() -> VodMediaCleaner:
 
 @observability.entry_point(EVENTBRIDGE_EVENT_ID)
 def handler(event: dict[str, Any], context: Any) -> None:
-    if event.get("detail-type") != VodDeleted.detail_type:
+    kind = DELETIONS.get(str(event.get("detail-type")))
+    if kind is None:
         logger.warning("ignoring an event of another type", extra={"detail_type": event.get("detail-type")})
         return
     try:
-        deleted = VodDeleted.model_validate(event.get("detail"))
+        deleted = kind.model_validate(event.get("detail"))
         # DependencyUnavailable propagates: Lambda retries the asynchronous invocation, then the
         # event goes to the consumer's dead-letter queue (a redrive is safe: removal is idempotent).
         removed = _cleaner().remove(deleted)
     except (ValidationError, InvalidInput):
-        logger.error("dropping a malformed VodDeleted event", extra={"detail": event.get("detail")})
+        logger.error("dropping a malformed event", extra={"detail": event.get("detail")})
         return
     logger.info(
-        "removed a deleted VOD's media",
+        "removed deleted media",
         extra={
-            "vod_id": deleted.vod_id,
+            "prefix": deleted.media_prefix,
             "objects": removed.objects,
             # None: no CDN configured (locally the edge caches no media).
             "invalidation": removed.invalidation,

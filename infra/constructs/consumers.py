@@ -24,7 +24,8 @@ from letslive.constants import (
     MEDIA_PREFIX,
     Service,
 )
-from letslive.models.events import VodDeleted
+from letslive.models.clips import CLIPS_MEDIA_DIR
+from letslive.models.events import ClipDeleted, VodDeleted
 from letslive.models.streams import BROADCASTS_MEDIA_DIR
 
 # How often a failed delivery or invocation is retried before it goes to the dead-letter queue.
@@ -159,31 +160,33 @@ class VodMediaConsumer(Construct):
             bus=bus,
             service=Service.VODS,
             handler="functions.vods.media.handler",
-            detail_types=(VodDeleted.detail_type,),
+            detail_types=(VodDeleted.detail_type, ClipDeleted.detail_type),
             timeout_seconds=VOD_MEDIA_TIMEOUT_SECONDS,
-            description="Deletes a deleted VOD's media and invalidates it in the CDN",
+            description="Deletes a deleted VOD's or clip's media and invalidates it in the CDN",
         )
         self.function = self.consumer.function
         self.dead_letter_queue = self.consumer.dead_letter_queue
         fn = self.function
         bucket_arn, bucket_export = media_bucket_arn_export(self, media_bucket)
-        broadcasts = f"{MEDIA_PREFIX}/{BROADCASTS_MEDIA_DIR}/*"
+        prefixes = [f"{MEDIA_PREFIX}/{BROADCASTS_MEDIA_DIR}/*", f"{MEDIA_PREFIX}/{CLIPS_MEDIA_DIR}/*"]
         fn.add_to_role_policy(
             iam.PolicyStatement(
                 actions=["s3:ListBucket"],
                 resources=[bucket_arn],
-                conditions={"StringLike": {"s3:prefix": [broadcasts]}},
+                conditions={"StringLike": {"s3:prefix": prefixes}},
             )
         )
         fn.add_to_role_policy(
-            iam.PolicyStatement(actions=["s3:DeleteObject"], resources=[f"{bucket_arn}/{broadcasts}"])
+            iam.PolicyStatement(actions=["s3:DeleteObject"], resources=[f"{bucket_arn}/{p}" for p in prefixes])
         )
-        acknowledge(
-            self,
-            f"AwsSolutions-IAM5[Resource::{bucket_export}/{broadcasts}]",
-            "A deleted VOD's objects are listed at run time below its broadcast's prefix, which the "
-            "function checks against the VOD's id; it may delete nothing outside the broadcasts prefix.",
-        )
+        for prefix in prefixes:
+            acknowledge(
+                self,
+                f"AwsSolutions-IAM5[Resource::{bucket_export}/{prefix}]",
+                "A deleted VOD's (or clip's) objects are listed at run time below its broadcast's prefix (or "
+                "its own), which the function checks against its id; it may delete nothing outside the "
+                "broadcasts and clips prefixes.",
+            )
         fn.add_environment(ENV_MEDIA_BUCKET, media_bucket.bucket_name)
         self.distribution_parameter: str | None = None
         if not config.local:  # locally no CDN: the edge caches no media, nothing to invalidate

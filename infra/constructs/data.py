@@ -1,5 +1,7 @@
 from aws_cdk import Duration, Fn, RemovalPolicy, Stack
 from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
@@ -7,6 +9,7 @@ from infra.config import InfraConfig
 from infra.nag import LOCAL_PLAIN_HTTP, acknowledge
 from letslive.constants import (
     MEDIA_PREFIX,
+    RESTREAM_KEY_PURPOSE,
     TABLE_GSI,
     TABLE_GSI_PARTITION_KEY,
     TABLE_GSI_SORT_KEY,
@@ -22,8 +25,8 @@ ACCESS_LOG_DAYS = 90
 
 
 class DataConstruct(Construct):
-    """The DynamoDB tables (one per domain, generic `pk`/`sk` keys), the media bucket and the
-    bucket of its server access logs."""
+    """The DynamoDB tables (one per domain, generic `pk`/`sk` keys), the media bucket, the
+    bucket of its server access logs, and the KMS key of restream keys."""
 
     def __init__(self, scope: Construct, construct_id: str, *, config: InfraConfig) -> None:
         super().__init__(scope, construct_id)
@@ -89,9 +92,29 @@ class DataConstruct(Construct):
                 )
             ],
         )
+        # Seals the stream keys streamers give for their restream destinations.
+        self.restream_key = kms.Key(
+            self,
+            "RestreamKey",
+            description="Seals restream destination keys: the streams API encrypts, the ingest worker decrypts",
+            enable_key_rotation=True,
+            removal_policy=removal,
+        )
         if config.local:
             for bucket in (self.access_logs_bucket, self.media_bucket):
                 acknowledge(bucket, "AwsSolutions-S10", LOCAL_PLAIN_HTTP)
+
+
+def grant_restream_key(key: kms.IKey, grantee: iam.IGrantable, action: str) -> None:
+    """`kms:Encrypt` or `kms:Decrypt` on the restream key, for restream keys only (the encryption
+    context every sealed key carries)."""
+    grantee.grant_principal.add_to_principal_policy(
+        iam.PolicyStatement(
+            actions=[action],
+            resources=[key.key_arn],
+            conditions={"StringEquals": {"kms:EncryptionContext:purpose": RESTREAM_KEY_PURPOSE}},
+        )
+    )
 
 
 def media_bucket_arn_export(consumer: Construct, media_bucket: s3.IBucket) -> tuple[str, str]:

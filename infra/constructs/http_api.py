@@ -19,6 +19,7 @@ from letslive.constants import (
     ENV_MEDIA_BASE_URL,
     ENV_PREFIX,
     ENV_VOD_RETENTION_DAYS,
+    SERVICE_EXTRA_PREFIXES,
     Service,
     Table,
 )
@@ -98,9 +99,11 @@ class HttpServicesConstruct(Construct):
             integration = integrations.HttpLambdaIntegration(
                 f"{service.value.capitalize()}Integration", invocation_target(fn)
             )
-            # `/<service>` itself (e.g. `GET /vods?channel=`) and everything below it.
-            for path in (f"/{service.value}", f"/{service.value}/{{proxy+}}"):
-                self.api.add_routes(path=path, methods=[apigwv2.HttpMethod.ANY], integration=integration)
+            # `/<service>` itself (e.g. `GET /vods?channel=`) and everything below it, and so for
+            # the service's other prefixes (`/clips`).
+            for prefix in (service.value, *SERVICE_EXTRA_PREFIXES.get(service, ())):
+                for path in (f"/{prefix}", f"/{prefix}/{{proxy+}}"):
+                    self.api.add_routes(path=path, methods=[apigwv2.HttpMethod.ANY], integration=integration)
             if service is Service.AUTH:
                 self._throttled_routes(integration)
                 if config.local:

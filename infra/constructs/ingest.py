@@ -29,12 +29,13 @@ from aws_cdk import aws_ecs as ecs
 from aws_cdk import aws_elasticloadbalancingv2 as elbv2
 from aws_cdk import aws_events as events
 from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
 from infra.config import InfraConfig
-from infra.constructs.data import media_bucket_arn_export
+from infra.constructs.data import grant_restream_key, media_bucket_arn_export
 from infra.constructs.functions import TABLE_READ_ACTIONS, TABLE_WRITE_ACTIONS
 from infra.nag import acknowledge
 from letslive.constants import (
@@ -46,6 +47,7 @@ from letslive.constants import (
     ENV_INGEST_RTMP_HOST,
     ENV_INGEST_RTMP_PORT,
     ENV_MEDIA_BUCKET,
+    ENV_RESTREAM_KEY,
     ENV_STAGE,
     ENV_VOD_RETENTION_DAYS,
     INGEST_METRIC_SERVICE,
@@ -115,12 +117,18 @@ class IngestConstruct(Construct):
         tables: Mapping[Table, dynamodb.ITable],
         media_bucket: s3.IBucket,
         bus: events.IEventBus,
+        restream_key: kms.IKey,
     ) -> None:
         super().__init__(scope, construct_id)
         self.vpc = self._network()
         self.cluster = ecs.Cluster(self, "Cluster", vpc=self.vpc, container_insights_v2=ecs.ContainerInsights.ENABLED)
         self.task_definition = self._task_definition(config)
         self._grant(tables, media_bucket, bus)
+        # Restream: the worker opens the destinations' keys to forward to them.
+        grant_restream_key(restream_key, self.task_definition.task_role, "kms:Decrypt")
+        container = self.task_definition.default_container
+        assert container is not None
+        container.add_environment(ENV_RESTREAM_KEY, restream_key.key_arn)
 
         self.task_security_group = ec2.SecurityGroup(
             self, "TaskSecurityGroup", vpc=self.vpc, description="Ingest tasks: RTMP and health from the load balancer"

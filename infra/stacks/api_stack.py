@@ -2,6 +2,7 @@ from typing import Any
 
 from aws_cdk import Stack
 from aws_cdk import aws_events as events
+from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
@@ -9,13 +10,25 @@ from constructs import Construct
 from infra.config import InfraConfig
 from infra.constructs.chat import ChatConstruct
 from infra.constructs.consumers import EventConsumer, VodMediaConsumer
-from infra.constructs.data import DataConstruct
+from infra.constructs.data import DataConstruct, grant_restream_key, media_bucket_arn_export
 from infra.constructs.functions import grant_tables
 from infra.constructs.http_api import HttpServicesConstruct
 from infra.constructs.origin_verify import OriginVerifyConstruct
 from infra.constructs.signing_key import SigningKeyConstruct
 from infra.constructs.sweeper import SweeperConstruct
-from letslive.constants import ENV_EVENT_BUS, ENV_JWKS, ENV_SIGNING_KEY_SECRET, Service
+from infra.nag import acknowledge
+from letslive.constants import (
+    ENV_EVENT_BUS,
+    ENV_JWKS,
+    ENV_MEDIA_BUCKET,
+    ENV_RESTREAM_ALLOW_PRIVATE_HOSTS,
+    ENV_RESTREAM_KEY,
+    ENV_SIGNING_KEY_SECRET,
+    MEDIA_PREFIX,
+    Service,
+)
+from letslive.models.clips import CLIPS_MEDIA_DIR
+from letslive.models.streams import BROADCASTS_MEDIA_DIR
 
 # Services that publish domain events on the bus.
 EVENT_PUBLISHERS = (Service.USERS, Service.STREAMS, Service.VODS)
@@ -83,6 +96,13 @@ class ApiStack(Stack):
         auth = self.http.functions[Service.AUTH]
         self.signing_key.secret.grant_read(auth)
         auth.add_environment(ENV_SIGNING_KEY_SECRET, self.signing_key.secret.secret_arn)
+        self._grant_clip_media(data)
+        # The streams API seals restream keys; it can never open one (only the ingest worker can).
+        streams = self.http.functions[Service.STREAMS]
+        grant_restream_key(data.restream_key, streams, "kms:Encrypt")
+        streams.add_environment(ENV_RESTREAM_KEY, data.restream_key.key_arn)
+        if config.local:  # the local tests' RTMP servers listen on 127.0.0.1
+            streams.add_environment(ENV_RESTREAM_ALLOW_PRIVATE_HOSTS, "true")
         # What tells the auth function a request came through the distribution (the CDN stack's;
         # locally the edge, which reads it from the emulator and sends it as CloudFront does).
         self.origin_verify = OriginVerifyConstruct(self, "OriginVerify", reader=auth)
@@ -91,6 +111,25 @@ class ApiStack(Stack):
         for fn in (*(self.http.functions[s] for s in EVENT_PUBLISHERS), *self.chat.functions.values()):
             bus.grant_put_events_to(fn)
             fn.add_environment(ENV_EVENT_BUS, bus.event_bus_name)
+
+    def _grant_clip_media(self, data: DataConstruct) -> None:
+        """Clips: the vods function reads a broadcast's playlists and copies its segments (read
+        below the broadcasts prefix) into the clip's own directory (write below the clips prefix);
+        it deletes nothing (a deleted clip's media goes through `ClipDeleted`)."""
+        vods = self.http.functions[Service.VODS]
+        role = vods.role
+        assert role is not None
+        bucket_arn, bucket_export = media_bucket_arn_export(self, data.media_bucket)
+        broadcasts = f"{MEDIA_PREFIX}/{BROADCASTS_MEDIA_DIR}/*"
+        clips = f"{MEDIA_PREFIX}/{CLIPS_MEDIA_DIR}/*"
+        vods.add_to_role_policy(iam.PolicyStatement(actions=["s3:GetObject"], resources=[f"{bucket_arn}/{broadcasts}"]))
+        vods.add_to_role_policy(iam.PolicyStatement(actions=["s3:PutObject"], resources=[f"{bucket_arn}/{clips}"]))
+        for objects, why in (
+            (broadcasts, "A clip reads the playlists and segments of the broadcast it is cut from, named at run time."),
+            (clips, "A clip writes its own playlists and segment copies under its id, made at run time."),
+        ):
+            acknowledge(role, f"AwsSolutions-IAM5[Resource::{bucket_export}/{objects}]", why)
+        vods.add_environment(ENV_MEDIA_BUCKET, data.media_bucket.bucket_name)
 
     @property
     def functions(self) -> dict[str, lambda_.IFunction]:

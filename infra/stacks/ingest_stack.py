@@ -28,7 +28,13 @@ class IngestStack(Stack):
     ) -> None:
         super().__init__(scope, construct_id, **kwargs)
         self.ingest = IngestConstruct(
-            self, "Ingest", config=config, tables=data.tables, media_bucket=data.media_bucket, bus=bus
+            self,
+            "Ingest",
+            config=config,
+            tables=data.tables,
+            media_bucket=data.media_bucket,
+            bus=bus,
+            restream_key=data.restream_key,
         )
         CfnOutput(self, OUTPUT_INGEST_RTMP_URL, key=OUTPUT_INGEST_RTMP_URL, value=self.ingest.rtmp_url)
         lb_dns = self.ingest.load_balancer.load_balancer_dns_name

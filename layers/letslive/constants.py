@@ -44,8 +44,11 @@ SERVICE_TABLES: Final[dict[Service, tuple[Table, ...]]] = {
 # time, to refuse unknown channels and show a chatter's current display name.
 SERVICE_READ_TABLES: Final[dict[Service, tuple[Table, ...]]] = {
     Service.CHAT: (Table.USERS,),
-    Service.VODS: (Table.CHAT,),  # a VOD's chat replay
+    Service.VODS: (Table.CHAT, Table.STREAMS),  # a VOD's chat replay; whose a clipped broadcast is
 }
+# The path prefixes of each service's routes besides `/<service>`: the vods service owns
+# recorded media, VODs and clips.
+SERVICE_EXTRA_PREFIXES: Final[dict[Service, tuple[str, ...]]] = {Service.VODS: ("clips",)}
 
 # Every table has the same generic key schema so that one item layout serves many entities.
 TABLE_PARTITION_KEY: Final = "pk"
@@ -77,6 +80,13 @@ ENV_MEDIA_BASE_URL: Final = f"{ENV_PREFIX}MEDIA_BASE_URL"
 ENV_CDN_DISTRIBUTION_PARAMETER: Final = f"{ENV_PREFIX}CDN_DISTRIBUTION_PARAMETER"
 ENV_INGEST_URL: Final = f"{ENV_PREFIX}INGEST_URL"
 ENV_VOD_RETENTION_DAYS: Final = f"{ENV_PREFIX}VOD_RETENTION_DAYS"
+# Restream: the KMS key sealing destination keys (the streams API encrypts, the worker decrypts),
+# and whether destinations may be private addresses (locally only: the tests' RTMP servers).
+ENV_RESTREAM_KEY: Final = f"{ENV_PREFIX}RESTREAM_KEY"
+ENV_RESTREAM_ALLOW_PRIVATE_HOSTS: Final = f"{ENV_PREFIX}RESTREAM_ALLOW_PRIVATE_HOSTS"
+# The encryption context every sealed restream key carries (`letslive.data.kms`), which the key's
+# grants require.
+RESTREAM_KEY_PURPOSE: Final = "restream-key"
 # Chat (the API Gateway WebSocket API): where handlers post to connections (the stage's
 # `@connections` callback URL), the SQS queue of fan-out batches for big rooms, and the room size
 # above which a message fans out through that queue.
@@ -154,6 +164,11 @@ ENV_INGEST_SEGMENT_SECONDS: Final = f"{ENV_INGEST_PREFIX}SEGMENT_SECONDS"
 ENV_INGEST_WINDOW_SEGMENTS: Final = f"{ENV_INGEST_PREFIX}WINDOW_SEGMENTS"
 ENV_INGEST_REWIND_SECONDS: Final = f"{ENV_INGEST_PREFIX}REWIND_SECONDS"
 ENV_INGEST_RECORDING_CHUNK_SEGMENTS: Final = f"{ENV_INGEST_PREFIX}RECORDING_CHUNK_SEGMENTS"
+ENV_INGEST_RESTREAM_BUFFER_SECONDS: Final = f"{ENV_INGEST_PREFIX}RESTREAM_BUFFER_SECONDS"
+ENV_INGEST_RESTREAM_BACKOFF_SECONDS: Final = f"{ENV_INGEST_PREFIX}RESTREAM_BACKOFF_SECONDS"
+ENV_INGEST_RESTREAM_BACKOFF_MAX_SECONDS: Final = f"{ENV_INGEST_PREFIX}RESTREAM_BACKOFF_MAX_SECONDS"
+ENV_INGEST_RESTREAM_GIVE_UP_ATTEMPTS: Final = f"{ENV_INGEST_PREFIX}RESTREAM_GIVE_UP_ATTEMPTS"
+ENV_INGEST_RESTREAM_VERIFY_TLS: Final = f"{ENV_INGEST_PREFIX}RESTREAM_VERIFY_TLS"
 # How far back a viewer can rewind a live broadcast (the worker's default; 0 turns rewind off).
 REWIND_SECONDS_DEFAULT: Final = 4 * 3600
 ENV_INGEST_HEARTBEAT_SECONDS: Final = f"{ENV_INGEST_PREFIX}HEARTBEAT_SECONDS"

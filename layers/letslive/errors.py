@@ -121,6 +121,25 @@ class InvalidStreamKey(Unauthorized):
     code = "invalid-stream-key"
 
 
+class InvalidDestination(InvalidInput):
+    """A restream destination that cannot be saved: a new one without a key, an id not saved,
+    the same id twice, or a server the worker may not reach."""
+
+    code = "invalid-destination"
+
+
+class ClipOutOfRange(InvalidInput):
+    """A clip of a range the broadcast does not have (yet), or lost."""
+
+    code = "clip-out-of-range"
+
+
+class ClipNotFound(NotFound):
+    """No such clip: never made, or deleted."""
+
+    code = "clip-not-found"
+
+
 class MediaNotFound(NotFound):
     """No such object in the media store."""
 

@@ -93,6 +93,16 @@ class Settings(BaseSettings):
     # stack cannot reference the distribution, which depends on it). Unset (locally, where the
     # edge caches no media): a deleted VOD's media is removed but no invalidation is made.
     cdn_distribution_parameter: str | None = None
+    # Clips one user may make per window (`letslive.services.clips`).
+    clip_rate_limit: int = Field(default=10, ge=1, le=10_000)
+    clip_rate_window_seconds: int = Field(default=600, ge=60, le=24 * 3600)
+    # --- restream ---
+    # The KMS key that seals restream keys (the streams API encrypts, the ingest worker decrypts).
+    restream_key: str | None = None
+    # Whether destinations may be loopback or private addresses: never in AWS (a streamer could
+    # point the worker at the VPC's or the metadata service's addresses); locally the tests'
+    # RTMP servers are on 127.0.0.1.
+    restream_allow_private_hosts: bool = False
 
     # --- chat ---
     # The WebSocket stage's management endpoint, `https://<api>.execute-api.<region>.<suffix>/<stage>`.

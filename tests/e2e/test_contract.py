@@ -44,12 +44,15 @@ import schemathesis.cli
 schemathesis.cli.schemathesis()
 """
 
-# Two rules no schema can state, whose refusal is a 400 to schema-valid data, so on these
+# Rules no schema can state, whose refusal is a 400 to schema-valid data, so on these
 # operations (and only these) 400 counts as an acceptable answer to it:
 # - a cursor is opaque: only a `next_cursor` the API returned is one. Its encoding is in the
 #   schema, but not which strings of it were issued (400 `invalid-cursor`); real cursors are
 #   followed through the links in the stateful phase.
 # - a password must not be a common one nor contain the username (400 `weak-password`).
+# - what is saved or recorded: a restream destination's `id` must be one the caller saved, and its
+#   server a public address (400 `invalid-destination`); a clip's range must be in its broadcast
+#   (400 `clip-out-of-range`).
 ACCEPTED_400 = (
     "live_streams_live_get",
     "list_vods_vods_get",
@@ -57,6 +60,9 @@ ACCEPTED_400 = (
     "followers_users__username__followers_get",
     "following_users__username__following_get",
     "signup_auth_signup_post",
+    "put_destinations_streams_me_destinations_put",
+    "create_clip_clips_post",
+    "list_clips_clips_get",
 )
 OPERATION = """
 [[operations]]

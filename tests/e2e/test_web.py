@@ -31,6 +31,7 @@ from localstack.platform import CHROMIUM, CHROMIUM_ARGS, WEB_ROOT
 from tests.e2e.channels import channel_state, new_channel
 from tests.e2e.conftest import RECORDING_CHUNK_SEGMENTS, LocalPlatform
 from tests.e2e.media import make_source, publish
+from tests.support.nginx_rtmp import NginxRtmp, probe_recording
 
 SCREENSHOTS = REPO_ROOT / ".local" / "screenshots"
 PASSWORD = "correct horse battery staple 42"
@@ -329,6 +330,101 @@ def test_a_viewer_rewinds_a_live_broadcast_to_its_start_and_returns_to_live(
             expect(player).to_have_attribute("data-rewinding", "false")
             wait_latency(viewer, 0, 8)
             plays(viewer, 2)
+            assert not viewer.errors, viewer.errors
+        finally:
+            publisher.kill()
+            publisher.wait()
+            viewer.close()
+
+
+def test_a_streamer_restreams_to_an_rtmp_server_added_in_the_dashboard(
+    platform: LocalPlatform, browser: Browser, warm: None, tmp_path: Path
+) -> None:
+    """Issue 16 (restream): the streamer adds a destination in the dashboard (a local nginx-rtmp
+    in place of Twitch; its key is shown masked, never again in full), goes live with ffmpeg, and
+    the dashboard shows the destination live while nginx receives the source, copied."""
+    destination_key = f"dest_{uuid.uuid4().hex[:12]}"
+    source = make_source(tmp_path, 720, 25)
+    with NginxRtmp({destination_key}, tmp_path / "nginx") as destination:
+        streamer = Tab(browser, platform, "restreamer")
+        publisher: subprocess.Popen[bytes] | None = None
+        try:
+            streamer.sign_up(f"rs_{uuid.uuid4().hex[:8]}")
+            page = streamer.page
+            page.goto("/dashboard/")
+            page.get_by_test_id("create-key").click()
+            key = page.get_by_test_id("stream-key").inner_text().strip()
+            page.get_by_test_id("destination-preset").select_option("custom")
+            page.get_by_test_id("destination-name").fill("Local nginx")
+            page.get_by_test_id("destination-url").fill(destination.rtmp_url)
+            page.get_by_test_id("destination-key").fill(destination_key)
+            page.get_by_test_id("destination-add").click()
+            page.get_by_test_id("destinations-save").click()
+            row = page.get_by_test_id("destination-row")
+            expect(row).to_have_count(1)
+            expect(row.get_by_test_id("destination-key-hint")).to_have_text("••••" + destination_key[-4:])
+            page.reload()  # saved: listed again from the API, the key masked
+            expect(row.get_by_test_id("destination-row-url")).to_have_text(destination.rtmp_url)
+            assert destination_key not in page.content()
+
+            publisher = publish(source, f"{platform.rtmp_url}/{key}")
+            status = row.get_by_test_id("destination-status")
+            expect(status).to_have_attribute("data-state", "live", timeout=60_000)
+            expect(status).to_contain_text(re.compile(r"Live · \d+ kbps"))
+            stats = destination.wait_publishing(destination_key, timeout=30)
+            assert (stats.video_codec, stats.width, stats.height) == ("H264", 1280, 720)
+            streamer.screenshot("restream")
+            _, stderr = publisher.communicate(timeout=120)
+            assert publisher.returncode == 0, stderr.decode()
+            destination.wait_not_publishing(destination_key, timeout=30)
+            (recording,) = destination.recordings(destination_key)
+            found = probe_recording(recording)
+            assert found.video_packets > 20 * 30  # most of the 25 s, from the broadcast's start
+            assert not streamer.errors, streamer.errors
+        finally:
+            if publisher is not None and publisher.poll() is None:
+                publisher.kill()
+                publisher.wait()
+            streamer.close()
+
+
+def test_a_viewer_clips_a_live_broadcast_from_the_player_and_plays_the_clip(
+    platform: LocalPlatform, browser: Browser, warm: None, tmp_path: Path
+) -> None:
+    """Issue 16 (clips): one click in the live player makes a clip of the last seconds; its page
+    plays it, counts the view, names the channel and the creator, and gives a share URL; the
+    channel page lists it among the newest and the most viewed."""
+    source = make_source(tmp_path, 360, 60)
+    with httpx.Client(base_url=f"{platform.edge_url}/api", timeout=60) as api:
+        channel = new_channel(api)
+        publisher = publish(source, f"{platform.rtmp_url}/{channel.key}")
+        viewer = Tab(browser, platform, "clipper")
+        try:
+            clipper = f"cl_{uuid.uuid4().hex[:8]}"
+            viewer.sign_up(clipper)
+            page = viewer.page
+            page.goto(f"/channel/?u={channel.username}")
+            plays(viewer, 12)
+            page.get_by_test_id("clip-button").click()
+            created = page.get_by_test_id("clip-created")
+            expect(created).to_be_visible(timeout=30_000)
+            clip_id = created.get_attribute("data-clip-id") or ""
+            assert re.fullmatch(r"[0-9a-f]{16}", clip_id), clip_id
+            created.click()
+            expect(page).to_have_url(re.compile(rf"/clip/\?id={clip_id}$"))
+            expect(page.get_by_test_id("clip-channel")).to_have_text(channel.username)
+            expect(page.get_by_test_id("clip-creator")).to_contain_text(clipper)
+            expect(page.get_by_test_id("clip-views")).to_have_attribute("data-count", "1")
+            expect(page.get_by_test_id("clip-share-url")).to_contain_text(f"/clip/?id={clip_id}")
+            expect(page.get_by_test_id("clip-delete")).to_be_visible()  # its creator may delete it
+            plays(viewer, 3)
+            viewer.screenshot("clip")
+            page.goto(f"/channel/?u={channel.username}")
+            card = page.locator(f'[data-testid=clip-card][data-clip-id="{clip_id}"]')
+            expect(card).to_be_visible(timeout=30_000)
+            page.get_by_test_id("clips-tab-top").click()
+            expect(page.get_by_test_id("clips-tab-top")).to_have_attribute("aria-selected", "true")
+            expect(card).to_be_visible(timeout=30_000)  # the most viewed: its one view
             assert not viewer.errors, viewer.errors
         finally:
             publisher.kill()

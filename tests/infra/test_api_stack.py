@@ -8,7 +8,18 @@ from aws_cdk.assertions import Match
 from infra.config import AWS_LAMBDA_PYTHON
 from infra.constants import OUTPUT_HTTP_API_ID, OUTPUT_HTTP_API_URL
 from infra.constructs.http_api import ROUTE_THROTTLES
-from letslive.constants import SERVICE_READ_TABLES, SERVICE_TABLES, TABLE_GSI, Service, Table, table_env_var
+from letslive.constants import (
+    ENV_RESTREAM_ALLOW_PRIVATE_HOSTS,
+    ENV_RESTREAM_KEY,
+    RESTREAM_KEY_PURPOSE,
+    SERVICE_EXTRA_PREFIXES,
+    SERVICE_READ_TABLES,
+    SERVICE_TABLES,
+    TABLE_GSI,
+    Service,
+    Table,
+    table_env_var,
+)
 from tests.infra.conftest import Synthesized
 
 
@@ -69,9 +80,11 @@ def test_http_api_routes_each_service_prefix_to_its_function(aws_app: Synthesize
     template = aws_app.template("Api")
     (http_api,) = template.find_resources("AWS::ApiGatewayV2::Api", {"Properties": {"ProtocolType": "HTTP"}})
     routes = template.find_resources("AWS::ApiGatewayV2::Route", {"Properties": {"ApiId": {"Ref": http_api}}})
+    prefixes = [p for s in Service for p in (s.value, *SERVICE_EXTRA_PREFIXES.get(s, ()))]
     assert {r["Properties"]["RouteKey"] for r in routes.values()} == {
-        key for s in Service for key in (f"ANY /{s.value}", f"ANY /{s.value}/{{proxy+}}")
+        key for p in prefixes for key in (f"ANY /{p}", f"ANY /{p}/{{proxy+}}")
     } | set(ROUTE_THROTTLES)
+    assert prefixes.count("clips") == 1  # the vods service's
     template.has_resource_properties(
         "AWS::ApiGatewayV2::Integration", {"IntegrationType": "AWS_PROXY", "PayloadFormatVersion": "2.0"}
     )
@@ -321,3 +334,34 @@ def test_the_local_shape_has_no_snapstart_and_invokes_the_functions_themselves(l
         assert "SnapStart" not in fn["Properties"]
         assert _integration_targets(local_app)[service] == {"Fn::GetAtt": [ids[service], "Arn"]}
     assert not template.find_resources("AWS::Lambda::Alias")
+
+
+def test_restream_keys_are_sealed_by_the_streams_function_alone(aws_app: Synthesized, local_app: Synthesized) -> None:
+    """A KMS key with rotation; the streams function may encrypt restream keys (their encryption
+    context) and never decrypt; no other function may use the key. The ingest task decrypts
+    (`test_ingest_stack`)."""
+    data = aws_app.template("Data")
+    ((key_id, key),) = data.find_resources("AWS::KMS::Key").items()
+    assert key["Properties"]["EnableKeyRotation"] is True
+    assert key["DeletionPolicy"] == "Retain"
+    template = aws_app.template("Api")
+    functions = _functions(aws_app)
+    roles = {fn["Properties"]["Role"]["Fn::GetAtt"][0]: service for service, fn in functions.items()}
+    users: dict[str, list[Mapping[str, Any]]] = {}
+    for policy in template.find_resources("AWS::IAM::Policy").values():
+        for statement in policy["Properties"]["PolicyDocument"]["Statement"]:
+            if any(action.startswith("kms:") for action in _actions(statement)):
+                for role in policy["Properties"]["Roles"]:
+                    users.setdefault(roles.get(role["Ref"], role["Ref"]), []).append(statement)
+    assert set(users) == {Service.STREAMS.value}
+    (statement,) = users[Service.STREAMS.value]
+    assert _actions(statement) == ["kms:Encrypt"]
+    assert key_id in json.dumps(statement["Resource"])
+    assert statement["Condition"] == {"StringEquals": {"kms:EncryptionContext:purpose": RESTREAM_KEY_PURPOSE}}
+    for service, fn in functions.items():
+        variables = fn["Properties"]["Environment"]["Variables"]
+        assert (ENV_RESTREAM_KEY in variables) == (service == Service.STREAMS.value), service
+        # Private destination hosts (the tests' nginx-rtmp on 127.0.0.1) only in the local shape.
+        assert ENV_RESTREAM_ALLOW_PRIVATE_HOSTS not in variables
+    local_streams = _functions(local_app)[Service.STREAMS.value]["Properties"]["Environment"]["Variables"]
+    assert local_streams[ENV_RESTREAM_ALLOW_PRIVATE_HOSTS] == "true"

@@ -22,6 +22,7 @@ from infra.constants import (
     OUTPUT_INGEST_RTMP_URL,
     OUTPUT_INGEST_RTMPS_URL,
     OUTPUT_MEDIA_BUCKET,
+    OUTPUT_RESTREAM_KEY,
     stack_name,
     table_output,
 )
@@ -46,14 +47,18 @@ from letslive.constants import (
     ENV_INGEST_DRAIN_TIMEOUT_SECONDS,
     ENV_INGEST_HEALTH_HOST,
     ENV_INGEST_HEALTH_PORT,
+    ENV_INGEST_RESTREAM_VERIFY_TLS,
     ENV_INGEST_RTMP_HOST,
     ENV_INGEST_RTMP_PORT,
     ENV_INGEST_URL,
     ENV_INGEST_WORK_DIR,
     ENV_INGEST_WORKER_ID,
+    ENV_RESTREAM_ALLOW_PRIVATE_HOSTS,
+    ENV_RESTREAM_KEY,
     ENV_STAGE,
     INGEST_METRIC_SERVICE,
     POWERTOOLS_NAMESPACE,
+    RESTREAM_KEY_PURPOSE,
     IngestMetric,
     Service,
     Table,
@@ -193,6 +198,7 @@ def test_the_task_environment_is_what_the_local_worker_gets(aws_app: Synthesized
         outputs={
             OUTPUT_MEDIA_BUCKET: "media",
             OUTPUT_EVENT_BUS: "bus",
+            OUTPUT_RESTREAM_KEY: "restream-key-arn",
             **{table_output(table): f"{table.value}-table" for table in Table},
         },
     )
@@ -206,6 +212,8 @@ def test_the_task_environment_is_what_the_local_worker_gets(aws_app: Synthesized
         ENV_INGEST_WORK_DIR,
         ENV_INGEST_WORKER_ID,
         *EMULATOR_CREDENTIALS,
+        ENV_RESTREAM_ALLOW_PRIVATE_HOSTS,  # the local tests' RTMP servers are on 127.0.0.1,
+        ENV_INGEST_RESTREAM_VERIFY_TLS,  # with self-signed certificates
     }
     environment = _environment(aws_app)
     assert set(local) - local_only <= set(environment)
@@ -217,7 +225,7 @@ def test_the_task_environment_is_what_the_local_worker_gets(aws_app: Synthesized
         str(RTMP_PORT),
     )
     for name in set(local) - local_only:
-        if name.endswith("_TABLE") or name in ("LETSLIVE_MEDIA_BUCKET", "LETSLIVE_EVENT_BUS"):
+        if name.endswith("_TABLE") or name in ("LETSLIVE_MEDIA_BUCKET", "LETSLIVE_EVENT_BUS", ENV_RESTREAM_KEY):
             assert "Fn::ImportValue" in environment[name], name  # the data stack's resources
     assert {name for name in environment if name.endswith("_TABLE")} == {
         f"LETSLIVE_{table.value.upper()}_TABLE" for table in INGEST_TABLES
@@ -295,12 +303,17 @@ def test_the_task_role_is_least_privilege(aws_app: Synthesized) -> None:
     assert json.dumps(put["Resource"]).endswith('"/hls/broadcasts/*"]]}')
     assert "Fn::ImportValue" in by_actions[frozenset({"s3:ListBucket"})]["Resource"]
     assert "Fn::ImportValue" in by_actions[frozenset({"events:PutEvents"})]["Resource"]
+    # Restream: it opens destination keys, and only those (their encryption context).
+    decrypt = by_actions[frozenset({"kms:Decrypt"})]
+    assert "Fn::ImportValue" in json.dumps(decrypt["Resource"])
+    assert decrypt["Condition"] == {"StringEquals": {"kms:EncryptionContext:purpose": RESTREAM_KEY_PURPOSE}}
+    assert not [s for s in statements if _actions(s) & {"kms:Encrypt", "kms:GenerateDataKey*", "kms:*"}]
     protection = by_actions[frozenset({"ecs:GetTaskProtection", "ecs:UpdateTaskProtection"})]
     cluster_id, _ = _one(_ingest(aws_app), "AWS::ECS::Cluster")
     assert {"Ref": cluster_id} in protection["Resource"]["Fn::Join"][1]
     assert protection["Resource"]["Fn::Join"][1][-1] == "/*"
     # Nothing more: no deletes of media, nothing outside the prefix, no wildcard resource.
-    assert len(statements) == len(INGEST_TABLES) + 4
+    assert len(statements) == len(INGEST_TABLES) + 5
     assert not [s for s in statements if s["Resource"] == "*"]
 
 

@@ -37,7 +37,7 @@ def test_a_rule_feeds_vod_deleted_to_the_consumer_with_retries_and_a_dead_letter
     rules = [
         rule
         for rule in template.find_resources("AWS::Events::Rule").values()
-        if rule["Properties"].get("EventPattern", {}).get("detail-type") == ["VodDeleted"]
+        if rule["Properties"].get("EventPattern", {}).get("detail-type") == ["VodDeleted", "ClipDeleted"]
     ]
     (rule,) = rules
     assert rule["Properties"]["EventPattern"]["source"] == ["letslive"]
@@ -55,15 +55,15 @@ def test_a_rule_feeds_vod_deleted_to_the_consumer_with_retries_and_a_dead_letter
     assert fn["Properties"]["Timeout"] == 300
 
 
-def test_the_consumer_may_delete_only_below_the_broadcasts_prefix(aws_app: Synthesized) -> None:
+def test_the_consumer_may_delete_only_below_the_broadcasts_and_clips_prefixes(aws_app: Synthesized) -> None:
     _, fn = _consumer(aws_app)
     statements = _statements(aws_app, "Api", {"Ref": fn["Properties"]["Role"]["Fn::GetAtt"][0]})
     s3 = [s for s in statements if any(a.startswith("s3:") for a in _actions(s))]
     assert sorted(a for s in s3 for a in _actions(s)) == ["s3:DeleteObject", "s3:ListBucket"]
     (delete,) = [s for s in s3 if _actions(s) == ["s3:DeleteObject"]]
-    assert json.dumps(delete["Resource"]).endswith('"/hls/broadcasts/*"]]}')
+    assert [r["Fn::Join"][1][-1] for r in delete["Resource"]] == ["/hls/broadcasts/*", "/hls/clips/*"]
     (listing,) = [s for s in s3 if _actions(s) == ["s3:ListBucket"]]
-    assert listing["Condition"] == {"StringLike": {"s3:prefix": ["hls/broadcasts/*"]}}
+    assert listing["Condition"] == {"StringLike": {"s3:prefix": ["hls/broadcasts/*", "hls/clips/*"]}}
     assert "/" not in json.dumps(listing["Resource"])  # the bucket itself, no object wildcard
     # No table, no bus, no CloudFront in its own stack's policy.
     assert not [a for s in statements for a in _actions(s) if a.split(":")[0] in ("dynamodb", "events", "cloudfront")]

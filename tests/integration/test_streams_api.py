@@ -147,7 +147,7 @@ def stream_items(dynamodb: "DynamoDBClient") -> list[dict[str, Any]]:
 
 
 # The health fields an older worker (or none yet) leaves empty: what the source is and how the
-# ladder was made.
+# ladder was made, and where the source is restreamed.
 NO_LADDER_REPORT: dict[str, Any] = {
     "video_codec": None,
     "audio_codec": None,
@@ -156,6 +156,7 @@ NO_LADDER_REPORT: dict[str, Any] = {
     "top_rung_reason": None,
     "rungs": [],
     "warnings": [],
+    "destinations": [],
 }
 
 
@@ -366,6 +367,7 @@ def test_an_unknown_channel_is_offline_not_missing(api: Api) -> None:
         "viewer_count": 0,
         "thumbnail_url": None,
         "playback_url": None,
+        "broadcast_id": None,
     }
 
 
@@ -437,6 +439,7 @@ def test_a_broadcast_from_start_to_end(
         "viewer_count": 0,
         "thumbnail_url": None,
         "playback_url": playback,
+        "broadcast_id": broadcast.broadcast_id,
     }
     assert datetime.fromisoformat(state["started_at"]) == START
     (listed,) = api.get("/streams/live")["items"]

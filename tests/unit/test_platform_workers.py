@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from infra.constants import OUTPUT_EVENT_BUS, OUTPUT_MEDIA_BUCKET, table_output
+from infra.constants import OUTPUT_EVENT_BUS, OUTPUT_MEDIA_BUCKET, OUTPUT_RESTREAM_KEY, table_output
 from letslive.constants import (
     ENV_INGEST_HEALTH_PORT,
     ENV_INGEST_REWIND_SECONDS,
@@ -29,6 +29,7 @@ DEPLOYMENT = Deployment(
     outputs={
         OUTPUT_MEDIA_BUCKET: "media",
         OUTPUT_EVENT_BUS: "bus",
+        OUTPUT_RESTREAM_KEY: "restream-key-arn",
         "HttpApiId": "api",
         "WebSocketApiId": "ws",
         "WebSocketStage": "local",

@@ -35,14 +35,16 @@ from letslive.media.playlists import Segment
 from letslive.models.streams import Broadcast, PublishGrant, RungReport, StreamHealth
 from letslive.models.vods import VodRung
 from letslive.services.recordings import broadcast_prefix, recorded_segments
+from letslive.services.restream import RestreamService
 from letslive.services.storage import MediaStorage
 from letslive.services.streams import StreamService
 from letslive.services.vods import VodService
 from workers.ingest.config import IngestSettings
 from workers.ingest.metrics import MetricsEmitter, MetricValue, NoMetrics
+from workers.ingest.restream import Restream, RestreamTuning, load_targets
 from workers.ingest.rtmp import EndReason, PublishRejected
 from workers.ingest.rtmp.amf0 import AmfValue
-from workers.ingest.rtmp.flv import FlvWriter
+from workers.ingest.rtmp.flv import FlvWriter, TagType
 from workers.ingest.transcoder import SpeedMeter, Transcoder, TranscoderFailed
 from workers.ingest.uploader import DiskBudget, HlsUploader, jpeg_thumbnail
 from workers.ingest.worker import BroadcastRegistry
@@ -117,6 +119,9 @@ class BroadcastContext:
     disk_budget: DiskBudget
     streams: StreamService
     vods: VodService
+    # Restream: the channel's destinations (None: restream is not configured) and how to forward.
+    restream: RestreamService | None
+    restream_tuning: RestreamTuning
     # A blocking service call off the event loop; None when it failed (logged).
     call: Callable[..., Awaitable[object]]
     # The broadcast has ended on this worker (or was handed over): it leaves the worker.
@@ -375,6 +380,7 @@ class _Tag:
     payload: bytes
     arrived_at: float  # epoch seconds
     keyframe: bool = False
+    header: bool = False  # a sequence header (AVC or AAC configuration)
 
 
 class PublisherSession:
@@ -422,6 +428,8 @@ class PublisherSession:
         self._frames = 0
         self._media_ms: tuple[int, int] | None = None  # first and latest media timestamp
         self._speed = SpeedMeter()
+        self._restream: Restream | None = None
+        self._restream_loader: asyncio.Task[None] | None = None
 
     @property
     def planned_rungs(self) -> list[PlannedRung]:
@@ -431,12 +439,15 @@ class PublisherSession:
     async def on_metadata(self, metadata: dict[str, AmfValue]) -> None:
         self.metadata = dict(metadata)
         self._detector.metadata(self.metadata)
+        if self._restream is not None:
+            self._restream.metadata(self.metadata)
         if self._writer is not None:
             await self._writer.write_metadata(self.metadata)
 
     async def on_audio(self, timestamp_ms: int, payload: bytes) -> None:
-        tag = _Tag("audio", timestamp_ms, payload, time.time())
-        if len(payload) >= 2 and payload[0] >> 4 == FLV_AUDIO_AAC and payload[1] == 0:
+        header = len(payload) >= 2 and payload[0] >> 4 == FLV_AUDIO_AAC and payload[1] == 0
+        tag = _Tag("audio", timestamp_ms, payload, time.time(), header=header)
+        if header:
             self._headers["audio"] = tag
         await self._media(tag)
 
@@ -447,7 +458,7 @@ class PublisherSession:
         tag = _Tag("video", timestamp_ms, payload, time.time(), keyframe)
         if len(payload) >= 2 and payload[0] & 0x0F == FLV_VIDEO_AVC and payload[1] == 0:
             self._headers["video"] = tag
-            tag = replace(tag, keyframe=False)  # the sequence header is no frame
+            tag = replace(tag, keyframe=False, header=True)  # the sequence header is no frame
         else:
             self._frames += 1
         await self._media(tag)
@@ -456,6 +467,8 @@ class PublisherSession:
         live = self.live
         if live is None:
             return  # never went live: nothing was started, nothing to end
+        # The destinations get the end of the stream while the ladder finishes.
+        restream_closed = asyncio.create_task(self._close_restream())
         try:
             if self._transcoder is not None:
                 await self._transcoder.finish()
@@ -464,7 +477,16 @@ class PublisherSession:
                     # reconnect's new part begins.
                     await live.uploader.sync()
         finally:
-            await live.part_ended(reason)
+            try:
+                await live.part_ended(reason)
+            finally:
+                await restream_closed
+
+    async def _close_restream(self) -> None:
+        if self._restream_loader is not None:
+            self._restream_loader.cancel()
+        if self._restream is not None:
+            await self._restream.close()
 
     # --- before going live ---------------------------------------------------------------------
     async def _media(self, tag: _Tag) -> None:
@@ -472,6 +494,7 @@ class PublisherSession:
         first, latest = self._media_ms or (tag.timestamp_ms, tag.timestamp_ms)
         self._media_ms = (first, max(latest, tag.timestamp_ms))  # audio and video interleave a little
         if self._writer is not None:
+            self._forward(tag)
             await self._live_tag(tag)
             return
         self._pending.append(tag)
@@ -503,7 +526,34 @@ class PublisherSession:
                 extra={**self.live.log_fields(), "contradictions": list(detected.contradictions)},
             )
         pending, self._pending, self._pending_bytes = self._pending, [], 0
+        self._start_restream(detected, pending)
         await self._start_part(self.decision, pending)
+
+    def _start_restream(self, detected: Detected, pending: list[_Tag]) -> None:
+        """Forward the source to the channel's destinations, from the publish's first tag."""
+        context, live = self.context, self.live
+        if context.restream is None or live is None:
+            return
+        source = detected.source
+        self._restream = Restream(
+            audio=source.audio_codec is not None, video=not source.audio_only, tuning=context.restream_tuning
+        )
+        self._restream.metadata(self.metadata)
+        for tag in pending:
+            self._forward(tag)
+        service = context.restream
+        self._restream_loader = asyncio.create_task(
+            load_targets(
+                self._restream,
+                lambda: context.call(service.forward_targets, self.grant.username),
+                live.log_fields(),
+            )
+        )
+
+    def _forward(self, tag: _Tag) -> None:
+        if self._restream is not None:
+            kind = TagType.VIDEO if tag.kind == "video" else TagType.AUDIO
+            self._restream.tag(kind, tag.timestamp_ms, tag.payload, keyframe=tag.keyframe, header=tag.header)
 
     async def _start_part(self, decision: LadderDecision, tags: list[_Tag], *, replay: bool = False) -> None:
         """A new FFmpeg run fed `tags`: the publish's first tags, or (`replay`) tags already
@@ -653,6 +703,7 @@ class PublisherSession:
                 for r in (decision.rungs if decision else [])
             ],
             warnings=list(decision.warnings) if decision else [],
+            destinations=self._restream.statuses() if self._restream is not None else [],
         )
 
 
@@ -668,6 +719,8 @@ class BroadcastManager:
         storage: MediaStorage,
         reconnect_grace_seconds: float,
         metrics: MetricsEmitter | None = None,
+        restream: RestreamService | None = None,
+        allow_private_restream_hosts: bool = False,
     ) -> None:
         self.settings = settings
         self.metrics: MetricsEmitter = metrics or NoMetrics()
@@ -701,6 +754,15 @@ class BroadcastManager:
             disk_budget=self.disk_budget,
             streams=streams,
             vods=vods,
+            restream=restream,
+            restream_tuning=RestreamTuning(
+                buffer_seconds=settings.restream_buffer_seconds,
+                backoff_seconds=settings.restream_backoff_seconds,
+                backoff_max_seconds=settings.restream_backoff_max_seconds,
+                give_up_attempts=settings.restream_give_up_attempts,
+                allow_private_hosts=allow_private_restream_hosts,
+                verify_tls=settings.restream_verify_tls,
+            ),
             call=self.call,
             forget=self.forget,
             draining=lambda: registry.draining,

@@ -28,6 +28,11 @@ from letslive.constants import (
     ENV_INGEST_PREFIX,
     ENV_INGEST_READ_TIMEOUT_SECONDS,
     ENV_INGEST_RECORDING_CHUNK_SEGMENTS,
+    ENV_INGEST_RESTREAM_BACKOFF_MAX_SECONDS,
+    ENV_INGEST_RESTREAM_BACKOFF_SECONDS,
+    ENV_INGEST_RESTREAM_BUFFER_SECONDS,
+    ENV_INGEST_RESTREAM_GIVE_UP_ATTEMPTS,
+    ENV_INGEST_RESTREAM_VERIFY_TLS,
     ENV_INGEST_REWIND_SECONDS,
     ENV_INGEST_RTMP_ACK_WINDOW_BYTES,
     ENV_INGEST_RTMP_AUTHORIZE_TIMEOUT_SECONDS,
@@ -148,6 +153,23 @@ class IngestSettings(BaseSettings):
     # Segments per full chunk of the recording (`letslive.services.recordings`).
     recording_chunk_segments: int = Field(
         default=RECORDING_CHUNK_SEGMENTS, ge=10, le=3600, validation_alias=ENV_INGEST_RECORDING_CHUNK_SEGMENTS
+    )
+    # Restream (`workers/ingest/restream.py`): media a destination may lag behind before it is
+    # dropped and reconnected; the backoff between its attempts (doubling up to the maximum); the
+    # attempts in a row that never go live before it has failed.
+    restream_buffer_seconds: float = Field(
+        default=4.0, ge=1, le=60, validation_alias=ENV_INGEST_RESTREAM_BUFFER_SECONDS
+    )
+    restream_backoff_seconds: float = Field(
+        default=2.0, gt=0, le=300, validation_alias=ENV_INGEST_RESTREAM_BACKOFF_SECONDS
+    )
+    restream_backoff_max_seconds: float = Field(
+        default=60.0, gt=0, le=3600, validation_alias=ENV_INGEST_RESTREAM_BACKOFF_MAX_SECONDS
+    )
+    # RTMPS destinations' certificates are checked (off only for self-signed test servers).
+    restream_verify_tls: bool = Field(default=True, validation_alias=ENV_INGEST_RESTREAM_VERIFY_TLS)
+    restream_give_up_attempts: int = Field(
+        default=6, ge=1, le=100, validation_alias=ENV_INGEST_RESTREAM_GIVE_UP_ATTEMPTS
     )
     # How often the live session's health reaches the streams table (and a rotated key is noticed).
     heartbeat_seconds: float = Field(default=5.0, gt=0, le=60, validation_alias=ENV_INGEST_HEARTBEAT_SECONDS)

@@ -23,18 +23,24 @@ def broadcast_manager_factory(settings: IngestSettings, metrics: MetricsEmitter 
     """The production wiring: the streams and VOD services on DynamoDB, media in S3."""
 
     def build(registry: BroadcastRegistry) -> tuple[BroadcastManager, Callable[[], Awaitable[None]]]:
+        from letslive.services.restream import restream_service
         from letslive.services.storage import media_storage
         from letslive.services.streams import stream_service
         from letslive.services.vods import vod_service
 
+        shared = get_settings()
+        if shared.restream_key is None:
+            logger.warning("restream is off: LETSLIVE_RESTREAM_KEY is not set")
         manager = BroadcastManager(
             settings,
             registry,
             stream_service(),
             vod_service(),
             media_storage(),
-            get_settings().reconnect_grace_seconds,
+            shared.reconnect_grace_seconds,
             metrics,
+            restream=restream_service() if shared.restream_key else None,
+            allow_private_restream_hosts=shared.restream_allow_private_hosts,
         )
         return manager, manager.finalize_all
 

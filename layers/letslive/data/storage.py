@@ -29,16 +29,21 @@ class S3MediaStorage:
                 Bucket=self.bucket, Key=key, Body=body, ContentType=content_type, CacheControl=cache_control
             )
 
-    def get(self, key: str) -> bytes:
-        from botocore.exceptions import ClientError
+    def copy(self, source_key: str, key: str, content_type: str, cache_control: str) -> None:
+        """A server-side copy (no bytes pass through here); `MediaNotFound` without the source."""
+        with _missing_is_not_found(source_key), _unavailable(f"copying {source_key}"):
+            self._client(self._timeout).copy_object(
+                Bucket=self.bucket,
+                Key=key,
+                CopySource={"Bucket": self.bucket, "Key": source_key},
+                MetadataDirective="REPLACE",
+                ContentType=content_type,
+                CacheControl=cache_control,
+            )
 
-        try:
+    def get(self, key: str) -> bytes:
+        with _missing_is_not_found(key):
             return self._get(key)
-        except DependencyUnavailable as exc:
-            cause = exc.__cause__
-            if isinstance(cause, ClientError) and cause.response.get("Error", {}).get("Code") in ("NoSuchKey", "404"):
-                raise MediaNotFound(f"no object {key}") from cause
-            raise
 
     def _get(self, key: str) -> bytes:
         with _unavailable(f"reading {key}"):
@@ -68,6 +73,20 @@ class S3MediaStorage:
                     raise DependencyUnavailable(f"deleting {prefix}: {len(failed)} objects not deleted: {failed[:3]}")
                 deleted += len(keys)
         return deleted
+
+
+@contextmanager
+def _missing_is_not_found(key: str) -> Iterator[None]:
+    """An object that is not there is `MediaNotFound`, not an outage."""
+    from botocore.exceptions import ClientError
+
+    try:
+        yield
+    except DependencyUnavailable as exc:
+        cause = exc.__cause__
+        if isinstance(cause, ClientError) and cause.response.get("Error", {}).get("Code") in ("NoSuchKey", "404"):
+            raise MediaNotFound(f"no object {key}") from cause
+        raise
 
 
 @contextmanager

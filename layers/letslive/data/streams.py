@@ -10,13 +10,17 @@ Item layout (keys `pk` / `sk`):
   the ingest worker) and `health` (a map: input_bitrate_kbps, fps, width, height,
   transcode_speed, last_segment_at, video_codec, audio_codec, keyframe_interval_seconds,
   top_rung, top_rung_reason, rungs (list of maps: name, width, height, fps, copied), warnings
-  (list of maps: code, message, setting), updated_at; older workers leave the newer ones out).
+  (list of maps: code, message, setting), destinations (restream status, list of maps: id, name,
+  state, reason, attempts, retry_in_seconds, bitrate_kbps, dropped_seconds), updated_at;
+  older workers leave the newer ones out).
   While live it also carries `gsi1pk = "LIVE"`, `gsi1sk = <started_at>#<username>`, so the
   live directory is one query on the sparse index `gsi1`, newest first; ending the broadcast
   removes them (and the live state).
 - `KEY#<key_hash>` / `KEY`: `StreamKeyItem` → `username`: how a publish finds its channel. It is
   written and the previous one deleted in the same transaction that changes the channel's
   `key_hash`, so exactly one key per channel is ever valid.
+- `CHANNEL#<username>` / `DESTINATIONS`: `DestinationsItem` (`letslive.data.destinations`), the
+  channel's restream destinations, their keys sealed.
 - `BROADCAST#<id>` / `BROADCAST`: `BroadcastItem`: `username`, `started_at`, `ended_at`,
   `key_hash`, `disconnected_at` (set while the publisher is gone, for a reconnect within the
   grace period), `parts` (publisher sessions: 1, plus one per resume), `title`, `category`
@@ -90,6 +94,19 @@ class WarningMap(MapAttribute[str, Any]):
     setting = UnicodeAttribute(null=True)
 
 
+class DestinationStatusMap(MapAttribute[str, Any]):
+    """`DestinationStatus` as stored."""
+
+    id = UnicodeAttribute()
+    name = UnicodeAttribute()
+    state = UnicodeAttribute()
+    reason = UnicodeAttribute(null=True)
+    attempts = NumberAttribute(default=0)
+    retry_in_seconds = NumberAttribute(null=True)
+    bitrate_kbps = NumberAttribute(null=True)
+    dropped_seconds = NumberAttribute(default=0)
+
+
 class HealthMap(MapAttribute[str, Any]):
     """`StreamHealth` as stored, plus when it was reported."""
 
@@ -106,6 +123,7 @@ class HealthMap(MapAttribute[str, Any]):
     top_rung_reason = UnicodeAttribute(null=True)
     rungs = ListAttribute[RungMap](of=RungMap, null=True)
     warnings = ListAttribute[WarningMap](of=WarningMap, null=True)
+    destinations = ListAttribute[DestinationStatusMap](of=DestinationStatusMap, null=True)
     updated_at = UTCDateTimeAttribute(null=True)
 
 
@@ -582,13 +600,17 @@ def broadcast_from_item(item: BroadcastItem) -> Broadcast:
 
 
 def health_map(health: StreamHealth, updated_at: datetime) -> HealthMap:
-    values = health.model_dump(exclude={"rungs", "warnings"})
+    values = health.model_dump(exclude={"rungs", "warnings", "destinations"})
     if health.last_segment_at is not None:
         values["last_segment_at"] = health.last_segment_at.astimezone(UTC)
     return HealthMap(  # type: ignore[no-untyped-call]
         **values,
         rungs=[RungMap(**rung.model_dump()) for rung in health.rungs],  # type: ignore[no-untyped-call]
         warnings=[WarningMap(**warning.model_dump()) for warning in health.warnings],  # type: ignore[no-untyped-call]
+        destinations=[
+            DestinationStatusMap(**status.model_dump())  # type: ignore[no-untyped-call]
+            for status in health.destinations
+        ],
         updated_at=updated_at,
     )
 
@@ -605,6 +627,7 @@ def health_from_map(stored: HealthMap) -> StreamHealth:
     values.pop("updated_at", None)
     values["rungs"] = [dict(rung.attribute_values) for rung in stored.rungs or ()]
     values["warnings"] = [dict(warning.attribute_values) for warning in stored.warnings or ()]
+    values["destinations"] = [dict(status.attribute_values) for status in stored.destinations or ()]
     try:
         return StreamHealth.model_validate(values)
     except ValidationError as exc:

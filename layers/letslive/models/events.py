@@ -61,6 +61,17 @@ class VodDeleted(DomainEvent):
     deleted_at: datetime
 
 
+class ClipDeleted(DomainEvent):
+    """A clip's record is gone; its media (every object under `media_prefix/`, the clip's own
+    directory) is to be removed and its CDN copies invalidated, as for a VOD."""
+
+    detail_type: ClassVar[str] = "ClipDeleted"
+    channel: str
+    clip_id: str
+    media_prefix: str
+    deleted_at: datetime
+
+
 class ViewerCountChanged(DomainEvent):
     """The number of open chat connections (viewers) of a channel, counted at `counted_at`."""
 

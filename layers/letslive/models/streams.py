@@ -12,6 +12,7 @@ from typing import Annotated, Final, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema, field_validator
 
+from letslive.models.restream import DESTINATIONS_MAX, DestinationStatus
 from letslive.models.schema import line_schema, omit_defaults
 from letslive.models.text import clean_line
 
@@ -158,6 +159,9 @@ class StreamHealth(BaseModel):
     top_rung_reason: str | None = Field(default=None, max_length=300, description="why it is copied or re-encoded")
     rungs: list[RungReport] = Field(default_factory=list, max_length=8, description="best first")
     warnings: list[IngestWarning] = Field(default_factory=list, max_length=8)
+    destinations: list[DestinationStatus] = Field(
+        default_factory=list, max_length=DESTINATIONS_MAX, description="restream: each enabled destination's forwarding"
+    )
 
 
 # --- response bodies -------------------------------------------------------------------------
@@ -211,6 +215,7 @@ class ChannelState(BaseModel):
     viewer_count: int
     thumbnail_url: str | None
     playback_url: str | None = Field(description="the live master playlist (HLS)")
+    broadcast_id: str | None = Field(default=None, description="the live broadcast's (what `POST /clips` takes)")
 
 
 class LiveChannel(BaseModel):

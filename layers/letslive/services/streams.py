@@ -227,6 +227,7 @@ class StreamService:
             viewer_count=channel.viewer_count if live else 0,
             thumbnail_url=self._url(channel.thumbnail_key) if live else None,
             playback_url=self._url(live_playlist_path(channel.broadcast_id)) if channel.broadcast_id and live else None,
+            broadcast_id=channel.broadcast_id if live else None,
         )
 
     # --- the ingest worker --------------------------------------------------------------------

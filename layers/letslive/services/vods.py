@@ -14,7 +14,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Final, Protocol
 
 from letslive.errors import Forbidden, InvalidInput, VodNotFound
-from letslive.models.events import VodDeleted, VodReady
+from letslive.models.clips import CLIP_ID_PATTERN, clip_media_prefix
+from letslive.models.events import ClipDeleted, VodDeleted, VodReady
 from letslive.models.handles import normalize_channel
 from letslive.models.streams import Broadcast, ListPosition
 from letslive.models.vods import VOD_ID_PATTERN, Vod, VodPage, VodRecord, VodRung, VodSlice
@@ -28,6 +29,7 @@ logger = logging.getLogger(__name__)
 VOD_LIMIT_DEFAULT: Final = 20
 VOD_LIMIT_MAX: Final = 100
 _VOD_ID_RE: Final = re.compile(VOD_ID_PATTERN)
+_CLIP_ID_RE: Final = re.compile(CLIP_ID_PATTERN)
 
 
 def vod_listing(username: str) -> str:
@@ -215,15 +217,22 @@ class VodMediaCleaner:
         self.media = media
         self.cdn = cdn
 
-    def remove(self, deleted: VodDeleted) -> RemovedMedia:
-        """`InvalidInput` for an event that names anything but a VOD's own broadcast prefix."""
-        if not _VOD_ID_RE.fullmatch(deleted.vod_id) or deleted.media_prefix != broadcast_prefix(deleted.vod_id):
-            raise InvalidInput("a VodDeleted event must name a VOD and its broadcast's prefix")
-        objects = self.media.delete_prefix(f"{deleted.media_prefix}/")
+    def remove(self, deleted: VodDeleted | ClipDeleted) -> RemovedMedia:
+        """`InvalidInput` for an event that names anything but the VOD's own broadcast prefix
+        (or the clip's own directory)."""
+        if isinstance(deleted, ClipDeleted):
+            reference, prefix = f"clip-deleted-{deleted.clip_id}", clip_media_prefix(deleted.clip_id)
+            if not _CLIP_ID_RE.fullmatch(deleted.clip_id) or deleted.media_prefix != prefix:
+                raise InvalidInput("a ClipDeleted event must name a clip and its own prefix")
+        else:
+            reference, prefix = f"vod-deleted-{deleted.vod_id}", broadcast_prefix(deleted.vod_id)
+            if not _VOD_ID_RE.fullmatch(deleted.vod_id) or deleted.media_prefix != prefix:
+                raise InvalidInput("a VodDeleted event must name a VOD and its broadcast's prefix")
+        objects = self.media.delete_prefix(f"{prefix}/")
         invalidation = None
         if self.cdn is not None:
             # One wildcard path (billed as one): segments are cached for a year, not only playlists.
-            invalidation = self.cdn.invalidate([f"/{deleted.media_prefix}/*"], f"vod-deleted-{deleted.vod_id}")
+            invalidation = self.cdn.invalidate([f"/{prefix}/*"], reference)
         return RemovedMedia(objects=objects, invalidation=invalidation)
 
 

@@ -1,7 +1,7 @@
 "use client";
 
 import Hls, { type ErrorData, type HlsConfig } from "hls.js";
-import { useCallback, useEffect, useRef, useState } from "react";
+import { type ReactNode, useCallback, useEffect, useRef, useState } from "react";
 
 import { MutedIcon } from "@/components/Icons";
 import { livePlaylistLoader } from "@/lib/livePlaylistLoader";
@@ -60,6 +60,8 @@ export interface PlayerProps {
   /** The playback position as it moves: seconds into the media, and the wall-clock time it
    * was captured (#EXT-X-PROGRAM-DATE-TIME) when the playlist says. */
   onPosition?: (seconds: number, date: Date | null) => void;
+  /** More controls for the bar, after the live ones (the channel page's Clip button). */
+  actions?: ReactNode;
 }
 
 function levelOptions(hls: Hls): LevelOption[] {
@@ -76,7 +78,15 @@ function levelOptions(hls: Hls): LevelOption[] {
     .sort((a, b) => b.height - a.height || b.bitrate - a.bitrate);
 }
 
-export default function Player({ src, live, poster, offlineText = "Offline", onLatency, onPosition }: PlayerProps) {
+export default function Player({
+  src,
+  live,
+  poster,
+  offlineText = "Offline",
+  onLatency,
+  onPosition,
+  actions,
+}: PlayerProps) {
   const videoRef = useRef<HTMLVideoElement | null>(null);
   const hlsRef = useRef<Hls | null>(null);
   const [state, setState] = useState<PlayerState>(src ? "loading" : "offline");
@@ -334,6 +344,7 @@ export default function Player({ src, live, poster, offlineText = "Offline", onL
             </button>
           </>
         )}
+        {actions}
         <span className="spacer" />
         {state !== "offline" && !muted && (
           <button className="btn btn-small" type="button" onClick={toggleMute}>

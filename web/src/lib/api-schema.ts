@@ -187,6 +187,96 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/clips": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List Clips
+         * @description A channel's clips, newest first.
+         */
+        get: operations["list_clips_clips_get"];
+        put?: never;
+        /**
+         * Create Clip
+         * @description Clip `seconds` (5-60, default 30) of a broadcast: the last ones of a live broadcast, or
+         *     from `start_seconds` (a range of its VOD). The clip is whole 1 s segments, so it starts up
+         *     to a second early and ends up to a second late; it plays at once and outlives the VOD.
+         */
+        post: operations["create_clip_clips_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/clips/top": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Most Viewed
+         * @description A channel's most viewed clips, the most viewed first (its top `limit`, one page).
+         */
+        get: operations["most_viewed_clips_top_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/clips/{clip_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get Clip
+         * @description A clip: its title, channel, creator, views and playback URL (HLS).
+         */
+        get: operations["get_clip_clips__clip_id__get"];
+        put?: never;
+        post?: never;
+        /**
+         * Delete Clip
+         * @description Delete a clip: its creator, the channel's owner or one of its moderators. Its media goes too.
+         */
+        delete: operations["delete_clip_clips__clip_id__delete"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/clips/{clip_id}/views": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Count View
+         * @description Count one view (the clip page does, once per load); the clip with its new count.
+         */
+        post: operations["count_view_clips__clip_id__views_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/streams/health": {
         parameters: {
             query?: never;
@@ -249,6 +339,33 @@ export interface paths {
          * @description Change the title, category or tags; absent fields are left as they are.
          */
         patch: operations["update_me_streams_me_patch"];
+        trace?: never;
+    };
+    "/streams/me/destinations": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get Destinations
+         * @description Where the caller's broadcasts are forwarded (keys masked). Each one's live status is
+         *     in `GET /streams/me/health`.
+         */
+        get: operations["get_destinations_streams_me_destinations_get"];
+        /**
+         * Put Destinations
+         * @description Replace the caller's destinations (at most 5): a saved one is named by `id` and keeps
+         *     its key unless `key` is given; one left out is removed. Keys are stored encrypted and
+         *     never returned. A broadcast picks the list up when it starts.
+         */
+        put: operations["put_destinations_streams_me_destinations_put"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
         trace?: never;
     };
     "/streams/me/health": {
@@ -570,6 +687,11 @@ export interface components {
          * @description `GET /streams/{username}`: an offline channel has `live: false` and nulls.
          */
         ChannelState: {
+            /**
+             * Broadcast Id
+             * @description the live broadcast's (what `POST /clips` takes)
+             */
+            broadcast_id?: string | null;
             /** Category */
             category: string | null;
             /** Live */
@@ -616,6 +738,202 @@ export interface components {
             latency_ms: number;
             /** Ok */
             ok: boolean;
+        };
+        /**
+         * Clip
+         * @description A clip as the API shows it. URLs are under the media base URL.
+         */
+        Clip: {
+            /** Broadcast Id */
+            broadcast_id: string;
+            /**
+             * Channel
+             * @description whose broadcast it is from
+             */
+            channel: string;
+            /** Clip Id */
+            clip_id: string;
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /**
+             * Creator
+             * @description who made it
+             */
+            creator: string;
+            /** Duration Seconds */
+            duration_seconds: number;
+            /**
+             * Playback Url
+             * @description the clip's own HLS master playlist
+             */
+            playback_url: string;
+            /**
+             * Start Seconds
+             * @description where it starts, from the broadcast's start
+             */
+            start_seconds: number;
+            /** Title */
+            title: string;
+            /** Views */
+            views: number;
+        };
+        /** ClipList */
+        ClipList: {
+            /** Items */
+            items: components["schemas"]["Clip"][];
+        };
+        /** ClipPage */
+        ClipPage: {
+            /** Items */
+            items: components["schemas"]["Clip"][];
+            /**
+             * Next Cursor
+             * @description pass as `cursor` for the next page; null on the last page
+             */
+            next_cursor: string | null;
+        };
+        /**
+         * ClipRequest
+         * @description `POST /clips`: `seconds` of broadcast `broadcast_id` (a VOD's id is its broadcast's id).
+         *     Without `start_seconds`, the last `seconds` of a live broadcast (one click in the player);
+         *     with it, from that many seconds after the broadcast's start (a range of the VOD, or of the
+         *     live broadcast's past).
+         */
+        ClipRequest: {
+            /** Broadcast Id */
+            broadcast_id: string;
+            /**
+             * Seconds
+             * @description the clip's length: it covers whole 1 s segments, so it may be up to a second longer
+             */
+            seconds?: number;
+            /**
+             * Start Seconds
+             * @description from the broadcast's start; absent: the live edge
+             */
+            start_seconds?: number | null;
+            /**
+             * Title
+             * @description trimmed
+             */
+            title?: string | null;
+        };
+        /**
+         * Destination
+         * @description A saved destination as the API shows it: never its key.
+         */
+        Destination: {
+            /** Enabled */
+            enabled: boolean;
+            /** Id */
+            id: string;
+            /**
+             * Key Hint
+             * @description the key's last characters, masked: •••• + 4
+             */
+            key_hint: string;
+            /** Name */
+            name: string;
+            /**
+             * Updated At
+             * Format: date-time
+             */
+            updated_at: string;
+            /** Url */
+            url: string;
+        };
+        /**
+         * DestinationInput
+         * @description One destination in `PUT /streams/me/destinations`: a new one (no `id`, `key` required) or
+         *     a saved one (its `id`; without `key` the saved key is kept).
+         */
+        DestinationInput: {
+            /** Enabled */
+            enabled?: boolean;
+            /**
+             * Id
+             * @description a saved destination's id; absent for a new one
+             */
+            id?: string | null;
+            /**
+             * Key
+             * @description the stream key the service gave; required for a new destination, omitted to keep the saved one
+             */
+            key?: string | null;
+            /**
+             * Name
+             * @description e.g. "Twitch"; trimmed
+             */
+            name: string;
+            /**
+             * Url
+             * @description the service's server, e.g. rtmp://live.twitch.tv/app or rtmps://a.rtmps.youtube.com/live2
+             */
+            url: string;
+        };
+        /** DestinationList */
+        DestinationList: {
+            /** Destinations */
+            destinations: components["schemas"]["Destination"][];
+            /**
+             * Max
+             * @description how many destinations a channel may have
+             */
+            max: number;
+        };
+        /**
+         * DestinationStatus
+         * @description One destination's forwarding, as the worker last reported it.
+         */
+        DestinationStatus: {
+            /**
+             * Attempts
+             * @description connections tried in this broadcast
+             * @default 0
+             */
+            attempts: number;
+            /**
+             * Bitrate Kbps
+             * @description what is being sent, while live
+             */
+            bitrate_kbps?: number | null;
+            /**
+             * Dropped Seconds
+             * @description media this destination missed (too slow, reconnecting)
+             * @default 0
+             */
+            dropped_seconds: number;
+            /** Id */
+            id: string;
+            /** Name */
+            name: string;
+            /**
+             * Reason
+             * @description why it is retrying or failed
+             */
+            reason?: string | null;
+            /**
+             * Retry In Seconds
+             * @description while retrying
+             */
+            retry_in_seconds?: number | null;
+            /**
+             * State
+             * @description connecting; live (the service takes the stream); retrying (after a failure, with backoff); failed (given up: `reason` says why)
+             * @enum {string}
+             */
+            state: "connecting" | "live" | "retrying" | "failed";
+        };
+        /**
+         * DestinationsUpdate
+         * @description The whole list: destinations left out are removed.
+         */
+        DestinationsUpdate: {
+            /** Destinations */
+            destinations: components["schemas"]["DestinationInput"][];
         };
         /** FollowEntry */
         FollowEntry: {
@@ -971,6 +1289,11 @@ export interface components {
             audio_codec: string | null;
             /** Broadcast Id */
             broadcast_id: string;
+            /**
+             * Destinations
+             * @description restream: each enabled destination's forwarding
+             */
+            destinations: components["schemas"]["DestinationStatus"][];
             /** Fps */
             fps: number | null;
             /** Height */
@@ -1554,6 +1877,327 @@ export interface operations {
             };
         };
     };
+    list_clips_clips_get: {
+        parameters: {
+            query: {
+                channel: string;
+                /** @description clips per page */
+                limit?: number;
+                cursor?: string | null;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ClipPage"];
+                };
+            };
+            /** @description a cursor this list did not issue (`invalid-cursor`) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description a name that cannot be a channel (`channel-not-found`) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description the request does not match this document (`validation`) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    create_clip_clips_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ClipRequest"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Clip"];
+                };
+            };
+            /** @description a range the broadcast does not have, yet or any more, or lost (`clip-out-of-range`); or a body that is not JSON (`bad-request`) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description missing, expired or invalid access token (`unauthorized`) */
+            401: {
+                headers: {
+                    /** @description Bearer realm="letslive" */
+                    "WWW-Authenticate": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description no such broadcast, or it has no media (`broadcast-not-found`); its VOD is gone (`vod-not-found`) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description the request does not match this document (`validation`) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description too many clips from the caller lately (`rate-limited`, with Retry-After) */
+            429: {
+                headers: {
+                    /** @description seconds to wait before trying again (on every problem document) */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @constant */
+                        message: "Too Many Requests";
+                    };
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    most_viewed_clips_top_get: {
+        parameters: {
+            query: {
+                channel: string;
+                /** @description clips per page */
+                limit?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ClipList"];
+                };
+            };
+            /** @description a name that cannot be a channel (`channel-not-found`) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description the request does not match this document (`validation`) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    get_clip_clips__clip_id__get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                clip_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Clip"];
+                };
+            };
+            /** @description no such clip: never made, or deleted (`clip-not-found`) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @constant */
+                        message: "Not Found";
+                    };
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description the request does not match this document (`validation`) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    delete_clip_clips__clip_id__delete: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                clip_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description missing, expired or invalid access token (`unauthorized`) */
+            401: {
+                headers: {
+                    /** @description Bearer realm="letslive" */
+                    "WWW-Authenticate": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description neither its creator, the channel owner nor one of its moderators (`forbidden`) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description no such clip: never made, or deleted (`clip-not-found`) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @constant */
+                        message: "Not Found";
+                    };
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description the request does not match this document (`validation`) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    count_view_clips__clip_id__views_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                clip_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Clip"];
+                };
+            };
+            /** @description no such clip: never made, or deleted (`clip-not-found`) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @constant */
+                        message: "Not Found";
+                    };
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description the request does not match this document (`validation`) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
     health_streams_health_get: {
         parameters: {
             query?: never;
@@ -1679,6 +2323,90 @@ export interface operations {
                 };
             };
             /** @description a body that is not JSON (`bad-request`) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description missing, expired or invalid access token (`unauthorized`) */
+            401: {
+                headers: {
+                    /** @description Bearer realm="letslive" */
+                    "WWW-Authenticate": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description the request does not match this document (`validation`) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    get_destinations_streams_me_destinations_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DestinationList"];
+                };
+            };
+            /** @description missing, expired or invalid access token (`unauthorized`) */
+            401: {
+                headers: {
+                    /** @description Bearer realm="letslive" */
+                    "WWW-Authenticate": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    put_destinations_streams_me_destinations_put: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["DestinationsUpdate"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DestinationList"];
+                };
+            };
+            /** @description a new destination without its key, an id that is not saved, the same id twice, or a server that is not a public address (`invalid-destination`); or a body that is not JSON (`bad-request`) */
             400: {
                 headers: {
                     [name: string]: unknown;

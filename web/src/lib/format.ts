@@ -39,3 +39,4 @@ export function formatDate(iso: string): string {
 
 export const channelHref = (username: string) => `/channel/?u=${encodeURIComponent(username)}`;
 export const vodHref = (id: string) => `/vod/?id=${encodeURIComponent(id)}`;
+export const clipHref = (id: string) => `/clip/?id=${encodeURIComponent(id)}`;

@@ -24,6 +24,7 @@ export type FollowPage = Schemas["FollowPage"];
 
 export type LiveChannel = Schemas["LiveChannel"];
 export type LivePage = Schemas["LivePage"];
+/** `GET /streams/{username}`; `broadcast_id` (non-null while live) is what `POST /clips` takes. */
 export type ChannelState = Schemas["ChannelState"];
 export type MyChannel = Schemas["MyChannel"];
 export type ChannelPatch = Schemas["ChannelPatch"];
@@ -35,11 +36,34 @@ export type IngestWarning = Schemas["IngestWarning"];
 /** `GET /streams/me/health`: 200 while live (measurements null until the worker reports), 404 `not-live`. */
 export type StreamHealthReport = Schemas["StreamHealthReport"];
 
+/** Restream (simulcast): a saved destination (`GET`/`PUT /streams/me/destinations`); its key is
+ *  never returned, only `key_hint` (•••• + its last 4 characters). */
+export type Destination = Schemas["Destination"];
+export type DestinationList = Schemas["DestinationList"];
+/** One destination in a `PUT`: a saved one by `id`, without `key` to keep its saved key; a new
+ *  one without `id`, with its `key`. */
+export type DestinationInput = Schemas["DestinationInput"];
+/** `PUT /streams/me/destinations`: the whole list (destinations left out are removed). */
+export type DestinationsUpdate = Schemas["DestinationsUpdate"];
+/** One enabled destination's forwarding in the running broadcast (`StreamHealthReport.destinations`). */
+export type DestinationStatus = Schemas["DestinationStatus"];
+
 export type VodRung = Schemas["VodRung"];
 export type Vod = Schemas["Vod"];
 export type VodPage = Schemas["VodPage"];
 export type ReplayedMessage = Schemas["ReplayedMessage"];
 export type ChatReplayPage = Schemas["ChatReplayPage"];
+
+/** A clip: up to a minute of a broadcast (live or its VOD), with media of its own that outlives
+ *  the VOD; `start_seconds` and `duration_seconds` say what it holds (whole 1 s segments). */
+export type Clip = Schemas["Clip"];
+export type ClipPage = Schemas["ClipPage"];
+/** `GET /clips/top?channel=&limit=`: a channel's most viewed clips, the most viewed first (one
+ *  page, no cursor). */
+export type ClipList = Schemas["ClipList"];
+/** `POST /clips`: without `start_seconds`, the last `seconds` of a live broadcast; with it, that
+ *  range from the broadcast's start (a VOD's id is its broadcast's id). */
+export type ClipRequest = Schemas["ClipRequest"];
 
 export type BanEntry = Schemas["BanEntry"];
 export type RoomSettings = Schemas["RoomSettings"];

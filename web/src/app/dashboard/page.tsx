@@ -5,6 +5,7 @@ import { useEffect, useRef, useState } from "react";
 
 import Chat from "@/components/Chat";
 import ChatSettings from "@/components/dashboard/ChatSettings";
+import Destinations from "@/components/dashboard/Destinations";
 import Health from "@/components/dashboard/Health";
 import Preview from "@/components/dashboard/Preview";
 import StreamInfo from "@/components/dashboard/StreamInfo";
@@ -29,7 +30,8 @@ function Dashboard({ username }: { username: string }) {
   const [vodsVersion, setVodsVersion] = useState(0);
   const wasLive = useRef(false);
   const room = useChatRoom(username);
-  // One poll says whether we are live; the preview, its badge and the health card all show it.
+  // One poll says whether we are live; the preview, its badge, the health card and the restream
+  // card all show it.
   const session = useLiveSession();
 
   const reloadMine = useAsyncEffect(() => api<MyChannel>("/streams/me", { auth: "required" }), [], setMine, setError);
@@ -62,6 +64,7 @@ function Dashboard({ username }: { username: string }) {
         </div>
         <div className="dash-col">
           <StreamSetup channel={mine} onCreated={reloadMine} />
+          <Destinations session={session} />
           <Chat room={room} channel={username} compact />
           <ChatSettings channel={username} room={room} />
         </div>

@@ -7,21 +7,28 @@ import { Suspense, useCallback, useState } from "react";
 import ChatReplay from "@/components/ChatReplay";
 import ErrorBox from "@/components/ErrorBox";
 import Player from "@/components/Player";
+import VodClipper from "@/components/VodClipper";
 import { api, isNotFound } from "@/lib/api";
 import { channelHref, formatDate, formatDuration } from "@/lib/format";
 import type { Vod } from "@/lib/types";
 import { useAsyncEffect } from "@/lib/useAsyncEffect";
+import { useSession } from "@/lib/useSession";
 
 function VodView({ id }: { id: string }) {
+  const session = useSession();
   const [vod, setVod] = useState<Vod | null>(null);
   const [error, setError] = useState<unknown>(null);
   const [missing, setMissing] = useState(false);
   // Seconds after the VOD's start (its `started_at`) of what is on screen: from the segments'
   // capture times when the playlist has them, so gaps (a publisher's reconnect) stay in sync.
   const [offset, setOffset] = useState(0);
+  // The player's position (its currentTime): seconds from the broadcast's start, where a clip
+  // starts (`POST /clips` `start_seconds`).
+  const [position, setPosition] = useState(0);
   const startedAt = vod ? Date.parse(vod.started_at) : null;
   const onPosition = useCallback(
     (seconds: number, date: Date | null) => {
+      setPosition(seconds);
       setOffset(date && startedAt !== null ? Math.max(0, (date.getTime() - startedAt) / 1000) : seconds);
     },
     [startedAt],
@@ -53,6 +60,9 @@ function VodView({ id }: { id: string }) {
           offlineText="Loading…"
           onPosition={onPosition}
         />
+        {vod && session.status === "signed-in" && (
+          <VodClipper vodId={vod.vod_id} duration={vod.duration_seconds} position={position} />
+        )}
         {vod && (
         <div className="channel-info">
           <div className="channel-text">

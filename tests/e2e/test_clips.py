@@ -1,0 +1,94 @@
+"""Clips on the running platform: a real ffmpeg publisher, the clip made through the edge's
+`/api`, played back through the edge's `/hls` with ffprobe (decoded, not just listed): from a
+live broadcast, from its VOD, and after the VOD is deleted."""
+
+import json
+import re
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from letslive.media.playlists import parse_media_playlist
+from tests.e2e.channels import fetch, finish, new_channel, playback_url, vods_once_offline
+from tests.e2e.conftest import LocalPlatform
+from tests.e2e.media import make_source, publish, wait_for
+
+
+def probe(url: str) -> tuple[float, int, int, int]:
+    """Duration, the first rendition's width and height, and its video frames, every one decoded."""
+    result = subprocess.run(
+        ["ffprobe", "-v", "error", "-count_frames", "-select_streams", "v:0",
+         "-show_entries", "stream=width,height,nb_read_frames:format=duration", "-of", "json", url],
+        capture_output=True, text=True, timeout=120, check=True,
+    )  # fmt: skip
+    found = json.loads(result.stdout)
+    stream = found["streams"][0]
+    return float(found["format"]["duration"]), stream["width"], stream["height"], int(stream["nb_read_frames"])
+
+
+def make_clip(api: httpx.Client, token: str, **body: Any) -> dict[str, Any]:
+    response = api.post("/clips", json=body, headers={"authorization": f"Bearer {token}"})
+    assert response.status_code == 201, response.text
+    clip: dict[str, Any] = response.json()
+    return clip
+
+
+def test_a_clip_of_a_live_broadcast_and_of_its_vod_play_and_outlive_the_vod(
+    platform: LocalPlatform, api: httpx.Client, tmp_path: Path
+) -> None:
+    channel = new_channel(api)
+    viewer = new_channel(api)  # any signed-in account may clip
+    source = make_source(tmp_path, 720, 30)
+    publisher = publish(source, f"{platform.rtmp_url}/{channel.key}")
+    try:
+        live = playback_url(api, channel.username)
+        match = re.search(r"/broadcasts/([0-9a-f]{32})/", live)
+        assert match is not None, live
+        broadcast_id = match[1]
+        base = live.rsplit("/", 1)[0]
+        wait_for(
+            lambda: parse_media_playlist(fetch(f"{base}/720p.m3u8").text).segments[-1].sequence >= 14,
+            60,
+            "15 s of the broadcast",
+        )
+        live_clip = make_clip(api, viewer.token, broadcast_id=broadcast_id, seconds=10, title="live")
+        duration, width, height, frames = probe(live_clip["playback_url"])
+        assert live_clip["duration_seconds"] == pytest.approx(10, abs=1)
+        assert duration == pytest.approx(live_clip["duration_seconds"], abs=0.2)
+        assert (width, height) == (1280, 720)
+        assert frames >= 9 * 30
+        finish(publisher)
+    finally:
+        publisher.kill()
+
+    vods_once_offline(api, channel.username, 60)
+    vod_clip = make_clip(api, viewer.token, broadcast_id=broadcast_id, start_seconds=5, seconds=8)
+    assert (vod_clip["start_seconds"], vod_clip["duration_seconds"]) == pytest.approx((5, 8), abs=1)
+    assert probe(vod_clip["playback_url"])[0] == pytest.approx(vod_clip["duration_seconds"], abs=0.2)
+
+    # The channel owner deletes the VOD; its media goes, the clips' stays and plays.
+    owner = {"authorization": f"Bearer {channel.token}"}
+    assert api.delete(f"/vods/{broadcast_id}", headers=owner).status_code == 204
+    s3 = platform.deployment.client("s3")
+    bucket = platform.deployment.media_bucket
+    wait_for(
+        lambda: s3.list_objects_v2(Bucket=bucket, Prefix=f"hls/broadcasts/{broadcast_id}/")["KeyCount"] == 0,
+        60,
+        "the VOD's media removed",
+    )
+    for clip in (live_clip, vod_clip):
+        assert probe(clip["playback_url"])[0] == pytest.approx(clip["duration_seconds"], abs=0.2)
+    listed = api.get("/clips", params={"channel": channel.username}).json()["items"]
+    assert [c["clip_id"] for c in listed] == [vod_clip["clip_id"], live_clip["clip_id"]]
+
+    # The creator deletes one: its media goes too.
+    mine = {"authorization": f"Bearer {viewer.token}"}
+    assert api.delete(f"/clips/{live_clip['clip_id']}", headers=mine).status_code == 204
+    wait_for(
+        lambda: s3.list_objects_v2(Bucket=bucket, Prefix=f"hls/clips/{live_clip['clip_id']}/")["KeyCount"] == 0,
+        60,
+        "the clip's media removed",
+    )
