@@ -60,7 +60,7 @@ python: $(VENV)/.stamp
 $(VENV)/.stamp: pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || { echo "Python >= 3.11 is required"; exit 1; }
 	[ -x $(PY) ] || $(PYTHON) -m venv $(VENV)
-	$(call PIP_INSTALL,$(VENV)) -e '.[http,ingest,dev]' 2> >(grep -v 'is ignored: it is neither' >&2)
+	$(call PIP_INSTALL,$(VENV)) -e '.[http,ingest,media,dev]' 2> >(grep -v 'is ignored: it is neither' >&2)
 	touch $@
 
 emulator: $(EMU_VENV)/.stamp

@@ -34,6 +34,11 @@ def layer_requirements(pyproject: Path = REPO_ROOT / "pyproject.toml") -> list[s
     return sorted([*project["dependencies"], *project["optional-dependencies"]["http"]])
 
 
+def media_layer_requirements(pyproject: Path = REPO_ROOT / "pyproject.toml") -> list[str]:
+    """The `media` extra only (PyAV): the clip downloads' layer, beside the domain layer."""
+    return sorted(tomllib.loads(pyproject.read_text())["project"]["optional-dependencies"]["media"])
+
+
 def _install_dependencies(requirements: list[str], python_version: str) -> Path:
     key = hashlib.sha256("\n".join([*LAMBDA_PLATFORMS, python_version, *requirements]).encode()).hexdigest()[:16]
     cached = DEPS_CACHE / key
@@ -76,6 +81,20 @@ class LayerBundler:
 
 
 @jsii.implements(ILocalBundling)
+class MediaLayerBundler:
+    """`python/` = the `media` extra's wheels (PyAV with its FFmpeg libraries) only."""
+
+    def __init__(self, python_version: str) -> None:
+        self.python_version = python_version
+        self.key = f"media-layer-python{python_version}"
+
+    def try_bundle(self, output_dir: str, options: BundlingOptions) -> bool:
+        wheels = _install_dependencies(media_layer_requirements(), self.python_version)
+        shutil.copytree(wheels, Path(output_dir) / "python", dirs_exist_ok=True)
+        return True
+
+
+@jsii.implements(ILocalBundling)
 class FunctionBundler:
     """One service's entry point plus the shared `functions.common`, as the `functions` package."""
 
@@ -92,7 +111,7 @@ class FunctionBundler:
         return True
 
 
-def bundled_code(source: Path, bundler: LayerBundler | FunctionBundler) -> lambda_.Code:
+def bundled_code(source: Path, bundler: LayerBundler | MediaLayerBundler | FunctionBundler) -> lambda_.Code:
     """Lambda code built by `bundler`. The functions share one source folder, so the asset is
     identified by its output, and CDK's in-process bundling cache (keyed on the options, which
     do not include the local bundler) is told apart by `command`."""

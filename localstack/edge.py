@@ -1,9 +1,9 @@
 """The local stand-in for the CloudFront distribution: one origin for the whole platform.
 
 - `/hls/<path>` → the media bucket's object `hls/<path>` (the key layout CloudFront serves in
-  AWS), with the object's own `Content-Type` and `Cache-Control` (segments immutable for a year,
-  live playlists `max-age=0, s-maxage=1`), byte ranges, ETag/conditional GETs and CORS, as CloudFront's
-  cache and response-headers policies do.
+  AWS), with the object's own `Content-Type`, `Cache-Control` and `Content-Disposition`
+  (segments immutable for a year, live playlists `max-age=0, s-maxage=1`), byte ranges,
+  ETag/conditional GETs and CORS, as CloudFront's cache and response-headers policies do.
 - `/api/<path>` → the HTTP API's `/<path>`: method, body, headers and cookies pass through, no
   caching, as the `/api/*` behaviour does. As its viewer-request function and origin headers do,
   the edge sends the client's address in `VIEWER_ADDRESS_HEADER` and the origin-verify secret in
@@ -299,6 +299,8 @@ class EdgeHandler(BaseHTTPRequestHandler):
         }
         if obj.get("CacheControl"):
             headers["Cache-Control"] = obj["CacheControl"]
+        if obj.get("ContentDisposition"):  # a clip's MP4 is saved, not played in the tab
+            headers["Content-Disposition"] = obj["ContentDisposition"]
         if obj.get("LastModified"):
             headers["Last-Modified"] = obj["LastModified"].strftime("%a, %d %b %Y %H:%M:%S GMT")
         return Response(HTTPStatus.OK, headers, data)

@@ -3,6 +3,7 @@
 from collections.abc import Sequence
 
 from aws_cdk import Duration, Stack
+from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_iam as iam
@@ -12,6 +13,7 @@ from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
+from infra.bundling import LAYER_SOURCE, MediaLayerBundler, bundled_code
 from infra.config import InfraConfig
 from infra.constructs.cdn import distribution_id_parameter
 from infra.constructs.data import media_bucket_arn_export
@@ -23,9 +25,11 @@ from letslive.constants import (
     EVENT_SOURCE,
     MEDIA_PREFIX,
     Service,
+    Table,
+    table_env_var,
 )
 from letslive.models.clips import CLIPS_MEDIA_DIR
-from letslive.models.events import ClipDeleted, VodDeleted
+from letslive.models.events import ClipCreated, ClipDeleted, VodDeleted
 from letslive.models.streams import BROADCASTS_MEDIA_DIR
 
 # How often a failed delivery or invocation is retried before it goes to the dead-letter queue.
@@ -92,6 +96,7 @@ class EventConsumer(Construct):
         detail_types: Sequence[str],
         timeout_seconds: int = 30,
         description: str | None = None,
+        extra_layers: Sequence[lambda_.ILayerVersion] = (),
     ) -> None:
         super().__init__(scope, construct_id)
         self.dead_letter_queue = dead_letter_queue(self, "DeadLetterQueue", config=config)
@@ -105,6 +110,7 @@ class EventConsumer(Construct):
             handler=handler,
             timeout_seconds=timeout_seconds,
             description=description,
+            extra_layers=extra_layers,
         )
         self.function.configure_async_invoke(
             retry_attempts=EVENT_RETRY_ATTEMPTS,
@@ -203,3 +209,68 @@ class VodMediaConsumer(Construct):
                 )
             )
             fn.add_environment(ENV_CDN_DISTRIBUTION_PARAMETER, self.distribution_parameter)
+
+
+# Reading a 60 s clip's segments and remuxing them takes seconds; the margin is for a slow S3
+# read (each has its own 10 s timeout). A run cut short is retried from the start.
+CLIP_DOWNLOAD_TIMEOUT_SECONDS = 120
+
+
+class ClipDownloadConsumer(Construct):
+    """Remuxes a new clip's MP4 (`ClipCreated`) with PyAV, from its own layer (`MediaLayer`,
+    about 100 MB unpacked, so only this function carries it). It may read and write objects
+    below the clips prefix of the media bucket and update the vods table, nothing else."""
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        config: InfraConfig,
+        runtime: lambda_.Runtime,
+        layer: lambda_.ILayerVersion,
+        bus: events.IEventBus,
+        media_bucket: s3.IBucket,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        self.media_layer = lambda_.LayerVersion(
+            self,
+            "MediaLayer",
+            code=bundled_code(LAYER_SOURCE, MediaLayerBundler(config.lambda_python)),
+            compatible_runtimes=[runtime],
+            description="PyAV (FFmpeg's libraries) for remuxing clips",
+        )
+        self.consumer = EventConsumer(
+            self,
+            "Consumer",
+            config=config,
+            runtime=runtime,
+            layer=layer,
+            bus=bus,
+            service=Service.VODS,
+            handler="functions.vods.downloads.handler",
+            detail_types=(ClipCreated.detail_type,),
+            timeout_seconds=CLIP_DOWNLOAD_TIMEOUT_SECONDS,
+            description="Remuxes a new clip's MP4 download",
+            extra_layers=[self.media_layer],
+        )
+        self.function = self.consumer.function
+        self.dead_letter_queue = self.consumer.dead_letter_queue
+        bucket_arn, bucket_export = media_bucket_arn_export(self, media_bucket)
+        clips = f"{MEDIA_PREFIX}/{CLIPS_MEDIA_DIR}/*"
+        self.function.add_to_role_policy(
+            iam.PolicyStatement(actions=["s3:GetObject", "s3:PutObject"], resources=[f"{bucket_arn}/{clips}"])
+        )
+        acknowledge(
+            self,
+            f"AwsSolutions-IAM5[Resource::{bucket_export}/{clips}]",
+            "A clip's playlists and segments are read, and its MP4 written, under its own id, known at run time.",
+        )
+        self.function.add_environment(ENV_MEDIA_BUCKET, media_bucket.bucket_name)
+
+    def grant_clips_table(self, table: dynamodb.ITable) -> None:
+        """Reads a clip's record and updates its download's state: nothing else of the table."""
+        self.function.add_to_role_policy(
+            iam.PolicyStatement(actions=["dynamodb:GetItem", "dynamodb:UpdateItem"], resources=[table.table_arn])
+        )
+        self.function.add_environment(table_env_var(Table.VODS), table.table_name)

@@ -9,7 +9,7 @@ SnapStart does not support), and the e2e tests change a function's configuration
 a published version would not see.
 """
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 from aws_cdk import Duration, RemovalPolicy
 from aws_cdk import aws_dynamodb as dynamodb
@@ -61,6 +61,7 @@ def python_function(
     timeout_seconds: int = 10,
     description: str | None = None,
     snap_start: bool = False,
+    extra_layers: Sequence[lambda_.ILayerVersion] = (),
 ) -> lambda_.Function:
     """`<name>Function` (and its `<name>Logs`) in `scope`, running `handler` from the `service`
     package of `functions/` (plus `functions.common`) on the shared `letslive` layer.
@@ -77,7 +78,7 @@ def python_function(
         architecture=lambda_.Architecture.X86_64,  # matches the platform the layer's wheels are for
         handler=handler,
         code=bundled_code(FUNCTIONS_SOURCE, FunctionBundler(service.value)),
-        layers=[layer],
+        layers=[layer, *extra_layers],
         # More memory is more CPU: cold starts are CPU-bound imports.
         memory_size=1024,
         timeout=Duration.seconds(timeout_seconds),

@@ -9,7 +9,7 @@ from constructs import Construct
 
 from infra.config import InfraConfig
 from infra.constructs.chat import ChatConstruct
-from infra.constructs.consumers import EventConsumer, VodMediaConsumer
+from infra.constructs.consumers import ClipDownloadConsumer, EventConsumer, VodMediaConsumer
 from infra.constructs.data import DataConstruct, grant_restream_key, media_bucket_arn_export
 from infra.constructs.functions import grant_tables
 from infra.constructs.http_api import HttpServicesConstruct
@@ -26,6 +26,7 @@ from letslive.constants import (
     ENV_SIGNING_KEY_SECRET,
     MEDIA_PREFIX,
     Service,
+    Table,
 )
 from letslive.models.clips import CLIPS_MEDIA_DIR
 from letslive.models.streams import BROADCASTS_MEDIA_DIR
@@ -80,6 +81,17 @@ class ApiStack(Stack):
             bus=bus,
             media_bucket=data.media_bucket,
         )
+        # A new clip's MP4 download, remuxed from its segments.
+        self.clip_downloads = ClipDownloadConsumer(
+            self,
+            "ClipDownloads",
+            config=config,
+            runtime=runtime,
+            layer=layer,
+            bus=bus,
+            media_bucket=data.media_bucket,
+        )
+        self.clip_downloads.grant_clips_table(data.tables[Table.VODS])
         self.sweeper = SweeperConstruct(
             self,
             "Sweeper",
@@ -139,6 +151,7 @@ class ApiStack(Stack):
             **{f"chat-{name}": fn for name, fn in self.chat.functions.items()},
             "streams-viewer-counts": self.viewer_counts.function,
             "vods-media": self.vod_media.function,
+            "vods-clip-downloads": self.clip_downloads.function,
             "streams-sweeper": self.sweeper.function,
             "signing-key": self.signing_key.function,
         }
@@ -151,4 +164,5 @@ class ApiStack(Stack):
             "chat-events": self.chat.events.dead_letter_queue,
             "streams-viewer-counts": self.viewer_counts.dead_letter_queue,
             "vods-media": self.vod_media.dead_letter_queue,
+            "vods-clip-downloads": self.clip_downloads.dead_letter_queue,
         }

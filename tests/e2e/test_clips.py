@@ -36,6 +36,19 @@ def make_clip(api: httpx.Client, token: str, **body: Any) -> dict[str, Any]:
     return clip
 
 
+def ready_download(api: httpx.Client, clip_id: str) -> dict[str, Any]:
+    """The clip's download once the consumer made it (it moves through `remuxing`)."""
+    seen: list[dict[str, Any]] = []
+
+    def ready() -> bool:
+        seen.append(api.get(f"/clips/{clip_id}").json()["download"])
+        assert seen[-1]["state"] != "failed", seen[-1]
+        return bool(seen[-1]["state"] == "ready")
+
+    wait_for(ready, 60, "the clip's MP4")
+    return seen[-1]
+
+
 def test_a_clip_of_a_live_broadcast_and_of_its_vod_play_and_outlive_the_vod(
     platform: LocalPlatform, api: httpx.Client, tmp_path: Path
 ) -> None:
@@ -81,6 +94,19 @@ def test_a_clip_of_a_live_broadcast_and_of_its_vod_play_and_outlive_the_vod(
     )
     for clip in (live_clip, vod_clip):
         assert probe(clip["playback_url"])[0] == pytest.approx(clip["duration_seconds"], abs=0.2)
+    # Each clip's MP4, remuxed by the downloads consumer (a Lambda with PyAV's layer), served
+    # through the edge as an attachment: the clip's frames, with no VOD left to read them from.
+    for clip in (live_clip, vod_clip):
+        download = ready_download(api, clip["clip_id"])
+        mp4 = fetch(download["url"])
+        assert mp4.headers["content-type"] == "video/mp4"
+        assert mp4.headers["content-disposition"].startswith("attachment; filename=")
+        assert len(mp4.content) == download["size_bytes"]
+        saved = tmp_path / f"{clip['clip_id']}.mp4"
+        saved.write_bytes(mp4.content)
+        duration, width, height, frames = probe(str(saved))
+        assert duration == pytest.approx(clip["duration_seconds"], abs=0.2)
+        assert (width, height, frames) == (1280, 720, probe(clip["playback_url"])[3])
     listed = api.get("/clips", params={"channel": channel.username}).json()["items"]
     assert [c["clip_id"] for c in listed] == [vod_clip["clip_id"], live_clip["clip_id"]]
 

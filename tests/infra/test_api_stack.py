@@ -181,7 +181,8 @@ def test_function_assets_hold_their_own_service_and_the_shared_code(aws_app: Syn
 
 
 def test_layer_asset_holds_the_domain_package_and_wheels_for_the_lambda_runtime(aws_app: Synthesized) -> None:
-    (layer,) = aws_app.template("Api").find_resources("AWS::Lambda::LayerVersion").values()
+    layers = aws_app.template("Api").find_resources("AWS::Lambda::LayerVersion")
+    (layer,) = [resource for name, resource in layers.items() if name.startswith("HttpDomainLayer")]
     python = _asset_dir(aws_app, layer) / "python"
     assert (python / "letslive" / "__init__.py").is_file()
     for package in ("fastapi", "mangum", "aws_lambda_powertools", "pynamodb", "pydantic_settings", "boto3"):
@@ -189,6 +190,7 @@ def test_layer_asset_holds_the_domain_package_and_wheels_for_the_lambda_runtime(
     tag = AWS_LAMBDA_PYTHON.replace(".", "")
     (core,) = python.glob("pydantic_core/_pydantic_core*.so")
     assert f"cpython-{tag}-x86_64-linux-gnu" in core.name
+    assert not (python / "av").exists()  # PyAV is the clip downloads' own layer
 
 
 def test_signing_key_is_made_at_deploy_time_and_only_auth_reads_it(aws_app: Synthesized) -> None:

@@ -130,7 +130,7 @@ def test_stage_is_named_after_the_app_stage_and_deploys_itself(aws_app: Synthesi
 def test_chat_functions_share_the_layer_and_know_their_resources(aws_app: Synthesized) -> None:
     template = aws_app.template("Api")
     functions = _by_handler(template)
-    (layer,) = template.find_resources("AWS::Lambda::LayerVersion")
+    (layer,) = [name for name in template.find_resources("AWS::Lambda::LayerVersion") if name.startswith("Http")]
     for handler in CHAT_HANDLERS:
         _, fn = functions[handler]
         props = fn["Properties"]

@@ -101,6 +101,18 @@ def test_segments_and_playlists_keep_their_cache_headers_with_cors(edge: Edge) -
     playlist = httpx.get(f"{edge.url}/hls/b1/720p/live.m3u8")
     assert playlist.headers["cache-control"] == "max-age=1"
     assert playlist.headers["content-type"] == "application/vnd.apple.mpegurl"
+    assert "content-disposition" not in playlist.headers
+
+
+def test_an_attachment_keeps_its_content_disposition(edge: Edge, s3: "S3Client", media_bucket: str) -> None:
+    """A clip's MP4 is stored with `Content-Disposition: attachment`, which CloudFront passes on."""
+    disposition = 'attachment; filename="GG - 0123456789abcdef.mp4"'
+    s3.put_object(
+        Bucket=media_bucket, Key="hls/clips/c1/clip.mp4", Body=b"mp4", ContentType="video/mp4",
+        CacheControl=IMMUTABLE, ContentDisposition=disposition,
+    )  # fmt: skip
+    response = httpx.get(f"{edge.url}/hls/clips/c1/clip.mp4")
+    assert (response.headers["content-type"], response.headers["content-disposition"]) == ("video/mp4", disposition)
 
 
 def test_byte_ranges_head_and_conditional_requests(edge: Edge) -> None:

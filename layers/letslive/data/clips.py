@@ -3,7 +3,8 @@
 Item layout (keys `pk` / `sk`):
 - `CLIP#<id>` / `CLIP`: `ClipItem`: `title`, `channel`, `creator`, `broadcast_id`,
   `start_seconds`, `duration_seconds`, `created_at`, `playback_path` (relative to the media
-  prefix), `views`. `gsi1pk = CLIPS#<channel>`, `gsi1sk = <created_at>#<id>`: a channel's clips,
+  prefix), `views`, the MP4 download's `download_state`, `download_progress`, `download_bytes`,
+  `download_reason`, `download_updated_at`. `gsi1pk = CLIPS#<channel>`, `gsi1sk = <created_at>#<id>`: a channel's clips,
   newest first, are one query on `gsi1`. No TTL: a clip stays until it is deleted.
 - `CLIP#<id>` / `VIEWS`: `ClipRankItem`, the clip's place among its channel's most viewed:
   `views`, `gsi1pk = CLIPTOP#<channel>`, `gsi1sk = <views, 12 digits>#<id>`. It follows the clip's
@@ -14,16 +15,17 @@ Item layout (keys `pk` / `sk`):
 
 from datetime import UTC, datetime
 from functools import partial
-from typing import Any, Final
+from typing import Any, Final, cast
 
 from pynamodb.attributes import NumberAttribute, UnicodeAttribute, UTCDateTimeAttribute
 from pynamodb.exceptions import DoesNotExist, PynamoDBException
+from pynamodb.expressions.update import Action
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
 
 from letslive.constants import TABLE_GSI, TABLE_GSI_PARTITION_KEY, TABLE_GSI_SORT_KEY, Table
 from letslive.data.tables import BaseItem, bind, conditional
 from letslive.errors import DependencyUnavailable
-from letslive.models.clips import ClipRecord, ClipSlice
+from letslive.models.clips import ClipDownloadState, ClipDownloadUpdate, ClipRecord, ClipSlice
 from letslive.models.streams import ListPosition
 
 CLIP_SK: Final = "CLIP"
@@ -50,6 +52,11 @@ class ClipItem(BaseItem):
     created_at = UTCDateTimeAttribute()
     playback_path = UnicodeAttribute()
     views = NumberAttribute(default=0)
+    download_state = UnicodeAttribute(default="pending")
+    download_progress = NumberAttribute(default=0)
+    download_bytes = NumberAttribute(null=True)
+    download_reason = UnicodeAttribute(null=True)
+    download_updated_at = UTCDateTimeAttribute(null=True)
     gsi1pk = UnicodeAttribute(attr_name=TABLE_GSI_PARTITION_KEY)
     gsi1sk = UnicodeAttribute(attr_name=TABLE_GSI_SORT_KEY)
     by_channel = ChannelClipsIndex()
@@ -107,6 +114,8 @@ class ClipRepository:
             created_at=created,
             playback_path=record.playback_path,
             views=record.views,
+            download_state=record.download_state,
+            download_progress=record.download_progress,
             gsi1pk=clips_partition(record.channel),
             gsi1sk=clip_sort_key(created, record.clip_id),
         )
@@ -183,6 +192,22 @@ class ClipRepository:
         self._rank(clip_id, item.channel, int(item.views))
         return record_from_item(item)
 
+    def set_download(self, clip_id: str, download: ClipDownloadUpdate) -> bool:
+        """Record the MP4 download's state; False when the clip is gone (deleted meanwhile)."""
+        clips = self.clips
+        actions: list[Action] = [
+            clips.download_state.set(download.state),
+            clips.download_progress.set(download.progress),
+            clips.download_updated_at.set(download.at.astimezone(UTC)),
+        ]
+        size, reason = clips.download_bytes, clips.download_reason
+        actions.append(size.remove() if download.size_bytes is None else size.set(download.size_bytes))
+        actions.append(reason.remove() if download.reason is None else reason.set(download.reason))
+        item = clips(*clip_key(clip_id))
+        return conditional(
+            partial(item.update, actions=actions, condition=clips.pk.exists()), "record the clip's download"
+        )
+
     def _rank(self, clip_id: str, channel: str, views: int) -> None:
         """Move the clip's rank to `views`, unless a later view has moved it further already."""
         ranks = self.ranks
@@ -217,4 +242,9 @@ def record_from_item(item: ClipItem) -> ClipRecord:
         created_at=item.created_at,
         playback_path=item.playback_path,
         views=int(item.views or 0),
+        download_state=cast(ClipDownloadState, item.download_state or "pending"),
+        download_progress=float(item.download_progress or 0),
+        download_bytes=None if item.download_bytes is None else int(item.download_bytes),
+        download_reason=item.download_reason,
+        download_updated_at=item.download_updated_at,
     )

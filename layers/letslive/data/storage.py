@@ -23,10 +23,13 @@ class S3MediaStorage:
 
         return client("s3", timeout_seconds)
 
-    def put(self, key: str, body: bytes, content_type: str, cache_control: str) -> None:
+    def put(
+        self, key: str, body: bytes, content_type: str, cache_control: str, content_disposition: str | None = None
+    ) -> None:
+        extra = {} if content_disposition is None else {"ContentDisposition": content_disposition}
         with _unavailable(f"storing {key}"):
             self._client(self._timeout).put_object(
-                Bucket=self.bucket, Key=key, Body=body, ContentType=content_type, CacheControl=cache_control
+                Bucket=self.bucket, Key=key, Body=body, ContentType=content_type, CacheControl=cache_control, **extra
             )
 
     def copy(self, source_key: str, key: str, content_type: str, cache_control: str) -> None:

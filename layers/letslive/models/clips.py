@@ -6,7 +6,7 @@ with playlists of its own, so neither the VOD's retention nor its deletion touch
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Annotated, Final
+from typing import Annotated, Final, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema, field_validator
 
@@ -25,6 +25,12 @@ CLIP_SECONDS_DEFAULT: Final = 30
 CLIP_TITLE_MAX: Final = 100
 # A VOD clip's start, in seconds from the broadcast's start: 48 h of broadcast at most.
 CLIP_START_MAX: Final = 48 * 3600
+
+
+# The MP4 download: remuxed (never re-encoded) from the clip's best rung by the clip downloads
+# consumer, which reports its progress on the clip's record.
+ClipDownloadState = Literal["pending", "remuxing", "ready", "failed"]
+CLIP_DOWNLOAD_FILE: Final = "clip.mp4"
 
 
 def clip_prefix_path(clip_id: str) -> str:
@@ -66,6 +72,17 @@ class ClipRequest(BaseModel):
         return None if value is None else clean_line(value, "title", 1, CLIP_TITLE_MAX)
 
 
+class ClipDownload(BaseModel):
+    """The clip's MP4: `pending` until the remux starts, then `remuxing` with its progress,
+    then `ready` with its URL or `failed` with the reason."""
+
+    state: ClipDownloadState
+    progress: float = Field(ge=0, le=1, description="0 to 1")
+    url: str | None = Field(description="the MP4 (served as an attachment), once ready")
+    size_bytes: int | None = Field(description="the MP4's size, once ready")
+    reason: str | None = Field(description="why it failed")
+
+
 class Clip(BaseModel):
     """A clip as the API shows it. URLs are under the media base URL."""
 
@@ -79,6 +96,7 @@ class Clip(BaseModel):
     created_at: datetime
     views: int
     playback_url: str = Field(description="the clip's own HLS master playlist")
+    download: ClipDownload
 
 
 class ClipList(BaseModel):
@@ -104,6 +122,29 @@ class ClipRecord:
     created_at: datetime
     playback_path: str
     views: int = 0
+    download_state: ClipDownloadState = "pending"
+    download_progress: float = 0.0
+    download_bytes: int | None = None
+    download_reason: str | None = None
+    # When the download's state or progress last changed (the record's creation until then).
+    download_updated_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class ClipDownloadUpdate:
+    """A change of the MP4 download's state, as the consumer records it."""
+
+    state: ClipDownloadState
+    progress: float
+    at: datetime
+    size_bytes: int | None = None
+    reason: str | None = None
+
+
+def clip_download_path(clip_id: str) -> str:
+    """The clip's MP4, relative to the media prefix (inside the clip's directory, so it goes
+    with the clip)."""
+    return f"{clip_prefix_path(clip_id)}/{CLIP_DOWNLOAD_FILE}"
 
 
 @dataclass(frozen=True)

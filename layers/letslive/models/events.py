@@ -61,6 +61,15 @@ class VodDeleted(DomainEvent):
     deleted_at: datetime
 
 
+class ClipCreated(DomainEvent):
+    """A clip was made (its media copied, its record stored): its MP4 is to be remuxed."""
+
+    detail_type: ClassVar[str] = "ClipCreated"
+    channel: str
+    clip_id: str
+    created_at: datetime
+
+
 class ClipDeleted(DomainEvent):
     """A clip's record is gone; its media (every object under `media_prefix/`, the clip's own
     directory) is to be removed and its CDN copies invalidated, as for a VOD."""

@@ -25,18 +25,20 @@ from letslive.models.clips import (
     CLIP_ID_PATTERN,
     CLIP_PLAYLIST,
     Clip,
+    ClipDownload,
     ClipList,
     ClipPage,
     ClipRecord,
     ClipRequest,
     ClipSlice,
+    clip_download_path,
     clip_media_prefix,
     clip_prefix_path,
 )
-from letslive.models.events import ClipDeleted
+from letslive.models.events import ClipCreated, ClipDeleted
 from letslive.models.handles import normalize_channel
 from letslive.models.streams import LIVE_PLAYLIST, Broadcast, ListPosition
-from letslive.services.events import EventPublisher
+from letslive.services.events import EventPublisher, publish_after_commit
 from letslive.services.media_urls import media_url
 from letslive.services.pagination import check_limit, decode_cursor, encode_cursor
 from letslive.services.recordings import (
@@ -54,6 +56,10 @@ SEGMENT_CACHE: Final = "public, max-age=31536000, immutable"
 CLIP_PLAYLIST_CACHE: Final = "public, max-age=86400"
 SEGMENT_TYPE: Final = "video/mp2t"
 COPY_THREADS: Final = 16
+# A download not ready and not moved for this long was lost (its event, or every attempt of its
+# consumer, which runs for at most a few minutes): shown as failed.
+DOWNLOAD_STALE: Final = timedelta(minutes=15)
+DOWNLOAD_LOST: Final = "the download could not be made; the clip plays as HLS"
 _CLIP_ID_RE: Final = re.compile(CLIP_ID_PATTERN)
 
 
@@ -170,6 +176,11 @@ class ClipService:
             playback_path=f"{clip_prefix_path(clip_id)}/{CLIP_PLAYLIST}",
         )
         self.clips.create(record)
+        # Its MP4 is remuxed by the downloads consumer; unpublished, the clip page says it failed
+        # once `DOWNLOAD_STALE` has passed (the clip itself plays either way).
+        publish_after_commit(
+            self.events, ClipCreated(channel=record.channel, clip_id=record.clip_id, created_at=record.created_at)
+        )
         return self._view(record)
 
     def get(self, clip_id: str) -> Clip:
@@ -265,6 +276,21 @@ class ClipService:
             created_at=record.created_at,
             views=record.views,
             playback_url=media_url(self.media_base_url, record.playback_path),
+            download=self._download(record),
+        )
+
+    def _download(self, record: ClipRecord) -> ClipDownload:
+        state, reason = record.download_state, record.download_reason
+        moved = record.download_updated_at or record.created_at
+        if state in ("pending", "remuxing") and self._clock() - moved > DOWNLOAD_STALE:
+            state, reason = "failed", DOWNLOAD_LOST
+        ready = state == "ready"
+        return ClipDownload(
+            state=state,
+            progress=record.download_progress,
+            url=media_url(self.media_base_url, clip_download_path(record.clip_id)) if ready else None,
+            size_bytes=record.download_bytes if ready else None,
+            reason=reason if state == "failed" else None,
         )
 
 

@@ -763,6 +763,7 @@ export interface components {
              * @description who made it
              */
             creator: string;
+            download: components["schemas"]["ClipDownload"];
             /** Duration Seconds */
             duration_seconds: number;
             /**
@@ -779,6 +780,38 @@ export interface components {
             title: string;
             /** Views */
             views: number;
+        };
+        /**
+         * ClipDownload
+         * @description The clip's MP4: `pending` until the remux starts, then `remuxing` with its progress,
+         *     then `ready` with its URL or `failed` with the reason.
+         */
+        ClipDownload: {
+            /**
+             * Progress
+             * @description 0 to 1
+             */
+            progress: number;
+            /**
+             * Reason
+             * @description why it failed
+             */
+            reason: string | null;
+            /**
+             * Size Bytes
+             * @description the MP4's size, once ready
+             */
+            size_bytes: number | null;
+            /**
+             * State
+             * @enum {string}
+             */
+            state: "pending" | "remuxing" | "ready" | "failed";
+            /**
+             * Url
+             * @description the MP4 (served as an attachment), once ready
+             */
+            url: string | null;
         };
         /** ClipList */
         ClipList: {
