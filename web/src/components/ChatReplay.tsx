@@ -3,25 +3,30 @@
 import { useEffect, useLayoutEffect, useMemo, useRef, useState } from "react";
 
 import ChatAuthor from "@/components/ChatAuthor";
-import { api } from "@/lib/api";
+import { api, isNotFound } from "@/lib/api";
 import { formatDuration } from "@/lib/format";
 import type { ChatReplayPage, ReplayedMessage } from "@/lib/types";
 
 // The replay is read a minute at a time: the minute playing and those either side, so a seek
 // anywhere shows what was said just before it and playback never waits at a minute's edge.
+// Minutes count from the start of the range shown (the VOD's start, or a clip's start in it)
+// and the last one stops at the range's end: a clip (up to a minute) is one request.
 const CHUNK_SECONDS = 60;
 const PAGE_LIMIT = 500;
 const SHOWN = 150;
 
-async function loadChunk(vodId: string, chunk: number): Promise<ReplayedMessage[]> {
+/** Part of a VOD's replay, seconds after its start: from `from` to before `to`. */
+export interface ReplayRange {
+  from: number;
+  to: number;
+}
+
+async function loadRange(vodId: string, from: number, to: number | null): Promise<ReplayedMessage[]> {
   const items: ReplayedMessage[] = [];
   let cursor: string | null = null;
   do {
-    const params = new URLSearchParams({
-      from: String(chunk * CHUNK_SECONDS),
-      to: String((chunk + 1) * CHUNK_SECONDS),
-      limit: String(PAGE_LIMIT),
-    });
+    const params = new URLSearchParams({ from: String(from), limit: String(PAGE_LIMIT) });
+    if (to !== null) params.set("to", String(to));
     if (cursor) params.set("cursor", cursor);
     const page: ChatReplayPage = await api<ChatReplayPage>(`/vods/${encodeURIComponent(vodId)}/chat?${params}`, {
       auth: "none",
@@ -32,13 +37,29 @@ async function loadChunk(vodId: string, chunk: number): Promise<ReplayedMessage[
   return items;
 }
 
-/** The chat of a VOD as it was at `offset` seconds after the VOD's start. */
-export default function ChatReplay({ vodId, offset }: { vodId: string; offset: number }) {
+/** The chat of a VOD as it was at `offset` seconds after the VOD's start; with `range`, only
+ *  what was said in it (a clip's range of its broadcast). A VOD that is gone (404: deleted or
+ *  expired, which a clip outlives) shows a note instead. */
+export default function ChatReplay({
+  vodId,
+  offset,
+  range,
+}: {
+  vodId: string;
+  offset: number;
+  range?: ReplayRange;
+}) {
   const [chunks, setChunks] = useState<ReadonlyMap<number, ReplayedMessage[]>>(new Map());
   const [failed, setFailed] = useState(false);
+  const [gone, setGone] = useState(false);
   const requested = useRef(new Set<number>());
   const list = useRef<HTMLUListElement | null>(null);
-  const current = Math.max(0, Math.floor(offset / CHUNK_SECONDS));
+
+  const base = range?.from ?? 0;
+  const end = range?.to ?? null;
+  // The range's last minute (none past it): a position after its end is in it.
+  const last = end === null ? Infinity : Math.max(0, Math.ceil((end - base) / CHUNK_SECONDS) - 1);
+  const current = Math.min(last, Math.max(0, Math.floor((offset - base) / CHUNK_SECONDS)));
 
   const mounted = useRef(false);
   useEffect(() => {
@@ -49,22 +70,27 @@ export default function ChatReplay({ vodId, offset }: { vodId: string; offset: n
   }, []);
 
   useEffect(() => {
+    if (gone) return;
     for (const chunk of [current - 1, current, current + 1]) {
-      if (chunk < 0 || requested.current.has(chunk)) continue;
+      if (chunk < 0 || chunk > last || requested.current.has(chunk)) continue;
       requested.current.add(chunk);
-      loadChunk(vodId, chunk).then(
+      const from = base + chunk * CHUNK_SECONDS;
+      const to = base + (chunk + 1) * CHUNK_SECONDS;
+      loadRange(vodId, from, end === null ? to : Math.min(to, end)).then(
         (items) => {
           if (!mounted.current) return;
           setFailed(false);
           setChunks((loaded) => new Map(loaded).set(chunk, items));
         },
-        () => {
+        (err: unknown) => {
           requested.current.delete(chunk); // asked again when playback reaches another minute
-          if (mounted.current) setFailed(true);
+          if (!mounted.current) return;
+          if (isNotFound(err)) setGone(true); // nothing more to ask for
+          else setFailed(true);
         },
       );
     }
-  }, [vodId, current]);
+  }, [vodId, current, base, end, last, gone]);
 
   const shown = useMemo(() => {
     const said = [...(chunks.get(current - 1) ?? []), ...(chunks.get(current) ?? [])];
@@ -77,16 +103,29 @@ export default function ChatReplay({ vodId, offset }: { vodId: string; offset: n
     if (el) el.scrollTop = el.scrollHeight;
   }, [newest]);
 
-  const loading = !chunks.has(current);
+  const loading = !gone && !chunks.has(current);
   return (
-    <section className="chat" aria-label="Chat replay" data-testid="chat-replay" data-offset={offset.toFixed(2)}>
+    <section
+      className="chat"
+      aria-label="Chat replay"
+      data-testid="chat-replay"
+      data-offset={offset.toFixed(2)}
+      data-gone={gone || undefined}
+    >
       <header className="chat-header">
         <span>Chat replay</span>
-        <span className="chat-status">{failed ? "unavailable" : loading ? "loading" : ""}</span>
+        <span className="chat-status">{gone ? "" : failed ? "unavailable" : loading ? "loading" : ""}</span>
       </header>
       <ul className="chat-lines" ref={list}>
-        {shown.length === 0 && !loading && <li className="chat-system">No chat yet at this point of the video.</li>}
-        {shown.map((message) => (
+        {gone && (
+          <li className="chat-system" data-testid="chat-replay-gone">
+            Chat replay is gone with the broadcast&apos;s VOD
+          </li>
+        )}
+        {shown.length === 0 && !loading && !gone && (
+          <li className="chat-system">No chat yet at this point of the video.</li>
+        )}
+        {!gone && shown.map((message) => (
           <li
             key={message.id}
             className="chat-message"

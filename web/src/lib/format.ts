@@ -14,6 +14,11 @@ export function formatDuration(seconds: number): string {
   return `${h ? `${h}:` : ""}${mm}:${String(s).padStart(2, "0")}`;
 }
 
+/** A file's size in megabytes (10^6 bytes), one decimal: "12.3 MB". */
+export function formatMegabytes(bytes: number): string {
+  return `${(Math.max(0, bytes) / 1_000_000).toFixed(1)} MB`;
+}
+
 export function timeAgo(iso: string | null | undefined, now = Date.now()): string {
   if (!iso) return "";
   const seconds = Math.max(0, Math.round((now - Date.parse(iso)) / 1000));

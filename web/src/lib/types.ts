@@ -57,6 +57,10 @@ export type ChatReplayPage = Schemas["ChatReplayPage"];
 /** A clip: up to a minute of a broadcast (live or its VOD), with media of its own that outlives
  *  the VOD; `start_seconds` and `duration_seconds` say what it holds (whole 1 s segments). */
 export type Clip = Schemas["Clip"];
+/** A clip's MP4 (`Clip.download`), remuxed a few seconds after the clip is made: `pending`, then
+ *  `remuxing` (`progress` 0 to 1), then `ready` (`url`, an attachment, and `size_bytes`) or
+ *  `failed` (`reason`). */
+export type ClipDownload = Schemas["ClipDownload"];
 export type ClipPage = Schemas["ClipPage"];
 /** `GET /clips/top?channel=&limit=`: a channel's most viewed clips, the most viewed first (one
  *  page, no cursor). */
