@@ -1,5 +1,6 @@
 """Lambda entry point for the EventBridge bus: `StreamStarted` / `StreamEnded` become a `system`
-line in the channel's chat room; `VodReady` keeps the broadcast's chat as long as its VOD."""
+line in the channel's chat room; `VodReady` keeps the broadcast's chat as long as its VOD,
+`ClipCreated` a clip's part of it as long as the clip, and `ClipDeleted` lets that part go."""
 
 from functools import cache
 from typing import Any
@@ -8,17 +9,15 @@ from pydantic import ValidationError
 
 from functions.common.observability import EVENTBRIDGE_EVENT_ID, Observability
 from letslive.constants import Service
-from letslive.models.events import StreamEnded, StreamStarted, VodReady
+from letslive.models.events import ClipCreated, ClipDeleted, DomainEvent, StreamEnded, StreamStarted, VodReady
 from letslive.services.chat import ChatService, chat_service
-from letslive.services.chat.replay import ChatReplay, chat_replay
+from letslive.services.chat.replay import ChatKeeper, chat_keeper
 
 observability = Observability(Service.CHAT.value)
 logger = observability.logger
 
-EVENTS: dict[str, type[StreamStarted] | type[StreamEnded] | type[VodReady]] = {
-    StreamStarted.detail_type: StreamStarted,
-    StreamEnded.detail_type: StreamEnded,
-    VodReady.detail_type: VodReady,
+EVENTS: dict[str, type[DomainEvent]] = {
+    model.detail_type: model for model in (StreamStarted, StreamEnded, VodReady, ClipCreated, ClipDeleted)
 }
 
 
@@ -28,8 +27,8 @@ def _chat() -> ChatService:
 
 
 @cache
-def _replay() -> ChatReplay:
-    return chat_replay()
+def _keeper() -> ChatKeeper:
+    return chat_keeper()
 
 
 @observability.entry_point(EVENTBRIDGE_EVENT_ID)
@@ -47,7 +46,13 @@ def handler(event: dict[str, Any], context: Any) -> None:
         return
     # DependencyUnavailable propagates: EventBridge retries the asynchronous invocation.
     if isinstance(domain_event, VodReady):
-        kept = _replay().keep(domain_event)
+        kept = _keeper().keep(domain_event)
         logger.info("kept the broadcast's chat for its VOD", extra={"vod_id": domain_event.vod_id, "messages": kept})
-        return
-    _chat().stream_changed(domain_event)
+    elif isinstance(domain_event, ClipCreated):
+        held = _keeper().hold(domain_event)
+        logger.info("kept the clip's chat", extra={"clip_id": domain_event.clip_id, "messages": held})
+    elif isinstance(domain_event, ClipDeleted):
+        released = _keeper().release(domain_event)
+        logger.info("let a deleted clip's chat go", extra={"clip_id": domain_event.clip_id, "messages": released})
+    elif isinstance(domain_event, StreamStarted | StreamEnded):
+        _chat().stream_changed(domain_event)

@@ -1,5 +1,5 @@
 """HTTP routes of clips (the vods service owns recorded media): make one, read it, count a view,
-list a channel's, delete one."""
+list a channel's, read its chat replay, delete one."""
 
 from collections.abc import Callable
 from functools import cache
@@ -10,8 +10,10 @@ from starlette.convertors import Convertor, register_url_convertor
 
 from functions.common.problems import problem_responses
 from functions.common.security import CurrentUser
-from letslive.models.clips import CLIP_ID_PATTERN, Clip, ClipList, ClipPage, ClipRequest
+from letslive.models.chat import ChatReplayPage
+from letslive.models.clips import CLIP_ID_PATTERN, CLIP_SECONDS_MAX, Clip, ClipList, ClipPage, ClipRequest
 from letslive.models.schema import CURSOR_SCHEMA, HANDLE_SCHEMA
+from letslive.services.chat.replay import REPLAY_LIMIT_DEFAULT, REPLAY_LIMIT_MAX, ChatReplay, chat_replay
 from letslive.services.clips import CLIP_LIMIT_DEFAULT, CLIP_LIMIT_MAX, ClipService, clip_service
 
 INVALID = "the request does not match this document (`validation`)"
@@ -44,6 +46,11 @@ DELETE_PROBLEMS = problem_responses(
     },
     path_parameters=True,
 )
+CHAT_PROBLEMS = problem_responses(
+    {400: "a cursor this replay did not issue (`invalid-cursor`)", 404: NO_CLIP, 422: INVALID}, path_parameters=True
+)
+FROM = "seconds after the clip's start"
+TO = "seconds after its start (its end if absent); not after `from`: an empty page"
 CLIP_ID_SCHEMA = {"pattern": f"^{CLIP_ID_PATTERN}$"}
 
 
@@ -62,14 +69,21 @@ class _ClipIdConvertor(Convertor[str]):
 register_url_convertor("clip_id", _ClipIdConvertor())
 
 
-def clips_router(factory: Callable[[], ClipService] = clip_service) -> APIRouter:
+def clips_router(
+    factory: Callable[[], ClipService] = clip_service, replay_factory: Callable[[], ChatReplay] = chat_replay
+) -> APIRouter:
     router = APIRouter(prefix="/clips", tags=["clips"])
     shared = cache(factory)
+    shared_replay = cache(replay_factory)
 
     def service() -> ClipService:
         return shared()
 
+    def replay() -> ChatReplay:
+        return shared_replay()
+
     Clips = Annotated[ClipService, Depends(service)]
+    Replay = Annotated[ChatReplay, Depends(replay)]
     ClipId = Annotated[str, Path(json_schema_extra=CLIP_ID_SCHEMA)]
     Channel = Annotated[str, Query(max_length=100, json_schema_extra=HANDLE_SCHEMA)]
     Limit = Annotated[int, Query(ge=1, le=CLIP_LIMIT_MAX, description="clips per page")]
@@ -103,6 +117,21 @@ def clips_router(factory: Callable[[], ClipService] = clip_service) -> APIRouter
     def count_view(clip_id: ClipId, clips: Clips) -> Clip:
         """Count one view (the clip page does, once per load); the clip with its new count."""
         return clips.count_view(clip_id)
+
+    @router.get("/{clip_id:clip_id}/chat", response_model=ChatReplayPage, responses=CHAT_PROBLEMS)
+    def clip_chat(
+        clip_id: ClipId,
+        replay: Replay,
+        start: Annotated[float, Query(alias="from", ge=0, le=CLIP_SECONDS_MAX, description=FROM)] = 0.0,
+        end: Annotated[float | None, Query(alias="to", gt=0, le=CLIP_SECONDS_MAX + 1, description=TO)] = None,
+        limit: Annotated[int, Query(ge=1, le=REPLAY_LIMIT_MAX, description="messages per page")] = REPLAY_LIMIT_DEFAULT,
+        cursor: Cursor = None,
+    ) -> ChatReplayPage:
+        """The clip's chat replay, kept as long as the clip (after its VOD is gone too): the
+        messages sent from `from` to before `to` seconds after the clip's start, oldest first,
+        each with its `offset_seconds` from the clip's start. Deleted messages and those of users
+        banned from the channel are left out."""
+        return replay.clip_page(clip_id, start, end, limit, cursor or None)
 
     @router.delete("/{clip_id:clip_id}", status_code=204, response_class=Response, responses=DELETE_PROBLEMS)
     def delete_clip(clip_id: ClipId, caller: CurrentUser, clips: Clips) -> Response:

@@ -87,9 +87,9 @@ class ChatConstruct(Construct):
             bus=bus,
             service=Service.CHAT,
             handler="functions.chat.events.handler",
-            detail_types=("StreamStarted", "StreamEnded", "VodReady"),
+            detail_types=("StreamStarted", "StreamEnded", "VodReady", "ClipCreated", "ClipDeleted"),
             timeout_seconds=EVENTS_TIMEOUT_SECONDS,
-            description="Tells chat rooms their channel went live or offline; keeps a VOD's chat",
+            description="Tells chat rooms their channel went live or offline; keeps a VOD's or clip's chat",
         )
         self.functions: dict[str, lambda_.Function] = {
             "connect": connect,

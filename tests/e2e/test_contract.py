@@ -63,6 +63,7 @@ ACCEPTED_400 = (
     "put_destinations_streams_me_destinations_put",
     "create_clip_clips_post",
     "list_clips_clips_get",
+    "clip_chat_clips__clip_id__chat_get",
 )
 OPERATION = """
 [[operations]]

@@ -256,7 +256,10 @@ def test_every_queue_is_encrypted_and_tls_only_in_aws(aws_app: Synthesized, loca
 
 @pytest.mark.parametrize(
     ("handler", "detail_types"),
-    [(CHAT_EVENTS, ["StreamStarted", "StreamEnded", "VodReady"]), (STREAMS_EVENTS, ["ViewerCountChanged"])],
+    [
+        (CHAT_EVENTS, ["StreamStarted", "StreamEnded", "VodReady", "ClipCreated", "ClipDeleted"]),
+        (STREAMS_EVENTS, ["ViewerCountChanged"]),
+    ],
 )
 def test_event_consumers_retry_and_keep_what_fails(aws_app: Synthesized, handler: str, detail_types: list[str]) -> None:
     template = aws_app.template("Api")

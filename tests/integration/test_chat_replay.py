@@ -41,9 +41,9 @@ def client(accounts: SigningKey) -> Iterator[TestClient]:
 
 @pytest.fixture(autouse=True)
 def _fresh_event_consumer() -> Iterator[None]:
-    chat_events._replay.cache_clear()
+    chat_events._keeper.cache_clear()
     yield
-    chat_events._replay.cache_clear()
+    chat_events._keeper.cache_clear()
 
 
 def say(at: datetime, user: str, text: str, channel: str = CHANNEL) -> ChatMessage:

@@ -14,8 +14,8 @@ Chat table, one partition per room, `ROOM#<channel>`:
   the viewer-count events.
 - `MOD#<user>`: a moderator; `BAN#<user>`: a ban, or a timeout when `until` is set (then TTL).
 - `MSG#<id>`: a message, TTL `MESSAGE_TTL`, or the expiry of the VOD that replays it
-  (`keep_messages`); ids sort by time, so history is one query backwards and a VOD's chat one
-  query forwards.
+  (`keep_messages`), or none while a clip replays it (`holders`, `hold_messages`); ids sort by
+  time, so history is one query backwards and a VOD's or clip's chat one query forwards.
 - `NONCE#<user>#<nonce>`: the message a client nonce produced (TTL 10 min): a resend is found.
 - `LAST#<user>`: when the user last sent (slow mode).
 And `USER#<user>` / `RATE`: the sender's rate-limit state (GCRA theoretical arrival time).
@@ -35,7 +35,8 @@ from pynamodb.attributes import (
     UTCDateTimeAttribute,
 )
 from pynamodb.exceptions import DeleteError, DoesNotExist, PynamoDBException, UpdateError
-from pynamodb.expressions.condition import size
+from pynamodb.expressions.condition import Condition, size
+from pynamodb.expressions.update import Action
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
 from pynamodb.transactions import TransactWrite
 
@@ -264,6 +265,8 @@ class MessageItem(BaseItem):
     badges = ListAttribute[UnicodeAttribute](of=UnicodeAttribute)
     text = UnicodeAttribute()
     ts = UTCDateTimeAttribute()
+    # The clips replaying it (`CLIP#<id>`): while any does, it has no expiry.
+    holders = UnicodeSetAttribute(null=True)
 
 
 class NonceItem(BaseItem):
@@ -470,24 +473,64 @@ class ChatRepository:
         """Messages of `channel` sent from `start` to before `end` expire no earlier than
         `until`; returns how many were extended. Idempotent; a message deleted meanwhile stays
         deleted (each update is conditional on the message existing)."""
-        expires_at = self.messages.expires_at
+        messages = self.messages
+        expires_at = messages.expires_at
+        # A message a clip holds has no expiry, and keeps none.
+        sooner = messages.holders.does_not_exist() & (expires_at.does_not_exist() | (expires_at < until))
+        items = self._messages_in(channel, start, end, sooner)
+        return self._update_each(items, [expires_at.set(until)], messages.pk.exists() & sooner, "keep")
+
+    def hold_messages(self, channel: str, start: datetime, end: datetime, holder: str) -> int:
+        """`holder` (a clip) keeps the messages sent from `start` to before `end`: they lose their
+        expiry until every holder has let them go. Idempotent; how many it holds."""
+        messages = self.messages
+        items = self._messages_in(channel, start, end, None)
+        actions = [messages.holders.add({holder}), messages.expires_at.remove()]
+        return self._update_each(items, actions, messages.pk.exists(), "hold")
+
+    def release_messages(
+        self, channel: str, start: datetime, end: datetime, holder: str, kept_until: datetime | None
+    ) -> int:
+        """`holder` lets its messages go; one no other holder keeps expires again, at the later
+        of its own expiry (`MESSAGE_TTL` after it was sent) and `kept_until` (its VOD's expiry).
+        Idempotent; how many it released."""
+        messages = self.messages
+        items = self._messages_in(channel, start, end, messages.holders.contains(holder))
+
+        def expire(item: MessageItem) -> bool:
+            _conditionally(
+                lambda: item.update(actions=[messages.holders.delete({holder})], condition=messages.pk.exists()),
+                "release the message",
+            )
+            until = max(item.ts + MESSAGE_TTL, kept_until or item.ts)
+            # Unless another clip holds it (now, or by the time this lands).
+            condition = messages.pk.exists() & messages.holders.does_not_exist()
+            _conditionally(lambda: item.update(actions=[messages.expires_at.set(until)], condition=condition), "expire")
+            return True
+
+        with ThreadPoolExecutor(KEEP_CONCURRENCY) as pool:
+            return sum(pool.map(expire, items))
+
+    def _messages_in(
+        self, channel: str, start: datetime, end: datetime, condition: Condition | None
+    ) -> list[MessageItem]:
         keys = self.messages.sk.between(f"MSG#{message_id_prefix(start)}", f"MSG#{message_id_prefix(end)}")
-        sooner = expires_at.does_not_exist() | (expires_at < until)
         try:
-            items = list(
-                self.messages.query(room_pk(channel), keys, filter_condition=sooner, attributes_to_get=["pk", "sk"])
+            return list(
+                self.messages.query(
+                    room_pk(channel), keys, filter_condition=condition, attributes_to_get=["pk", "sk", "ts"]
+                )
             )
         except PynamoDBException as exc:
             raise DependencyUnavailable(f"could not read the chat: {exc.msg}") from exc
 
-        def keep(item: MessageItem) -> bool:
-            return _conditionally(
-                lambda: item.update(actions=[expires_at.set(until)], condition=self.messages.pk.exists()),
-                "keep the message",
-            )
+    @staticmethod
+    def _update_each(items: list[MessageItem], actions: list[Action], condition: Condition, what: str) -> int:
+        def update(item: MessageItem) -> bool:
+            return _conditionally(lambda: item.update(actions=actions, condition=condition), f"{what} the message")
 
         with ThreadPoolExecutor(KEEP_CONCURRENCY) as pool:
-            return sum(pool.map(keep, items))
+            return sum(pool.map(update, items))
 
     # --- throttles ----------------------------------------------------------------------------
 

@@ -4,7 +4,8 @@ Item layout (keys `pk` / `sk`):
 - `CLIP#<id>` / `CLIP`: `ClipItem`: `title`, `channel`, `creator`, `broadcast_id`,
   `start_seconds`, `duration_seconds`, `created_at`, `playback_path` (relative to the media
   prefix), `views`, the MP4 download's `download_state`, `download_progress`, `download_bytes`,
-  `download_reason`, `download_updated_at`. `gsi1pk = CLIPS#<channel>`, `gsi1sk = <created_at>#<id>`: a channel's clips,
+  `download_reason`, `download_updated_at`, and `starts_at` (where its chat replay starts).
+  `gsi1pk = CLIPS#<channel>`, `gsi1sk = <created_at>#<id>`: a channel's clips,
   newest first, are one query on `gsi1`. No TTL: a clip stays until it is deleted.
 - `CLIP#<id>` / `VIEWS`: `ClipRankItem`, the clip's place among its channel's most viewed:
   `views`, `gsi1pk = CLIPTOP#<channel>`, `gsi1sk = <views, 12 digits>#<id>`. It follows the clip's
@@ -57,6 +58,7 @@ class ClipItem(BaseItem):
     download_bytes = NumberAttribute(null=True)
     download_reason = UnicodeAttribute(null=True)
     download_updated_at = UTCDateTimeAttribute(null=True)
+    starts_at = UTCDateTimeAttribute(null=True)
     gsi1pk = UnicodeAttribute(attr_name=TABLE_GSI_PARTITION_KEY)
     gsi1sk = UnicodeAttribute(attr_name=TABLE_GSI_SORT_KEY)
     by_channel = ChannelClipsIndex()
@@ -116,6 +118,7 @@ class ClipRepository:
             views=record.views,
             download_state=record.download_state,
             download_progress=record.download_progress,
+            starts_at=None if record.starts_at is None else record.starts_at.astimezone(UTC),
             gsi1pk=clips_partition(record.channel),
             gsi1sk=clip_sort_key(created, record.clip_id),
         )
@@ -247,4 +250,5 @@ def record_from_item(item: ClipItem) -> ClipRecord:
         download_bytes=None if item.download_bytes is None else int(item.download_bytes),
         download_reason=item.download_reason,
         download_updated_at=item.download_updated_at,
+        starts_at=item.starts_at,
     )

@@ -5,7 +5,7 @@ with playlists of its own, so neither the VOD's retention nor its deletion touch
 """
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Annotated, Final, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema, field_validator
@@ -128,6 +128,13 @@ class ClipRecord:
     download_reason: str | None = None
     # When the download's state or progress last changed (the record's creation until then).
     download_updated_at: datetime | None = None
+    # The instant of the broadcast where the clip starts, on the chat's clock (the broadcast's
+    # start plus `start_seconds`): its chat replay is the messages sent from it for its length.
+    starts_at: datetime | None = None
+
+    @property
+    def ends_at(self) -> datetime | None:
+        return None if self.starts_at is None else self.starts_at + timedelta(seconds=self.duration_seconds)
 
 
 @dataclass(frozen=True)

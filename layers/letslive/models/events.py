@@ -62,12 +62,16 @@ class VodDeleted(DomainEvent):
 
 
 class ClipCreated(DomainEvent):
-    """A clip was made (its media copied, its record stored): its MP4 is to be remuxed."""
+    """A clip was made (its media copied, its record stored): its MP4 is to be remuxed and its
+    chat kept as long as the clip."""
 
     detail_type: ClassVar[str] = "ClipCreated"
     channel: str
     clip_id: str
     created_at: datetime
+    # The chat it replays: the messages sent from `starts_at` to before `ends_at` are kept with it.
+    starts_at: datetime
+    ends_at: datetime
 
 
 class ClipDeleted(DomainEvent):
@@ -79,6 +83,11 @@ class ClipDeleted(DomainEvent):
     clip_id: str
     media_prefix: str
     deleted_at: datetime
+    # The chat it kept (None: a clip made before clips kept their chat), and the expiry of its
+    # broadcast's VOD when one is still kept (its messages then stay as long as that VOD).
+    starts_at: datetime | None = None
+    ends_at: datetime | None = None
+    vod_expires_at: datetime | None = None
 
 
 class ViewerCountChanged(DomainEvent):

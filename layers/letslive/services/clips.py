@@ -164,6 +164,7 @@ class ClipService:
         with ThreadPoolExecutor(COPY_THREADS) as pool:
             list(pool.map(lambda pair: self.media.copy(pair[0], pair[1], SEGMENT_TYPE, SEGMENT_CACHE), copies))
         self.media.put(f"{target}/{CLIP_PLAYLIST}", master.encode(), PLAYLIST_TYPE, CLIP_PLAYLIST_CACHE)
+        starts_at = broadcast.started_at + timedelta(seconds=span.start_seconds)
         record = ClipRecord(
             clip_id=clip_id,
             title=request.title or broadcast.title,
@@ -174,13 +175,20 @@ class ClipService:
             duration_seconds=round(span.duration_seconds, 3),
             created_at=now,
             playback_path=f"{clip_prefix_path(clip_id)}/{CLIP_PLAYLIST}",
+            starts_at=starts_at,
         )
         self.clips.create(record)
-        # Its MP4 is remuxed by the downloads consumer; unpublished, the clip page says it failed
-        # once `DOWNLOAD_STALE` has passed (the clip itself plays either way).
-        publish_after_commit(
-            self.events, ClipCreated(channel=record.channel, clip_id=record.clip_id, created_at=record.created_at)
+        # Its MP4 is remuxed and its chat kept by the event's consumers. Unpublished, the clip page
+        # says the download failed once `DOWNLOAD_STALE` has passed, and its chat stays only as
+        # long as the broadcast's VOD; the clip itself plays either way.
+        created = ClipCreated(
+            channel=record.channel,
+            clip_id=record.clip_id,
+            created_at=record.created_at,
+            starts_at=starts_at,
+            ends_at=starts_at + timedelta(seconds=record.duration_seconds),
         )
+        publish_after_commit(self.events, created)
         return self._view(record)
 
     def get(self, clip_id: str) -> Clip:
@@ -218,12 +226,17 @@ class ClipService:
             state = self.moderators.chatter_state(record.channel, who, self._clock())
             if not state.moderator or state.ban is not None:
                 raise Forbidden("only the clip's creator, the channel's owner or its moderators may delete it")
+        now = self._clock()
+        vod = self.vods.get(record.broadcast_id)
         self.events.publish(
             ClipDeleted(
                 channel=record.channel,
                 clip_id=record.clip_id,
                 media_prefix=clip_media_prefix(record.clip_id),
-                deleted_at=self._clock(),
+                deleted_at=now,
+                starts_at=record.starts_at,
+                ends_at=record.ends_at,
+                vod_expires_at=vod.expires_at if vod is not None and vod.expires_at > now else None,
             )
         )
         if not self.clips.delete(clip_id):

@@ -9,57 +9,47 @@ import type { ChatReplayPage, ReplayedMessage } from "@/lib/types";
 
 // The replay is read a minute at a time: the minute playing and those either side, so a seek
 // anywhere shows what was said just before it and playback never waits at a minute's edge.
-// Minutes count from the start of the range shown (the VOD's start, or a clip's start in it)
-// and the last one stops at the range's end: a clip (up to a minute) is one request.
+// A clip (up to a minute) is one request.
 const CHUNK_SECONDS = 60;
 const PAGE_LIMIT = 500;
 const SHOWN = 150;
 
-/** Part of a VOD's replay, seconds after its start: from `from` to before `to`. */
-export interface ReplayRange {
-  from: number;
-  to: number;
-}
-
-async function loadRange(vodId: string, from: number, to: number | null): Promise<ReplayedMessage[]> {
+async function loadRange(source: string, from: number, to: number | null): Promise<ReplayedMessage[]> {
   const items: ReplayedMessage[] = [];
   let cursor: string | null = null;
   do {
     const params = new URLSearchParams({ from: String(from), limit: String(PAGE_LIMIT) });
     if (to !== null) params.set("to", String(to));
     if (cursor) params.set("cursor", cursor);
-    const page: ChatReplayPage = await api<ChatReplayPage>(`/vods/${encodeURIComponent(vodId)}/chat?${params}`, {
-      auth: "none",
-    });
+    const page: ChatReplayPage = await api<ChatReplayPage>(`${source}?${params}`, { auth: "none" });
     items.push(...page.items);
     cursor = page.next_cursor;
   } while (cursor);
   return items;
 }
 
-/** The chat of a VOD as it was at `offset` seconds after the VOD's start; with `range`, only
- *  what was said in it (a clip's range of its broadcast). A VOD that is gone (404: deleted or
- *  expired, which a clip outlives) shows a note instead. */
-export default function ChatReplay({
-  vodId,
-  offset,
-  range,
-}: {
-  vodId: string;
-  offset: number;
-  range?: ReplayRange;
-}) {
+/** A VOD's replay (`/vods/{id}/chat`) or a clip's (`/clips/{id}/chat`). */
+export function vodReplay(vodId: string): string {
+  return `/vods/${encodeURIComponent(vodId)}/chat`;
+}
+
+export function clipReplay(clipId: string): string {
+  return `/clips/${encodeURIComponent(clipId)}/chat`;
+}
+
+/** The chat as it was at `offset` seconds into the video, read from `source` (its offsets count
+ *  from the same start); `end`: the video's length, when the replay stops there (a clip). A
+ *  replay that is gone (404: a deleted or expired VOD) shows a note instead. */
+export default function ChatReplay({ source, offset, end }: { source: string; offset: number; end?: number }) {
   const [chunks, setChunks] = useState<ReadonlyMap<number, ReplayedMessage[]>>(new Map());
   const [failed, setFailed] = useState(false);
   const [gone, setGone] = useState(false);
   const requested = useRef(new Set<number>());
   const list = useRef<HTMLUListElement | null>(null);
 
-  const base = range?.from ?? 0;
-  const end = range?.to ?? null;
-  // The range's last minute (none past it): a position after its end is in it.
-  const last = end === null ? Infinity : Math.max(0, Math.ceil((end - base) / CHUNK_SECONDS) - 1);
-  const current = Math.min(last, Math.max(0, Math.floor((offset - base) / CHUNK_SECONDS)));
+  // The last minute (none past the end): a position after the end is in it.
+  const last = end === undefined ? Infinity : Math.max(0, Math.ceil(end / CHUNK_SECONDS) - 1);
+  const current = Math.min(last, Math.max(0, Math.floor(offset / CHUNK_SECONDS)));
 
   const mounted = useRef(false);
   useEffect(() => {
@@ -74,9 +64,9 @@ export default function ChatReplay({
     for (const chunk of [current - 1, current, current + 1]) {
       if (chunk < 0 || chunk > last || requested.current.has(chunk)) continue;
       requested.current.add(chunk);
-      const from = base + chunk * CHUNK_SECONDS;
-      const to = base + (chunk + 1) * CHUNK_SECONDS;
-      loadRange(vodId, from, end === null ? to : Math.min(to, end)).then(
+      const from = chunk * CHUNK_SECONDS;
+      const to = (chunk + 1) * CHUNK_SECONDS;
+      loadRange(source, from, end === undefined ? to : Math.min(to, end)).then(
         (items) => {
           if (!mounted.current) return;
           setFailed(false);
@@ -90,7 +80,7 @@ export default function ChatReplay({
         },
       );
     }
-  }, [vodId, current, base, end, last, gone]);
+  }, [source, current, end, last, gone]);
 
   const shown = useMemo(() => {
     const said = [...(chunks.get(current - 1) ?? []), ...(chunks.get(current) ?? [])];
@@ -119,7 +109,7 @@ export default function ChatReplay({
       <ul className="chat-lines" ref={list}>
         {gone && (
           <li className="chat-system" data-testid="chat-replay-gone">
-            Chat replay is gone with the broadcast&apos;s VOD
+            This chat replay is no longer kept
           </li>
         )}
         {shown.length === 0 && !loading && !gone && (

@@ -257,6 +257,29 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/clips/{clip_id}/chat": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Clip Chat
+         * @description The clip's chat replay, kept as long as the clip (after its VOD is gone too): the
+         *     messages sent from `from` to before `to` seconds after the clip's start, oldest first,
+         *     each with its `offset_seconds` from the clip's start. Deleted messages and those of users
+         *     banned from the channel are left out.
+         */
+        get: operations["clip_chat_clips__clip_id__chat_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/clips/{clip_id}/views": {
         parameters: {
             query?: never;
@@ -2156,6 +2179,67 @@ export interface operations {
             };
             /** @description neither its creator, the channel owner nor one of its moderators (`forbidden`) */
             403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description no such clip: never made, or deleted (`clip-not-found`) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @constant */
+                        message: "Not Found";
+                    };
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description the request does not match this document (`validation`) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    clip_chat_clips__clip_id__chat_get: {
+        parameters: {
+            query?: {
+                /** @description seconds after the clip's start */
+                from?: number;
+                /** @description seconds after its start (its end if absent); not after `from`: an empty page */
+                to?: number | null;
+                /** @description messages per page */
+                limit?: number;
+                cursor?: string | null;
+            };
+            header?: never;
+            path: {
+                clip_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ChatReplayPage"];
+                };
+            };
+            /** @description a cursor this replay did not issue (`invalid-cursor`) */
+            400: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -4,7 +4,7 @@ import Link from "next/link";
 import { useRouter, useSearchParams } from "next/navigation";
 import { Suspense, useCallback, useRef, useState } from "react";
 
-import ChatReplay from "@/components/ChatReplay";
+import ChatReplay, { clipReplay } from "@/components/ChatReplay";
 import ClipDownload, { isPreparing } from "@/components/ClipDownload";
 import CopyButton from "@/components/CopyButton";
 import ErrorBox from "@/components/ErrorBox";
@@ -154,11 +154,7 @@ function ClipView({ id }: { id: string }) {
       {clip && (
         // The clip's range of its broadcast's chat (a VOD's id is its broadcast's id), in sync
         // with the clip: its position plus where it starts in the broadcast.
-        <ChatReplay
-          vodId={clip.broadcast_id}
-          offset={clip.start_seconds + position}
-          range={{ from: clip.start_seconds, to: clip.start_seconds + clip.duration_seconds }}
-        />
+        <ChatReplay source={clipReplay(clip.clip_id)} offset={position} end={clip.duration_seconds} />
       )}
     </div>
   );

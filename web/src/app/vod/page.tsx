@@ -4,7 +4,7 @@ import Link from "next/link";
 import { useSearchParams } from "next/navigation";
 import { Suspense, useCallback, useState } from "react";
 
-import ChatReplay from "@/components/ChatReplay";
+import ChatReplay, { vodReplay } from "@/components/ChatReplay";
 import ErrorBox from "@/components/ErrorBox";
 import Player from "@/components/Player";
 import VodClipper from "@/components/VodClipper";
@@ -86,7 +86,7 @@ function VodView({ id }: { id: string }) {
         </div>
         )}
       </div>
-      {vod && <ChatReplay vodId={vod.vod_id} offset={offset} />}
+      {vod && <ChatReplay source={vodReplay(vod.vod_id)} offset={offset} />}
     </div>
   );
 }
