@@ -25,12 +25,12 @@ import pytest
 from playwright.sync_api import Browser, expect, sync_playwright
 from websockets.sync.client import connect
 
-from letslive.constants import Service, health_route
+from letslive.constants import Service, Table, health_route
 from localstack.emulator import REPO_ROOT
 from localstack.platform import CHROMIUM, CHROMIUM_ARGS, WEB_ROOT
 from tests.e2e.channels import channel_state, new_channel
 from tests.e2e.conftest import RECORDING_CHUNK_SEGMENTS, LocalPlatform
-from tests.e2e.media import make_source, publish
+from tests.e2e.media import make_source, publish, wait_for
 from tests.support.nginx_rtmp import NginxRtmp, probe_recording
 
 SCREENSHOTS = REPO_ROOT / ".local" / "screenshots"
@@ -166,6 +166,23 @@ def replays_in_sync(tab: Tab, platform: LocalPlatform, message_id: str | None, t
     expect(replayed).to_contain_text(text)
 
 
+def kept_with_the_vod(platform: LocalPlatform, vod_page: str, channel: str, message_id: str | None) -> None:
+    """The chat's event consumer (the deployed Lambda) handled `VodReady`: the message expires
+    with the VOD, not after the chat's week."""
+    match = re.search(r"id=(\w+)", vod_page)
+    assert match is not None, vod_page
+    vod = httpx.get(f"{platform.edge_url}/api/vods/{match.group(1)}", timeout=30).json()
+    dynamodb = platform.deployment.client("dynamodb")
+    key = {"pk": {"S": f"ROOM#{channel}"}, "sk": {"S": f"MSG#{message_id}"}}
+
+    def expiry() -> int:
+        item = dynamodb.get_item(TableName=platform.deployment.table_name(Table.CHAT), Key=key)["Item"]
+        return int(item["expires_at"]["N"])
+
+    expected = int(datetime.fromisoformat(vod["expires_at"]).timestamp())
+    wait_for(lambda: expiry() == expected, 30, "the message kept as long as the VOD")
+
+
 def test_sign_up_go_live_watch_chat_and_replay_in_the_browser(
     platform: LocalPlatform, browser: Browser, warm: None, tmp_path: Path, record_property: Any
 ) -> None:
@@ -265,6 +282,7 @@ def test_sign_up_go_live_watch_chat_and_replay_in_the_browser(
         expect(watch.get_by_test_id("vod-title")).to_be_visible()
         plays(viewer, 2)
         replays_in_sync(viewer, platform, message_id, text)
+        kept_with_the_vod(platform, watch.url, streamer_name.lower(), message_id)
         viewer.screenshot("vod")
         assert not streamer.errors, streamer.errors
         assert not viewer.errors, viewer.errors
@@ -392,8 +410,9 @@ def test_a_viewer_clips_a_live_broadcast_from_the_player_and_plays_the_clip(
     platform: LocalPlatform, browser: Browser, warm: None, tmp_path: Path
 ) -> None:
     """Issue 16 (clips): one click in the live player makes a clip of the last seconds; its page
-    plays it, counts the view, names the channel and the creator, and gives a share URL; the
-    channel page lists it among the newest and the most viewed."""
+    plays it, counts the view, names the channel and the creator, gives a share URL, replays
+    the chat said in it and offers its MP4 once remuxed; the channel page lists it among the
+    newest and the most viewed."""
     source = make_source(tmp_path, 360, 60)
     with httpx.Client(base_url=f"{platform.edge_url}/api", timeout=60) as api:
         channel = new_channel(api)
@@ -405,6 +424,15 @@ def test_a_viewer_clips_a_live_broadcast_from_the_player_and_plays_the_clip(
             page = viewer.page
             page.goto(f"/channel/?u={channel.username}")
             plays(viewer, 12)
+            # Something said a few seconds before the clip is made: the clip replays it.
+            text = f"clip this {uuid.uuid4().hex[:6]}"
+            expect(page.get_by_test_id("chat-status")).to_have_text("connected", timeout=60_000)
+            page.get_by_test_id("chat-input").fill(text)
+            page.get_by_test_id("chat-send").click()
+            line = page.locator(f'[data-testid=chat-message][data-user="{clipper}"]')
+            expect(line).to_contain_text(text, timeout=30_000)
+            message_id = line.get_attribute("data-id")
+            plays(viewer, 4)
             page.get_by_test_id("clip-button").click()
             created = page.get_by_test_id("clip-created")
             expect(created).to_be_visible(timeout=30_000)
@@ -418,6 +446,16 @@ def test_a_viewer_clips_a_live_broadcast_from_the_player_and_plays_the_clip(
             expect(page.get_by_test_id("clip-share-url")).to_contain_text(f"/clip/?id={clip_id}")
             expect(page.get_by_test_id("clip-delete")).to_be_visible()  # its creator may delete it
             plays(viewer, 3)
+            # Its chat, kept with it (`GET /clips/{id}/chat`), shown when playback reaches it.
+            replayed = page.locator(f'[data-testid=replay-message][data-id="{message_id}"]')
+            expect(replayed).to_contain_text(text, timeout=30_000)
+            # Its MP4, remuxed by the consumer on the bus, offered once ready.
+            download = page.get_by_test_id("clip-download")
+            expect(download).to_have_attribute("data-state", "ready", timeout=60_000)
+            link = page.get_by_test_id("clip-download-link")
+            expect(link).to_contain_text("Download MP4")
+            mp4 = httpx.get(link.get_attribute("href") or "", timeout=30)
+            assert (mp4.status_code, mp4.headers["content-type"]) == (200, "video/mp4")
             viewer.screenshot("clip")
             page.goto(f"/channel/?u={channel.username}")
             card = page.locator(f'[data-testid=clip-card][data-clip-id="{clip_id}"]')
