@@ -1,12 +1,13 @@
 """Broadcasts across two workers behind HAProxy, as in AWS: a reconnect lands on the other worker
 and the broadcast goes on there; a second publisher is refused wherever it lands; a worker killed
 with SIGKILL loses the broadcast to nobody (the publisher reconnects, another worker resumes from
-the recording in S3), and a worker killed with nobody coming back is swept: channel offline,
+the recording in S3, and its restream), and a worker killed with nobody coming back is swept: channel offline,
 VOD written from what reached S3."""
 
 import shutil
 import subprocess
 import time
+import uuid
 from pathlib import Path
 
 import httpx
@@ -28,6 +29,7 @@ from tests.e2e.channels import (
 )
 from tests.e2e.conftest import WORKERS, LocalPlatform
 from tests.e2e.media import make_source, publish, wait_for
+from tests.support.nginx_rtmp import NginxRtmp, probe_recording
 
 pytestmark = pytest.mark.tools("ffmpeg", HAPROXY)
 
@@ -155,6 +157,55 @@ def test_sigkill_of_a_worker_loses_nothing_its_publisher_brings_back(
     assert assert_complete(vod, discontinuities=1) >= 8
     (untouched,) = wait_for(lambda: vods_of(api, bystander.username), 60, "the bystander's VOD")
     assert assert_complete(untouched, discontinuities=0) >= 38
+
+
+def test_sigkill_mid_restream_the_worker_that_resumes_forwards_again(
+    platform: LocalPlatform, api: httpx.Client, sources: dict[str, Path], tmp_path: Path
+) -> None:
+    """Restream across a dead worker: its forwarding FFmpeg goes with it (its stdin closes), the
+    publisher reconnects, and the worker that resumes the broadcast reads the destinations again
+    and forwards from its first tag: the destination sees a second publish and the health API
+    reports it live again. Nothing on the destination's side has to notice a worker died."""
+    destination_key = f"dest_{uuid.uuid4().hex[:12]}"
+    with NginxRtmp({destination_key}, tmp_path / "nginx") as destination:
+        channel = new_channel(api)
+        owner = {"authorization": f"Bearer {channel.token}"}
+        body = {"destinations": [{"name": "nginx", "url": destination.rtmp_url, "key": destination_key}]}
+        saved = api.put("/streams/me/destinations", json=body, headers=owner)
+        assert saved.status_code == 200, saved.text
+        url = f"{platform.rtmp_url}/{channel.key}"
+        before = active_broadcasts(platform)
+        publisher = publish(sources["long"], url)
+        resumed: subprocess.Popen[bytes] | None = None
+        try:
+            killed = carrier(platform, before)
+            broadcast = live_broadcast_id(api, channel)
+            destination.wait_publishing(destination_key, timeout=30)
+            time.sleep(3)
+            process = platform.workers.process(killed)
+            process.kill()  # SIGKILL: no drain, no goodbye to the destination
+            process.wait()
+            publisher.wait(timeout=30)
+            destination.wait_not_publishing(destination_key, timeout=30)
+            resumed = republish_until_accepted(sources["short"], url, within=LEASE_SECONDS + 20)
+            assert live_broadcast_id(api, channel) == broadcast, "the same broadcast goes on"
+            stats = destination.wait_publishing(destination_key, timeout=30)
+            assert stats.video_codec == "H264"
+
+            def forwarding() -> bool:
+                health = api.get("/streams/me/health", headers=owner).json()
+                return [d["state"] for d in health.get("destinations") or []] == ["live"]
+
+            wait_for(forwarding, 30, "the destination live again in the health API")
+            finish(resumed)
+        finally:
+            publisher.kill()
+            if resumed is not None:
+                resumed.kill()
+        destination.wait_not_publishing(destination_key, timeout=30)
+        first, second = destination.recordings(destination_key)
+        assert probe_recording(first).video_packets > 3 * 30  # up to the kill
+        assert probe_recording(second).video_packets > 6 * 30  # most of the 8 s resumed
 
 
 def test_a_dead_worker_with_nobody_coming_back_is_swept(

@@ -15,6 +15,8 @@ from functions.vods.app import create_app
 from letslive.constants import MEDIA_PREFIX
 from letslive.data.chat import ChatRepository
 from letslive.data.clips import ClipRepository
+from letslive.data.storage import S3MediaStorage
+from letslive.errors import DependencyUnavailable
 from letslive.media.playlists import Segment, live_playlist, parse_media_playlist, vod_playlist
 from letslive.models.chat import Ban
 from letslive.models.events import ClipDeleted, VodDeleted
@@ -233,6 +235,45 @@ def test_the_creator_the_channel_owner_or_a_moderator_deletes_a_clip_and_its_med
     assert left == 0
     assert s3.list_objects_v2(Bucket=media_bucket, Prefix=broadcast_prefix(broadcast.broadcast_id))["KeyCount"] > 0
     assert_problem(api.delete(f"/clips/{mine}", headers=auth(accounts, "bob")), 404, "clip-not-found")
+
+
+@pytest.mark.parametrize("fails", ["copy", "record"])
+def test_a_clip_that_fails_midway_leaves_no_media_behind(
+    api: TestClient, accounts: SigningKey, event_bus: EventBus, s3: "S3Client", media_bucket: str,
+    monkeypatch: pytest.MonkeyPatch, fails: str,
+) -> None:  # fmt: skip
+    """S3 failing on the 7th segment copy (as a timed-out CopyObject does), or the record's write
+    failing after every copy: the caller gets a 503 to retry, and what was copied goes through
+    `ClipDeleted`, whose consumer removes it; no clip is listed."""
+    broadcast = go_live("alice")
+    record(broadcast, 20)
+    event_bus.received()
+    copies: list[str] = []
+    real_copy = S3MediaStorage.copy
+
+    def failing_copy(self: S3MediaStorage, source_key: str, key: str, content_type: str, cache_control: str) -> None:
+        copies.append(key)
+        if fails == "copy" and len(copies) == 7:
+            raise DependencyUnavailable(f"copying {source_key}: Read timeout on endpoint URL")
+        real_copy(self, source_key, key, content_type, cache_control)
+
+    def failing_create(self: ClipRepository, record: Any) -> None:
+        raise DependencyUnavailable("could not store the clip: ProvisionedThroughputExceededException")
+
+    monkeypatch.setattr(S3MediaStorage, "copy", failing_copy)
+    if fails == "record":
+        monkeypatch.setattr(ClipRepository, "create", failing_create)
+    response = clip(api, accounts, "bob", broadcast_id=broadcast.broadcast_id, seconds=10)
+    assert_problem(response, 503, "dependency-unavailable")
+    clips = f"{MEDIA_PREFIX}/clips/"
+    assert s3.list_objects_v2(Bucket=media_bucket, Prefix=clips)["KeyCount"] > 0  # what was copied
+    (event,) = [e for e in event_bus.received() if e["detail-type"] == "ClipDeleted"]
+    orphan = ClipDeleted.model_validate(event["detail"])
+    assert orphan.media_prefix == f"{clips}{orphan.clip_id}"
+    assert vod_media_cleaner().remove(orphan).objects > 0
+    assert s3.list_objects_v2(Bucket=media_bucket, Prefix=clips)["KeyCount"] == 0
+    assert api.get("/clips", params={"channel": "alice"}).json()["items"] == []
+    assert s3.list_objects_v2(Bucket=media_bucket, Prefix=broadcast_prefix(broadcast.broadcast_id))["KeyCount"] > 0
 
 
 def test_a_clip_deleted_event_names_only_its_own_directory(api: TestClient) -> None:

@@ -18,7 +18,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Final, Protocol
 
 from letslive.errors import BroadcastNotFound, ClipNotFound, Forbidden, MediaNotFound, RateLimited
-from letslive.media.clips import clip_playlist, clip_span, rung_segments
+from letslive.media.clips import ClipSpan, clip_playlist, clip_span, rung_segments
 from letslive.media.playlists import Segment, parse_master_playlist, parse_media_playlist
 from letslive.models.chat import ChatterState
 from letslive.models.clips import (
@@ -142,7 +142,8 @@ class ClipService:
         self._new_id = new_id
 
     def create(self, caller: str, request: ClipRequest) -> Clip:
-        """Make the clip (its media copied, its playlists written), then record it."""
+        """Make the clip (its media copied, its playlists written), then record it. When that
+        fails midway, `ClipDeleted` goes out for what was copied (no record names it)."""
         now = self._clock()
         broadcast = self.broadcasts.broadcast(request.broadcast_id)
         if broadcast is None:
@@ -156,14 +157,6 @@ class ClipService:
         span = clip_span(top, request.seconds, request.start_seconds)
         clip_id = self._new_id()
         target = clip_media_prefix(clip_id)
-        copies: list[tuple[str, str]] = []
-        for name, segments in rungs.items():
-            playlist, pairs = clip_playlist(name, rung_segments(top, span, segments))
-            self.media.put(f"{target}/{name}.m3u8", playlist.encode(), PLAYLIST_TYPE, CLIP_PLAYLIST_CACHE)
-            copies += [(f"{prefix}/{source}", f"{target}/{copy}") for source, copy in pairs]
-        with ThreadPoolExecutor(COPY_THREADS) as pool:
-            list(pool.map(lambda pair: self.media.copy(pair[0], pair[1], SEGMENT_TYPE, SEGMENT_CACHE), copies))
-        self.media.put(f"{target}/{CLIP_PLAYLIST}", master.encode(), PLAYLIST_TYPE, CLIP_PLAYLIST_CACHE)
         starts_at = broadcast.started_at + timedelta(seconds=span.start_seconds)
         record = ClipRecord(
             clip_id=clip_id,
@@ -177,7 +170,14 @@ class ClipService:
             playback_path=f"{clip_prefix_path(clip_id)}/{CLIP_PLAYLIST}",
             starts_at=starts_at,
         )
-        self.clips.create(record)
+        try:
+            self._copy_media(prefix, target, master, rungs, span)
+            self.clips.create(record)
+        except Exception:
+            # What was copied has no record: the media consumer removes it, as a deleted clip's.
+            orphan = ClipDeleted(channel=record.channel, clip_id=clip_id, media_prefix=target, deleted_at=self._clock())
+            publish_after_commit(self.events, orphan)
+            raise
         # Its MP4 is remuxed and its chat kept by the event's consumers. Unpublished, the clip page
         # says the download failed once `DOWNLOAD_STALE` has passed, and its chat stays only as
         # long as the broadcast's VOD; the clip itself plays either way.
@@ -257,6 +257,21 @@ class ClipService:
         if not self.clips.take_slot(user, window_start, self.rate_limit, expires):
             retry = max(1, window_start + self.rate_window - epoch)
             raise RateLimited(f"at most {self.rate_limit} clips per {self.rate_window // 60} minutes", retry)
+
+    def _copy_media(
+        self, prefix: str, target: str, master: str, rungs: dict[str, list[Segment]], span: ClipSpan
+    ) -> None:
+        """Each rung's segments in the span copied under `target`, its playlists, then the master
+        (written last: a clip whose master is there has all its media)."""
+        top = next(iter(rungs.values()))
+        copies: list[tuple[str, str]] = []
+        for name, segments in rungs.items():
+            playlist, pairs = clip_playlist(name, rung_segments(top, span, segments))
+            self.media.put(f"{target}/{name}.m3u8", playlist.encode(), PLAYLIST_TYPE, CLIP_PLAYLIST_CACHE)
+            copies += [(f"{prefix}/{source}", f"{target}/{copy}") for source, copy in pairs]
+        with ThreadPoolExecutor(COPY_THREADS) as pool:
+            list(pool.map(lambda pair: self.media.copy(pair[0], pair[1], SEGMENT_TYPE, SEGMENT_CACHE), copies))
+        self.media.put(f"{target}/{CLIP_PLAYLIST}", master.encode(), PLAYLIST_TYPE, CLIP_PLAYLIST_CACHE)
 
     def _source(self, prefix: str, *, ended: bool) -> tuple[str, dict[str, list[Segment]]]:
         """The broadcast's master playlist and each rung's segments, best rung first: the VOD's
