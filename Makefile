@@ -52,7 +52,7 @@ dev: deps web
 	$(PY) -m localstack.platform --workers $(WORKERS) $(if $(filter 1 yes true,$(FRESH)),--fresh)
 
 test: deps web lint typecheck web-check
-	$(PY) -m pytest tests
+	$(PY) -m pytest tests --durations=30
 
 deps: python emulator node system
 

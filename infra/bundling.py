@@ -10,6 +10,7 @@ import subprocess
 import sys
 import tempfile
 import tomllib
+from collections.abc import Callable
 from pathlib import Path
 
 import jsii
@@ -67,30 +68,28 @@ def _install_dependencies(requirements: list[str], python_version: str) -> Path:
 
 @jsii.implements(ILocalBundling)
 class LayerBundler:
-    """`python/` = the wheels for the Lambda interpreter + the `letslive` package."""
+    """`python/` = the wheels of `requirements` for the Lambda interpreter, plus (`domain`) the
+    `letslive` package: the shared layer, or (the `media` extra, no domain package) PyAV's."""
 
-    def __init__(self, python_version: str) -> None:
+    def __init__(
+        self,
+        python_version: str,
+        *,
+        name: str = "layer",
+        requirements: Callable[[], list[str]] = layer_requirements,
+        domain: bool = True,
+    ) -> None:
         self.python_version = python_version
-        self.key = f"layer-python{python_version}"
+        self.key = f"{name}-python{python_version}"
+        self.requirements = requirements
+        self.domain = domain
 
     def try_bundle(self, output_dir: str, options: BundlingOptions) -> bool:
         target = Path(output_dir) / "python"
-        shutil.copytree(_install_dependencies(layer_requirements(), self.python_version), target, dirs_exist_ok=True)
-        shutil.copytree(LAYER_SOURCE / "letslive", target / "letslive", ignore=_IGNORE, dirs_exist_ok=True)
-        return True
-
-
-@jsii.implements(ILocalBundling)
-class MediaLayerBundler:
-    """`python/` = the `media` extra's wheels (PyAV with its FFmpeg libraries) only."""
-
-    def __init__(self, python_version: str) -> None:
-        self.python_version = python_version
-        self.key = f"media-layer-python{python_version}"
-
-    def try_bundle(self, output_dir: str, options: BundlingOptions) -> bool:
-        wheels = _install_dependencies(media_layer_requirements(), self.python_version)
-        shutil.copytree(wheels, Path(output_dir) / "python", dirs_exist_ok=True)
+        wheels = _install_dependencies(self.requirements(), self.python_version)
+        shutil.copytree(wheels, target, dirs_exist_ok=True)
+        if self.domain:
+            shutil.copytree(LAYER_SOURCE / "letslive", target / "letslive", ignore=_IGNORE, dirs_exist_ok=True)
         return True
 
 
@@ -111,7 +110,7 @@ class FunctionBundler:
         return True
 
 
-def bundled_code(source: Path, bundler: LayerBundler | MediaLayerBundler | FunctionBundler) -> lambda_.Code:
+def bundled_code(source: Path, bundler: LayerBundler | FunctionBundler) -> lambda_.Code:
     """Lambda code built by `bundler`. The functions share one source folder, so the asset is
     identified by its output, and CDK's in-process bundling cache (keyed on the options, which
     do not include the local bundler) is told apart by `command`."""

@@ -13,7 +13,7 @@ from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
-from infra.bundling import LAYER_SOURCE, MediaLayerBundler, bundled_code
+from infra.bundling import LAYER_SOURCE, LayerBundler, bundled_code, media_layer_requirements
 from infra.config import InfraConfig
 from infra.constructs.cdn import distribution_id_parameter
 from infra.constructs.data import media_bucket_arn_export
@@ -236,7 +236,12 @@ class ClipDownloadConsumer(Construct):
         self.media_layer = lambda_.LayerVersion(
             self,
             "MediaLayer",
-            code=bundled_code(LAYER_SOURCE, MediaLayerBundler(config.lambda_python)),
+            code=bundled_code(
+                LAYER_SOURCE,
+                LayerBundler(
+                    config.lambda_python, name="media-layer", requirements=media_layer_requirements, domain=False
+                ),
+            ),
             compatible_runtimes=[runtime],
             description="PyAV (FFmpeg's libraries) for remuxing clips",
         )
