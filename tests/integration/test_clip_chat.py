@@ -5,6 +5,7 @@ replay (`GET /clips/{id}/chat`) counts offsets from the clip's start and leaves 
 and banned users out. The events are taken off the bus and handed to the chat's consumer as
 EventBridge would."""
 
+import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -22,6 +23,7 @@ from letslive.services.tokens import SigningKey
 from tests.integration.conftest import EventBus
 from tests.integration.test_chat_replay import deliver, expiry, say, texts, week
 from tests.integration.test_clips_api import end_with_vod, made, record
+from tests.integration.test_health_api import LambdaContext
 from tests.integration.test_vods_api import auth
 from tests.support.problems import assert_problem
 
@@ -126,6 +128,22 @@ def test_a_clip_deleted_while_its_vod_is_kept_leaves_its_chat_to_the_vod(
     assert client.delete(f"/clips/{clip['clip_id']}", headers=auth(accounts, "bob")).status_code == 204
     deliver(event_bus, "ClipDeleted")
     assert [expiry(m) for m in said] == [vod_expires] * 4
+
+
+def test_a_release_delivered_before_its_hold_leaves_nothing_held(
+    client: TestClient, accounts: SigningKey, event_bus: EventBus,
+    live: tuple[Broadcast, list[ChatMessage], ChatMessage],
+) -> None:  # fmt: skip
+    """EventBridge does not order events: a clip deleted at once may have its `ClipDeleted`
+    handled first. Its late `ClipCreated` then holds nothing (the release is remembered)."""
+    broadcast, said, _ = live
+    clip = made(client, accounts, "bob", broadcast_id=broadcast.broadcast_id, start_seconds=10, seconds=10)
+    assert client.delete(f"/clips/{clip['clip_id']}", headers=auth(accounts, "bob")).status_code == 204
+    events = {e["detail-type"]: e for e in event_bus.received()}
+    context = LambdaContext("letslive-chat-events")
+    chat_events.handler({**events["ClipDeleted"], "id": uuid.uuid4().hex}, context)
+    chat_events.handler({**events["ClipCreated"], "id": uuid.uuid4().hex}, context)
+    assert [expiry(m) for m in said] == [week(m) for m in said]
 
 
 def test_a_clips_replay_leaves_out_deleted_messages_and_banned_users(

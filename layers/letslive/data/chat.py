@@ -17,6 +17,7 @@ Chat table, one partition per room, `ROOM#<channel>`:
   (`keep_messages`), or none while a clip replays it (`holders`, `hold_messages`); ids sort by
   time, so history is one query backwards and a VOD's or clip's chat one query forwards.
 - `NONCE#<user>#<nonce>`: the message a client nonce produced (TTL 10 min): a resend is found.
+- `RELEASED#CLIP#<id>`: a deleted clip let its messages go (TTL a day): its late hold holds none.
 - `LAST#<user>`: when the user last sent (slow mode).
 And `USER#<user>` / `RATE`: the sender's rate-limit state (GCRA theoretical arrival time).
 """
@@ -56,6 +57,9 @@ SLOTS_SK: Final = "SLOTS"
 RATE_SK: Final = "RATE"
 MESSAGE_TTL: Final = timedelta(days=7)
 NONCE_TTL: Final = timedelta(minutes=10)
+# How long a release is remembered: longer than any delivery of its hold can be late (an event
+# is retried for an hour at most).
+RELEASED_TTL: Final = timedelta(days=1)
 # Concurrent updates when a VOD keeps its messages: one request each, no batch API for updates.
 KEEP_CONCURRENCY: Final = 8
 
@@ -273,6 +277,10 @@ class NonceItem(BaseItem):
     message_id = UnicodeAttribute()
 
 
+class ReleasedItem(BaseItem):
+    """`RELEASED#<holder>`: the holder let its messages go; a late hold of it holds nothing."""
+
+
 class ThrottleItem(BaseItem):
     """`LAST#<user>` (slow mode: `at`) and `USER#<user>`/`RATE` (rate limit: `tat`), epoch seconds."""
 
@@ -310,6 +318,7 @@ class ChatRepository:
         self.rooms = bind(RoomItem, Table.CHAT)
         self.messages = bind(MessageItem, Table.CHAT)
         self.nonces = bind(NonceItem, Table.CHAT)
+        self.released = bind(ReleasedItem, Table.CHAT)
         self.throttles = bind(ThrottleItem, Table.CHAT)
         self._transactions = Transactions(max_attempts, sleep)
 
@@ -482,8 +491,16 @@ class ChatRepository:
 
     def hold_messages(self, channel: str, start: datetime, end: datetime, holder: str) -> int:
         """`holder` (a clip) keeps the messages sent from `start` to before `end`: they lose their
-        expiry until every holder has let them go. Idempotent; how many it holds."""
+        expiry until every holder has let them go. Idempotent; how many it holds (none once the
+        holder has released them: a hold delivered after its release)."""
         messages = self.messages
+        try:
+            self.released.get(room_pk(channel), f"RELEASED#{holder}", consistent_read=True)
+            return 0  # its release came first (EventBridge does not order events)
+        except DoesNotExist:
+            pass
+        except PynamoDBException as exc:
+            raise DependencyUnavailable(f"could not read the chat: {exc.msg}") from exc
         items = self._messages_in(channel, start, end, None)
         actions = [messages.holders.add({holder}), messages.expires_at.remove()]
         return self._update_each(items, actions, messages.pk.exists(), "hold")
@@ -495,6 +512,8 @@ class ChatRepository:
         of its own expiry (`MESSAGE_TTL` after it was sent) and `kept_until` (its VOD's expiry).
         Idempotent; how many it released."""
         messages = self.messages
+        marker = self.released(room_pk(channel), f"RELEASED#{holder}", expires_at=datetime.now(UTC) + RELEASED_TTL)
+        self._put(marker, "release the messages")
         items = self._messages_in(channel, start, end, messages.holders.contains(holder))
 
         def expire(item: MessageItem) -> bool:
