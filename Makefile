@@ -157,6 +157,7 @@ bench: deps web
 	$(PY) bench/ladder.py
 	$(PY) -m bench.rewind
 	$(PY) -m bench.restream
+	$(PY) -m bench.clip_download
 
 # `nag=true`: any unacknowledged cdk-nag finding fails the synth (and the deploy below).
 synth: python node web

@@ -183,6 +183,25 @@ def kept_with_the_vod(platform: LocalPlatform, vod_page: str, channel: str, mess
     wait_for(lambda: expiry() == expected, 30, "the message kept as long as the VOD")
 
 
+def clips_the_vod(tab: Tab, platform: LocalPlatform) -> None:
+    """The VOD page's range picker: 5 s from the player's position, titled, made through
+    `POST /clips` and starting where the player was (whole segments: up to a second before)."""
+    page = tab.page
+    tab.video("(v.currentTime = 2.5, true)")
+    page.get_by_test_id("vod-clip-open").click()
+    start = float(page.get_by_test_id("vod-clip-start").get_attribute("data-seconds") or "nan")
+    assert start >= 2, start
+    page.get_by_test_id("vod-clip-length").select_option("5")
+    page.get_by_test_id("vod-clip-title").fill("from the VOD")
+    page.get_by_test_id("vod-clip-submit").click()
+    made = page.get_by_test_id("clip-created")
+    expect(made).to_be_visible(timeout=30_000)
+    clip = httpx.get(f"{platform.edge_url}/api/clips/{made.get_attribute('data-clip-id')}", timeout=30).json()
+    assert clip["title"] == "from the VOD"
+    assert clip["start_seconds"] <= start < clip["start_seconds"] + 1.01, (clip, start)
+    assert 5 <= clip["duration_seconds"] <= 6.01, clip
+
+
 def test_sign_up_go_live_watch_chat_and_replay_in_the_browser(
     platform: LocalPlatform, browser: Browser, warm: None, tmp_path: Path, record_property: Any
 ) -> None:
@@ -284,6 +303,7 @@ def test_sign_up_go_live_watch_chat_and_replay_in_the_browser(
         replays_in_sync(viewer, platform, message_id, text)
         kept_with_the_vod(platform, watch.url, streamer_name.lower(), message_id)
         viewer.screenshot("vod")
+        clips_the_vod(viewer, platform)
         assert not streamer.errors, streamer.errors
         assert not viewer.errors, viewer.errors
     finally:
