@@ -10,6 +10,7 @@ from starlette.convertors import Convertor, register_url_convertor
 
 from functions.common.problems import problem_responses
 from functions.common.security import CurrentUser
+from functions.vods.routes import BAD_REPLAY_CURSOR, TO
 from letslive.models.chat import ChatReplayPage
 from letslive.models.clips import CLIP_ID_PATTERN, CLIP_SECONDS_MAX, Clip, ClipList, ClipPage, ClipRequest
 from letslive.models.schema import CURSOR_SCHEMA, HANDLE_SCHEMA
@@ -46,11 +47,8 @@ DELETE_PROBLEMS = problem_responses(
     },
     path_parameters=True,
 )
-CHAT_PROBLEMS = problem_responses(
-    {400: "a cursor this replay did not issue (`invalid-cursor`)", 404: NO_CLIP, 422: INVALID}, path_parameters=True
-)
+CHAT_PROBLEMS = problem_responses({400: BAD_REPLAY_CURSOR, 404: NO_CLIP, 422: INVALID}, path_parameters=True)
 FROM = "seconds after the clip's start"
-TO = "seconds after its start (its end if absent); not after `from`: an empty page"
 CLIP_ID_SCHEMA = {"pattern": f"^{CLIP_ID_PATTERN}$"}
 
 

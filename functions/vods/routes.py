@@ -29,9 +29,10 @@ VOD_PROBLEMS = problem_responses({404: NO_VOD, 422: INVALID}, path_parameters=Tr
 REPLAY_SECONDS_MAX = 10_000_000
 FROM = "seconds after the VOD's start"
 TO = "seconds after its start (its end if absent); not after `from`: an empty page"
+BAD_REPLAY_CURSOR = "a cursor this replay did not issue (`invalid-cursor`)"
 REPLAY_PROBLEMS = problem_responses(
     {
-        400: "a cursor this replay did not issue (`invalid-cursor`)",
+        400: BAD_REPLAY_CURSOR,
         404: NO_VOD,
         422: INVALID,
     },

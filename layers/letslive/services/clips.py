@@ -171,7 +171,7 @@ class ClipService:
             starts_at=starts_at,
         )
         try:
-            self._copy_media(prefix, target, master, rungs, span)
+            self._copy_media(prefix, target, master, rungs, top, span)
             self.clips.create(record)
         except Exception:
             # What was copied has no record: the media consumer removes it, as a deleted clip's.
@@ -186,7 +186,7 @@ class ClipService:
             clip_id=record.clip_id,
             created_at=record.created_at,
             starts_at=starts_at,
-            ends_at=starts_at + timedelta(seconds=record.duration_seconds),
+            ends_at=starts_at + timedelta(seconds=record.duration_seconds),  # as `record.ends_at`
         )
         publish_after_commit(self.events, created)
         return self._view(record)
@@ -259,11 +259,16 @@ class ClipService:
             raise RateLimited(f"at most {self.rate_limit} clips per {self.rate_window // 60} minutes", retry)
 
     def _copy_media(
-        self, prefix: str, target: str, master: str, rungs: dict[str, list[Segment]], span: ClipSpan
+        self,
+        prefix: str,
+        target: str,
+        master: str,
+        rungs: dict[str, list[Segment]],
+        top: list[Segment],
+        span: ClipSpan,
     ) -> None:
-        """Each rung's segments in the span copied under `target`, its playlists, then the master
-        (written last: a clip whose master is there has all its media)."""
-        top = next(iter(rungs.values()))
+        """Each rung's segments in the span (of the `top` rung) copied under `target`, its
+        playlists, then the master (written last: a clip whose master is there has all its media)."""
         copies: list[tuple[str, str]] = []
         for name, segments in rungs.items():
             playlist, pairs = clip_playlist(name, rung_segments(top, span, segments))
