@@ -20,20 +20,23 @@ from fastapi.testclient import TestClient
 
 import functions.chat.events
 import functions.streams.events
-from functions.chat.app import create_app
+from functions.chat.routes import chat_router
+from functions.common.app import service_app
 from letslive.constants import (
     ENV_CHAT_CALLBACK_URL,
     ENV_CHAT_FANOUT_QUEUE_URL,
     ENV_CHAT_FANOUT_THRESHOLD,
     ENV_EVENT_BUS,
+    Service,
 )
 from letslive.data import connections_api
-from letslive.data.chat import ConnectionRepository
+from letslive.data.chat import ChatRepository, ConnectionRepository
 from letslive.data.connections_api import ApiGatewayConnections
 from letslive.data.streams import StreamRepository
 from letslive.errors import DependencyUnavailable
 from letslive.models.chat import FanoutBatch
 from letslive.models.events import StreamEnded, StreamStarted, ViewerCountChanged
+from letslive.services.chat import RoomSettingsService
 from letslive.services.events import event_publisher
 from letslive.services.streams import StreamService
 from letslive.services.tokens import AccessTokenIssuer, SigningKey
@@ -479,9 +482,13 @@ def test_events_the_chat_does_not_handle_are_ignored(chat: ChatRoom) -> None:
 
 
 @pytest.fixture
-def settings_api(chat_env: ChatEnv, monkeypatch: pytest.MonkeyPatch) -> Iterator[TestClient]:
-    """The chat HTTP service as its Lambda runs it: tables and JWKS, no WebSocket stage, queue or bus."""
-    app = create_app()
+def settings_api(chat: ChatRoom, chat_env: ChatEnv, monkeypatch: pytest.MonkeyPatch) -> Iterator[TestClient]:
+    """The chat HTTP service as its Lambda runs it: tables and JWKS, no WebSocket stage, queue or bus.
+    Its service reads the room's clock, so a timeout the test lets run out is over for it too."""
+    app = service_app(
+        Service.CHAT,
+        routers=[chat_router(lambda: RoomSettingsService(ChatRepository(), ConnectionRepository(), chat.clock))],
+    )
     for name in (ENV_CHAT_CALLBACK_URL, ENV_CHAT_FANOUT_QUEUE_URL, ENV_EVENT_BUS):
         monkeypatch.delenv(name)
     reset_settings()
