@@ -218,8 +218,9 @@ CLIP_DOWNLOAD_TIMEOUT_SECONDS = 120
 
 class ClipDownloadConsumer(Construct):
     """Remuxes a new clip's MP4 (`ClipCreated`) with PyAV, from its own layer (`MediaLayer`,
-    about 100 MB unpacked, so only this function carries it). It may read and write objects
-    below the clips prefix of the media bucket and update the vods table, nothing else."""
+    about 100 MB unpacked, so only this function carries it). It may read, write and delete
+    objects below the clips prefix of the media bucket (the delete: the MP4 of a clip deleted
+    while it was made) and update the vods table, nothing else."""
 
     def __init__(
         self,
@@ -264,12 +265,15 @@ class ClipDownloadConsumer(Construct):
         bucket_arn, bucket_export = media_bucket_arn_export(self, media_bucket)
         clips = f"{MEDIA_PREFIX}/{CLIPS_MEDIA_DIR}/*"
         self.function.add_to_role_policy(
-            iam.PolicyStatement(actions=["s3:GetObject", "s3:PutObject"], resources=[f"{bucket_arn}/{clips}"])
+            iam.PolicyStatement(
+                actions=["s3:GetObject", "s3:PutObject", "s3:DeleteObject"], resources=[f"{bucket_arn}/{clips}"]
+            )
         )
         acknowledge(
             self,
             f"AwsSolutions-IAM5[Resource::{bucket_export}/{clips}]",
-            "A clip's playlists and segments are read, and its MP4 written, under its own id, known at run time.",
+            "A clip's playlists and segments are read, and its MP4 written or deleted, under its own id, known at run"
+            " time.",
         )
         self.function.add_environment(ENV_MEDIA_BUCKET, media_bucket.bucket_name)
 

@@ -1,6 +1,6 @@
 """The clip downloads consumer: fed `ClipCreated` by a rule on the bus, retried into a dead-letter
-queue, PyAV from a layer of its own (no other function carries it), allowed to read and write
-objects below the clips prefix and to read and update the vods table's items, nothing else."""
+queue, PyAV from a layer of its own (no other function carries it), allowed to read, write and
+delete objects below the clips prefix and to read and update the vods table's items, nothing else."""
 
 import json
 
@@ -46,14 +46,14 @@ def test_only_the_consumer_carries_the_media_layer_and_it_holds_pyav(aws_app: Sy
     assert not (python / "letslive").exists()  # the domain package is the shared layer's
 
 
-def test_the_consumer_reads_and_writes_clip_objects_and_updates_clip_items_only(aws_app: Synthesized) -> None:
+def test_the_consumer_reads_writes_and_deletes_clip_objects_and_updates_clip_items_only(aws_app: Synthesized) -> None:
     template = aws_app.template("Api")
     functions = template.find_resources("AWS::Lambda::Function")
     (fn,) = [f for f in functions.values() if f["Properties"]["Handler"] == HANDLER]
     statements = _statements(aws_app, "Api", {"Ref": fn["Properties"]["Role"]["Fn::GetAtt"][0]})
     s3 = [s for s in statements if any(a.startswith("s3:") for a in _actions(s))]
     (objects,) = s3
-    assert sorted(_actions(objects)) == ["s3:GetObject", "s3:PutObject"]
+    assert sorted(_actions(objects)) == ["s3:DeleteObject", "s3:GetObject", "s3:PutObject"]
     assert objects["Resource"]["Fn::Join"][1][-1] == "/hls/clips/*"
     dynamodb = [s for s in statements if any(a.startswith("dynamodb:") for a in _actions(s))]
     (table,) = dynamodb

@@ -2,7 +2,8 @@
 by FFmpeg as the ingest worker cuts them, the clip made through the API, its `ClipCreated` event
 handed to the consumer's Lambda handler, the MP4 read back with ffprobe. Faults as they come: a
 store failing mid-read (the invocation fails and its retry starts over), a second delivery, a
-clip deleted before its consumer ran, segments that are not media, an event that never came."""
+clip deleted before its consumer ran or while it remuxes, segments that are not media, an event
+that never came."""
 
 import json
 import subprocess
@@ -14,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 from fastapi.testclient import TestClient
 
-from functions.vods import downloads
+from functions.vods import downloads, media
 from functions.vods.app import create_app
 from letslive.constants import MEDIA_PREFIX
 from letslive.data.clips import ClipRepository
@@ -209,8 +210,36 @@ def test_a_second_delivery_or_a_deleted_clip_changes_nothing(
     gone = clip_from(api, accounts, segment_files, channel="carol", seconds=5)
     gone_event = created_event(event_bus)
     assert api.delete(f"/clips/{gone['clip_id']}", headers=auth(accounts, "bob")).status_code == 204
+    # An earlier run stored the MP4 and died before it could find the record gone.
+    s3.put_object(Bucket=media_bucket, Key=mp4_key(gone["clip_id"]), Body=b"an MP4 left by a run cut short")
     downloads.handler(gone_event, CONTEXT)
     listed = s3.list_objects_v2(Bucket=media_bucket, Prefix=mp4_key(gone["clip_id"]))
+    assert listed["KeyCount"] == 0
+
+
+def test_a_clip_deleted_while_its_mp4_is_remuxed_is_left_with_no_mp4(
+    api: TestClient, accounts: SigningKey, event_bus: EventBus, segment_files: list[Path], s3: "S3Client",
+    media_bucket: str,
+) -> None:  # fmt: skip
+    """The creator deletes the clip halfway through, and the deletion's consumer empties the
+    clip's directory before the MP4 is stored: the race that would leave an MP4 no record names."""
+    clip = clip_from(api, accounts, segment_files, seconds=10, start_seconds=0)
+    event = created_event(event_bus)
+    repository = ClipRepository()
+    real_set = repository.set_download
+    deleted: list[int] = []
+
+    def deleting_halfway(clip_id: str, download: Any) -> bool:
+        if download.progress >= 0.5 and not deleted:
+            deleted.append(api.delete(f"/clips/{clip_id}", headers=auth(accounts, "bob")).status_code)
+            (gone,) = [e for e in event_bus.received() if e["detail-type"] == "ClipDeleted"]
+            media.handler(gone, CONTEXT)
+        return real_set(clip_id, download)
+
+    repository.set_download = deleting_halfway  # type: ignore[method-assign]
+    assert ClipDownloads(repository, s3_media_storage()).build(ClipCreated.model_validate(event["detail"])) is None
+    assert deleted == [204]
+    listed = s3.list_objects_v2(Bucket=media_bucket, Prefix=f"{MEDIA_PREFIX}/clips/{clip['clip_id']}/")
     assert listed["KeyCount"] == 0
 
 

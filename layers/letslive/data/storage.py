@@ -53,6 +53,11 @@ class S3MediaStorage:
             data: bytes = self._client(self._timeout).get_object(Bucket=self.bucket, Key=key)["Body"].read()
         return data
 
+    def delete(self, key: str) -> None:
+        """Delete one object; idempotent (S3 answers the same when there is none)."""
+        with _unavailable(f"deleting {key}"):
+            self._client(self._timeout).delete_object(Bucket=self.bucket, Key=key)
+
     def ping(self) -> None:
         with _unavailable(f"bucket {self.bucket}"):
             self._client(self._probe_timeout).head_bucket(Bucket=self.bucket)

@@ -7,9 +7,10 @@ record, which the clip page polls: `remuxing` with a fraction (the segments read
 packets copied), then `ready` or `failed` with the reason.
 
 Redelivery is safe: a clip whose MP4 is ready is left alone, and a run cut short (a timeout, a
-crash) starts again from the segments and overwrites the same object. A clip deleted meanwhile
-is skipped; its MP4, if one lands after the deletion's consumer ran, is left under a prefix no
-record points to (see the clips docs).
+crash) starts again from the segments and overwrites the same object. A clip deleted before or
+while its MP4 is made gets no MP4: the deletion's own consumer may have emptied the clip's
+directory already, so the MP4 is deleted here once the record is found gone (the record's
+conditional write says so), and on every delivery for a clip with no record.
 """
 
 import re
@@ -62,6 +63,8 @@ class ClipDownloadMedia(Protocol):
         self, key: str, body: bytes, content_type: str, cache_control: str, content_disposition: str | None = None
     ) -> None: ...
 
+    def delete(self, key: str) -> None: ...
+
 
 @dataclass(frozen=True)
 class DownloadOutcome:
@@ -94,7 +97,11 @@ class ClipDownloads:
         """Make the clip's MP4; None when there is nothing to do (the clip is gone, or its MP4
         is made already). `DependencyUnavailable` propagates (the invocation is retried)."""
         record = self.clips.get(created.clip_id)
-        if record is None or record.download_state == "ready":
+        if record is None:
+            # Deleted: a run cut short after storing the MP4 may have left it.
+            self.media.delete(_mp4_key(created.clip_id))
+            return None
+        if record.download_state == "ready":
             return None
         progress = _Progress(lambda fraction: self._record(record.clip_id, "remuxing", fraction))
         progress(0.0, force=True)
@@ -115,14 +122,14 @@ class ClipDownloads:
             # Media that can never be remuxed: a retry would fail the same way.
             self._record(record.clip_id, "failed", progress.fraction, reason=str(exc))
             return DownloadOutcome("failed", reason=str(exc))
+        key = _mp4_key(record.clip_id)
         self.media.put(
-            f"{MEDIA_PREFIX}/{clip_download_path(record.clip_id)}",
-            body,
-            MP4_TYPE,
-            MP4_CACHE,
-            content_disposition=attachment_name(record.title, record.clip_id),
+            key, body, MP4_TYPE, MP4_CACHE, content_disposition=attachment_name(record.title, record.clip_id)
         )
-        self._record(record.clip_id, "ready", 1.0, size_bytes=len(body))
+        if not self._record(record.clip_id, "ready", 1.0, size_bytes=len(body)):
+            # Deleted while remuxing: its deletion's consumer may have run before the put.
+            self.media.delete(key)
+            return None
         return DownloadOutcome("ready", size_bytes=len(body))
 
     def _segment_keys(self, prefix: str) -> list[str]:
@@ -151,15 +158,20 @@ class ClipDownloads:
         *,
         size_bytes: int | None = None,
         reason: str | None = None,
-    ) -> None:
+    ) -> bool:
+        """False when the clip's record is gone."""
         update = ClipDownloadUpdate(state, round(progress, 3), self._clock(), size_bytes=size_bytes, reason=reason)
-        self.clips.set_download(clip_id, update)
+        return self.clips.set_download(clip_id, update)
+
+
+def _mp4_key(clip_id: str) -> str:
+    return f"{MEDIA_PREFIX}/{clip_download_path(clip_id)}"
 
 
 class _Progress:
     """Reports a growing fraction, at most once per `PROGRESS_STEP`."""
 
-    def __init__(self, report: Callable[[float], None]) -> None:
+    def __init__(self, report: Callable[[float], object]) -> None:
         self._report = report
         self.fraction = 0.0
         self._reported = -1.0
