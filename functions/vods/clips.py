@@ -1,5 +1,5 @@
 """HTTP routes of clips (the vods service owns recorded media): make one, read it, count a view,
-list a channel's, read its chat replay, delete one."""
+list a channel's, read its chat replay, make its MP4 again, delete one."""
 
 from collections.abc import Callable
 from functools import cache
@@ -38,11 +38,16 @@ LIST_PROBLEMS = problem_responses(
     }
 )
 TOP_PROBLEMS = problem_responses({404: "a name that cannot be a channel (`channel-not-found`)", 422: INVALID})
+NOT_MANAGER = "neither its creator, the channel owner nor one of its moderators (`forbidden`)"
 DELETE_PROBLEMS = problem_responses(
+    {401: UNAUTHORIZED, 403: NOT_MANAGER, 404: NO_CLIP, 422: INVALID}, path_parameters=True
+)
+RETRY_PROBLEMS = problem_responses(
     {
         401: UNAUTHORIZED,
-        403: "neither its creator, the channel owner nor one of its moderators (`forbidden`)",
+        403: NOT_MANAGER,
         404: NO_CLIP,
+        409: "its MP4 is ready or being made (`download-not-failed`)",
         422: INVALID,
     },
     path_parameters=True,
@@ -130,6 +135,13 @@ def clips_router(
         each with its `offset_seconds` from the clip's start. Deleted messages and those of users
         banned from the channel are left out."""
         return replay.clip_page(clip_id, start, end, limit, cursor or None)
+
+    @router.post("/{clip_id:clip_id}/download", response_model=Clip, status_code=202, responses=RETRY_PROBLEMS)
+    def retry_download(clip_id: ClipId, caller: CurrentUser, clips: Clips) -> Clip:
+        """Make the clip's MP4 again after it failed (`download.state` is `failed`): its creator,
+        the channel's owner or one of its moderators. The clip comes back with its download
+        `pending`; poll it as after making the clip."""
+        return clips.retry_download(clip_id, caller.username)
 
     @router.delete("/{clip_id:clip_id}", status_code=204, response_class=Response, responses=DELETE_PROBLEMS)
     def delete_clip(clip_id: ClipId, caller: CurrentUser, clips: Clips) -> Response:

@@ -140,6 +140,12 @@ class ClipNotFound(NotFound):
     code = "clip-not-found"
 
 
+class DownloadNotFailed(Conflict):
+    """A clip's MP4 is ready or being made: there is nothing to make again."""
+
+    code = "download-not-failed"
+
+
 class MediaNotFound(NotFound):
     """No such object in the media store."""
 

@@ -9,6 +9,7 @@ from typing import Any
 
 import httpx
 
+from letslive.constants import Table
 from letslive.media.playlists import MediaPlaylist, parse_master_playlist, parse_media_playlist
 from tests.e2e.conftest import LocalPlatform
 from tests.e2e.media import wait_for
@@ -111,3 +112,17 @@ def assert_complete(vod: dict[str, Any], discontinuities: int) -> int:
 def active_broadcasts(platform: LocalPlatform) -> list[int]:
     """How many broadcasts each worker carries, from its /health."""
     return [int(httpx.get(url, timeout=10).json()["active_broadcasts"]) for url in platform.worker_health_urls]
+
+
+def fail_clip_download(platform: LocalPlatform, clip_id: str) -> None:
+    """The clip's MP4 as if its every attempt had failed: the object gone, the record `failed`
+    as the consumer writes a failure (in the deployed table)."""
+    platform.deployment.client("s3").delete_object(
+        Bucket=platform.deployment.media_bucket, Key=f"hls/clips/{clip_id}/clip.mp4"
+    )
+    platform.deployment.client("dynamodb").update_item(
+        TableName=platform.deployment.table_name(Table.VODS),
+        Key={"pk": {"S": f"CLIP#{clip_id}"}, "sk": {"S": "CLIP"}},
+        UpdateExpression="SET download_state = :failed, download_reason = :reason REMOVE download_bytes",
+        ExpressionAttributeValues={":failed": {"S": "failed"}, ":reason": {"S": "reading the segments timed out"}},
+    )

@@ -1,6 +1,6 @@
 """Clips on the running platform: a real ffmpeg publisher, the clip made through the edge's
 `/api`, played back through the edge's `/hls` with ffprobe (decoded, not just listed): from a
-live broadcast, from its VOD, and after the VOD is deleted."""
+live broadcast, from its VOD, and after the VOD is deleted; a failed MP4 made again."""
 
 import json
 import re
@@ -12,7 +12,7 @@ import httpx
 import pytest
 
 from letslive.media.playlists import parse_media_playlist
-from tests.e2e.channels import fetch, finish, new_channel, playback_url, vods_once_offline
+from tests.e2e.channels import fail_clip_download, fetch, finish, new_channel, playback_url, vods_once_offline
 from tests.e2e.conftest import LocalPlatform
 from tests.e2e.media import make_source, publish, wait_for
 
@@ -110,8 +110,21 @@ def test_a_clip_of_a_live_broadcast_and_of_its_vod_play_and_outlive_the_vod(
     listed = api.get("/clips", params={"channel": channel.username}).json()["items"]
     assert [c["clip_id"] for c in listed] == [vod_clip["clip_id"], live_clip["clip_id"]]
 
-    # The creator deletes one: its media goes too.
+    # A download that failed, as the consumer records a failure, its MP4 never stored: the
+    # creator has it made again, by the deployed API, bus and consumer.
+    fail_clip_download(platform, vod_clip["clip_id"])
+    retry = f"/clips/{vod_clip['clip_id']}/download"
+    assert api.get(f"/clips/{vod_clip['clip_id']}").json()["download"]["state"] == "failed"
     mine = {"authorization": f"Bearer {viewer.token}"}
+    answer = api.post(retry, headers=mine)
+    assert answer.status_code == 202, answer.text
+    assert answer.json()["download"]["state"] == "pending"
+    download = ready_download(api, vod_clip["clip_id"])
+    mp4_key = f"hls/clips/{vod_clip['clip_id']}/clip.mp4"
+    assert s3.head_object(Bucket=bucket, Key=mp4_key)["ContentLength"] == download["size_bytes"]
+    assert api.post(retry, headers=mine).status_code == 409
+
+    # The creator deletes one: its media goes too.
     assert api.delete(f"/clips/{live_clip['clip_id']}", headers=mine).status_code == 204
     wait_for(
         lambda: s3.list_objects_v2(Bucket=bucket, Prefix=f"hls/clips/{live_clip['clip_id']}/")["KeyCount"] == 0,

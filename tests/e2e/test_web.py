@@ -28,7 +28,7 @@ from websockets.sync.client import connect
 from letslive.constants import Service, Table, health_route
 from localstack.emulator import REPO_ROOT
 from localstack.platform import CHROMIUM, CHROMIUM_ARGS, WEB_ROOT
-from tests.e2e.channels import channel_state, new_channel
+from tests.e2e.channels import channel_state, fail_clip_download, new_channel
 from tests.e2e.conftest import RECORDING_CHUNK_SEGMENTS, LocalPlatform
 from tests.e2e.media import make_source, publish, wait_for
 from tests.support.nginx_rtmp import NginxRtmp, probe_recording
@@ -431,7 +431,7 @@ def test_a_viewer_clips_a_live_broadcast_from_the_player_and_plays_the_clip(
 ) -> None:
     """Issue 16 (clips): one click in the live player makes a clip of the last seconds; its page
     plays it, counts the view, names the channel and the creator, gives a share URL, replays
-    the chat said in it and offers its MP4 once remuxed; the channel page lists it among the
+    the chat said in it and offers its MP4 once remuxed (and again, had it failed); the channel page lists it among the
     newest and the most viewed."""
     source = make_source(tmp_path, 360, 60)
     with httpx.Client(base_url=f"{platform.edge_url}/api", timeout=60) as api:
@@ -477,6 +477,14 @@ def test_a_viewer_clips_a_live_broadcast_from_the_player_and_plays_the_clip(
             mp4 = httpx.get(link.get_attribute("href") or "", timeout=30)
             assert (mp4.status_code, mp4.headers["content-type"]) == (200, "video/mp4")
             viewer.screenshot("clip")
+            # Had every attempt failed, its creator makes it again from the page.
+            fail_clip_download(platform, clip_id)
+            page.reload()
+            expect(download).to_have_attribute("data-state", "failed", timeout=30_000)
+            expect(page.get_by_test_id("clip-download-failed")).to_contain_text("timed out")
+            page.get_by_test_id("clip-download-retry").click()
+            expect(download).to_have_attribute("data-state", "ready", timeout=60_000)
+            assert httpx.get(link.get_attribute("href") or "", timeout=30).status_code == 200
             page.goto(f"/channel/?u={channel.username}")
             card = page.locator(f'[data-testid=clip-card][data-clip-id="{clip_id}"]')
             expect(card).to_be_visible(timeout=30_000)

@@ -3,7 +3,7 @@ by FFmpeg as the ingest worker cuts them, the clip made through the API, its `Cl
 handed to the consumer's Lambda handler, the MP4 read back with ffprobe. Faults as they come: a
 store failing mid-read (the invocation fails and its retry starts over), a second delivery, a
 clip deleted before its consumer ran or while it remuxes, segments that are not media, an event
-that never came."""
+that never came or every attempt failing, then the download made again."""
 
 import json
 import subprocess
@@ -19,10 +19,11 @@ from functions.vods import downloads, media
 from functions.vods.app import create_app
 from letslive.constants import MEDIA_PREFIX
 from letslive.data.clips import ClipRepository
+from letslive.data.events import EventBridgePublisher
 from letslive.data.storage import S3MediaStorage, s3_media_storage
 from letslive.errors import DependencyUnavailable
 from letslive.media.playlists import Segment, live_playlist, parse_media_playlist, vod_playlist
-from letslive.models.clips import ClipRecord
+from letslive.models.clips import ClipDownloadUpdate, ClipRecord
 from letslive.models.events import ClipCreated
 from letslive.services.clip_downloads import ClipDownloads, attachment_name
 from letslive.services.clips import DOWNLOAD_STALE, ClipService
@@ -33,6 +34,7 @@ from tests.integration.conftest import EventBus
 from tests.integration.test_clips_api import MASTER, RUNGS, go_live, made
 from tests.integration.test_health_api import LambdaContext
 from tests.integration.test_vods_api import auth
+from tests.support.problems import assert_problem
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -288,6 +290,7 @@ def test_a_download_that_never_moves_is_shown_as_failed(api: TestClient, account
     record = ClipRecord(
         clip_id="0123456789abcdef", title="t", channel="alice", creator="bob", broadcast_id="b" * 32,
         start_seconds=0, duration_seconds=5, created_at=created, playback_path="clips/0123456789abcdef/master.m3u8",
+        starts_at=created,
     )  # fmt: skip
     ClipRepository().create(record)
     service = ClipService(ClipRepository(), None, None, None, None, None, clock=lambda: created + DOWNLOAD_STALE)  # type: ignore[arg-type]
@@ -301,3 +304,62 @@ def test_a_download_that_never_moves_is_shown_as_failed(api: TestClient, account
 def test_the_attachment_name_is_the_title_made_safe() -> None:
     assert attachment_name('GG\r\nwp; "x"', "abc") == 'attachment; filename="GGwp x - abc.mp4"'
     assert attachment_name("🎮🎮", "abc") == 'attachment; filename="clip - abc.mp4"'
+
+
+def test_a_download_whose_every_attempt_failed_is_made_again_by_the_clips_managers(
+    api: TestClient, accounts: SigningKey, event_bus: EventBus, segment_files: list[Path],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:  # fmt: skip
+    """Every attempt of the consumer (the invocation and Lambda's two retries) times out reading
+    S3, so the clip stays `remuxing`; 15 minutes later it shows `failed`, and its creator has it
+    made again. A publish that times out changes nothing."""
+    clip_id = clip_from(api, accounts, segment_files, seconds=5)["clip_id"]
+    event = created_event(event_bus)
+    real_get = S3MediaStorage.get
+
+    def timing_out(self: S3MediaStorage, key: str) -> bytes:
+        if key.endswith(".ts"):
+            raise DependencyUnavailable(f"reading {key}: Read timeout on endpoint URL")
+        return real_get(self, key)
+
+    with monkeypatch.context() as patch:
+        patch.setattr(S3MediaStorage, "get", timing_out)
+        for _ in range(3):
+            with pytest.raises(DependencyUnavailable):
+                downloads.handler(event, CONTEXT)
+    retry, bob = f"/clips/{clip_id}/download", auth(accounts, "bob")
+    assert_problem(api.post(retry, headers=bob), 409, "download-not-failed")  # it may still move
+    repository = ClipRepository()
+    stuck = repository.get(clip_id)
+    assert stuck is not None
+    assert stuck.download_state == "remuxing"
+    long_ago = datetime.now(UTC) - DOWNLOAD_STALE - timedelta(seconds=1)  # 15 minutes pass
+    repository.set_download(clip_id, ClipDownloadUpdate("remuxing", stuck.download_progress, long_ago))
+    assert api.get(f"/clips/{clip_id}").json()["download"]["state"] == "failed"
+
+    assert_problem(api.post(retry), 401, "unauthorized")
+    assert_problem(api.post(retry, headers=auth(accounts, "carol")), 403, "forbidden")
+    assert_problem(api.post("/clips/0123456789abcdef/download", headers=bob), 404, "clip-not-found")
+
+    def bus_timing_out(self: EventBridgePublisher, event: object) -> None:
+        raise DependencyUnavailable("PutEvents: Read timeout on endpoint URL")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(EventBridgePublisher, "publish", bus_timing_out)
+        assert_problem(api.post(retry, headers=bob), 503, "dependency-unavailable")
+    assert api.get(f"/clips/{clip_id}").json()["download"]["state"] == "failed"
+    assert event_bus.received() == []
+
+    response = api.post(retry, headers=bob)
+    assert response.status_code == 202, response.text
+    assert response.json()["download"] == {
+        "state": "pending", "progress": 0.0, "url": None, "size_bytes": None, "reason": None
+    }  # fmt: skip
+    assert_problem(api.post(retry, headers=auth(accounts, "alice")), 409, "download-not-failed")
+    again = created_event(event_bus)
+    assert again["detail"] == event["detail"]
+    downloads.handler(again, CONTEXT)
+    download = api.get(f"/clips/{clip_id}").json()["download"]
+    assert download["state"] == "ready"
+    assert download["size_bytes"] == len(media_storage().get(mp4_key(clip_id)))
+    assert_problem(api.post(retry, headers=auth(accounts, "alice")), 409, "download-not-failed")

@@ -58,7 +58,7 @@ class ClipItem(BaseItem):
     download_bytes = NumberAttribute(null=True)
     download_reason = UnicodeAttribute(null=True)
     download_updated_at = UTCDateTimeAttribute(null=True)
-    starts_at = UTCDateTimeAttribute(null=True)
+    starts_at = UTCDateTimeAttribute()
     gsi1pk = UnicodeAttribute(attr_name=TABLE_GSI_PARTITION_KEY)
     gsi1sk = UnicodeAttribute(attr_name=TABLE_GSI_SORT_KEY)
     by_channel = ChannelClipsIndex()
@@ -118,7 +118,7 @@ class ClipRepository:
             views=record.views,
             download_state=record.download_state,
             download_progress=record.download_progress,
-            starts_at=None if record.starts_at is None else record.starts_at.astimezone(UTC),
+            starts_at=record.starts_at.astimezone(UTC),
             gsi1pk=clips_partition(record.channel),
             gsi1sk=clip_sort_key(created, record.clip_id),
         )

@@ -121,6 +121,9 @@ class ClipRecord:
     duration_seconds: float
     created_at: datetime
     playback_path: str
+    # The instant of the broadcast where the clip starts, on the chat's clock (the broadcast's
+    # start plus `start_seconds`): its chat replay is the messages sent from it for its length.
+    starts_at: datetime
     views: int = 0
     download_state: ClipDownloadState = "pending"
     download_progress: float = 0.0
@@ -128,13 +131,10 @@ class ClipRecord:
     download_reason: str | None = None
     # When the download's state or progress last changed (the record's creation until then).
     download_updated_at: datetime | None = None
-    # The instant of the broadcast where the clip starts, on the chat's clock (the broadcast's
-    # start plus `start_seconds`): its chat replay is the messages sent from it for its length.
-    starts_at: datetime | None = None
 
     @property
-    def ends_at(self) -> datetime | None:
-        return None if self.starts_at is None else self.starts_at + timedelta(seconds=self.duration_seconds)
+    def ends_at(self) -> datetime:
+        return self.starts_at + timedelta(seconds=self.duration_seconds)
 
 
 @dataclass(frozen=True)

@@ -14,10 +14,19 @@ import re
 import secrets
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Final, Protocol
 
-from letslive.errors import BroadcastNotFound, ClipNotFound, Forbidden, MediaNotFound, RateLimited
+from letslive.errors import (
+    BroadcastNotFound,
+    ClipNotFound,
+    DependencyUnavailable,
+    DownloadNotFailed,
+    Forbidden,
+    MediaNotFound,
+    RateLimited,
+)
 from letslive.media.clips import ClipSpan, clip_playlist, clip_span, rung_segments
 from letslive.media.playlists import Segment, parse_master_playlist, parse_media_playlist
 from letslive.models.chat import ChatterState
@@ -26,6 +35,7 @@ from letslive.models.clips import (
     CLIP_PLAYLIST,
     Clip,
     ClipDownload,
+    ClipDownloadUpdate,
     ClipList,
     ClipPage,
     ClipRecord,
@@ -73,6 +83,8 @@ class ClipStore(Protocol):
     def most_viewed(self, channel: str, limit: int) -> list[ClipRecord]: ...
 
     def delete(self, clip_id: str) -> bool: ...
+
+    def set_download(self, clip_id: str, download: ClipDownloadUpdate) -> bool: ...
 
     def count_view(self, clip_id: str) -> ClipRecord | None: ...
 
@@ -157,7 +169,6 @@ class ClipService:
         span = clip_span(top, request.seconds, request.start_seconds)
         clip_id = self._new_id()
         target = clip_media_prefix(clip_id)
-        starts_at = broadcast.started_at + timedelta(seconds=span.start_seconds)
         record = ClipRecord(
             clip_id=clip_id,
             title=request.title or broadcast.title,
@@ -168,7 +179,7 @@ class ClipService:
             duration_seconds=round(span.duration_seconds, 3),
             created_at=now,
             playback_path=f"{clip_prefix_path(clip_id)}/{CLIP_PLAYLIST}",
-            starts_at=starts_at,
+            starts_at=broadcast.started_at + timedelta(seconds=span.start_seconds),
         )
         try:
             self._copy_media(prefix, target, master, rungs, top, span)
@@ -179,16 +190,10 @@ class ClipService:
             publish_after_commit(self.events, orphan)
             raise
         # Its MP4 is remuxed and its chat kept by the event's consumers. Unpublished, the clip page
-        # says the download failed once `DOWNLOAD_STALE` has passed, and its chat stays only as
-        # long as the broadcast's VOD; the clip itself plays either way.
-        created = ClipCreated(
-            channel=record.channel,
-            clip_id=record.clip_id,
-            created_at=record.created_at,
-            starts_at=starts_at,
-            ends_at=starts_at + timedelta(seconds=record.duration_seconds),  # as `record.ends_at`
-        )
-        publish_after_commit(self.events, created)
+        # says the download failed once `DOWNLOAD_STALE` has passed (its managers may then make
+        # it again), and its chat stays only as long as the broadcast's VOD; the clip itself
+        # plays either way.
+        publish_after_commit(self.events, _created(record))
         return self._view(record)
 
     def get(self, clip_id: str) -> Clip:
@@ -216,16 +221,33 @@ class ClipService:
         check_limit(limit, CLIP_LIMIT_MAX)
         return ClipList(items=[self._view(record) for record in self.clips.most_viewed(name, limit)])
 
+    def retry_download(self, clip_id: str, caller: str) -> Clip:
+        """Make a failed MP4 again (its event lost, every attempt failed, or media that could not
+        be remuxed): its creator, the channel's owner or one of its moderators. `ClipCreated`
+        goes out again; the chat's hold on it is idempotent. The record says `pending` first, so
+        the consumer's progress is never overwritten; a failed publish puts the failure back."""
+        record = self._record(clip_id)
+        self._check_manager(record, caller, "make its MP4 again")
+        download = self._download(record)
+        if download.state != "failed":
+            raise DownloadNotFailed(f"the clip's MP4 is {download.state}")
+        now = self._clock()
+        if not self.clips.set_download(clip_id, ClipDownloadUpdate("pending", 0.0, now)):
+            raise ClipNotFound(f"there is no clip {clip_id}")
+        try:
+            self.events.publish(_created(record))
+        except DependencyUnavailable:
+            failed = ClipDownloadUpdate("failed", download.progress, now, reason=download.reason)
+            self.clips.set_download(clip_id, failed)
+            raise
+        return self._view(replace(record, download_state="pending", download_progress=0.0, download_updated_at=now))
+
     def delete(self, clip_id: str, caller: str) -> None:
         """Its creator, the channel's owner or one of its chat moderators (not banned) deletes
         it; its media goes through `ClipDeleted` (published first: a failed publish is a 503
         with nothing changed)."""
         record = self._record(clip_id)
-        who = caller.lower()
-        if who not in (record.creator, record.channel):
-            state = self.moderators.chatter_state(record.channel, who, self._clock())
-            if not state.moderator or state.ban is not None:
-                raise Forbidden("only the clip's creator, the channel's owner or its moderators may delete it")
+        self._check_manager(record, caller, "delete it")
         now = self._clock()
         vod = self.vods.get(record.broadcast_id)
         self.events.publish(
@@ -249,6 +271,14 @@ class ClipService:
         if record is None:
             raise ClipNotFound(f"there is no clip {clip_id}")
         return record
+
+    def _check_manager(self, record: ClipRecord, caller: str, action: str) -> None:
+        """Only the clip's creator, the channel's owner or its moderators (not banned) manage it."""
+        who = caller.lower()
+        if who not in (record.creator, record.channel):
+            state = self.moderators.chatter_state(record.channel, who, self._clock())
+            if not state.moderator or state.ban is not None:
+                raise Forbidden(f"only the clip's creator, the channel's owner or its moderators may {action}")
 
     def _take_slot(self, user: str, now: datetime) -> None:
         epoch = int(now.timestamp())
@@ -325,6 +355,16 @@ class ClipService:
             size_bytes=record.download_bytes if ready else None,
             reason=reason if state == "failed" else None,
         )
+
+
+def _created(record: ClipRecord) -> ClipCreated:
+    return ClipCreated(
+        channel=record.channel,
+        clip_id=record.clip_id,
+        created_at=record.created_at,
+        starts_at=record.starts_at,
+        ends_at=record.ends_at,
+    )
 
 
 def clip_service() -> ClipService:

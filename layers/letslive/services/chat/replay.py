@@ -137,11 +137,10 @@ class ChatReplay:
     ) -> ChatReplayPage:
         """The clip's messages from `start_seconds` to before `end_seconds` after the clip's
         start (its end when None), oldest first, offsets from the clip's start, whether or not
-        its VOD is still kept: `ClipNotFound` (also for a clip made before clips kept their
-        chat), `InvalidInput`, `InvalidCursor`."""
+        its VOD is still kept: `ClipNotFound`, `InvalidInput`, `InvalidCursor`."""
         _check(limit, start_seconds)
         record = self.clips.get(clip_id) if _CLIP_ID_RE.fullmatch(clip_id) else None
-        if record is None or record.starts_at is None or record.ends_at is None:
+        if record is None:
             raise ClipNotFound(f"there is no clip {clip_id}")
         window = _Window(record.channel, record.starts_at, record.ends_at, f"clipchat:{record.clip_id}")
         return self._page(window, start_seconds, end_seconds, limit, cursor)

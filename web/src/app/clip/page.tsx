@@ -53,6 +53,7 @@ function ClipView({ id }: { id: string }) {
   const [missing, setMissing] = useState(false);
   const [error, setError] = useState<unknown>(null);
   const removal = useAction(true);
+  const retrial = useAction();
   // One view per page load: the effect running twice (React's strict mode) shares the request.
   const viewing = useRef<Promise<Clip> | null>(null);
   // The player's position (its currentTime): seconds from the clip's start.
@@ -88,7 +89,8 @@ function ClipView({ id }: { id: string }) {
   if (missing) return <NotFound />;
 
   const me = session.status === "signed-in" ? session.username.toLowerCase() : null;
-  const canDelete = clip !== null && me !== null && (me === clip.creator.toLowerCase() || me === clip.channel.toLowerCase());
+  // The creator or the channel's owner (its moderators may too, through the API).
+  const canManage = clip !== null && me !== null && (me === clip.creator.toLowerCase() || me === clip.channel.toLowerCase());
   // Only rendered once the clip has loaded, in the browser.
   const shareUrl = clip ? `${window.location.origin}${clipHref(clip.clip_id)}` : "";
 
@@ -96,6 +98,16 @@ function ClipView({ id }: { id: string }) {
     void removal.run(async () => {
       await api(`/clips/${encodeURIComponent(target.clip_id)}`, { method: "DELETE", auth: "required" });
       router.push(channelHref(target.channel));
+    });
+
+  // The clip comes back with its download `pending`: the poll above takes it from there.
+  const retry = (target: Clip) =>
+    void retrial.run(async () => {
+      const fresh = await api<Clip>(`/clips/${encodeURIComponent(target.clip_id)}/download`, {
+        method: "POST",
+        auth: "required",
+      });
+      setClip((shown) => shown && { ...shown, download: fresh.download });
     });
 
   return (
@@ -122,7 +134,7 @@ function ClipView({ id }: { id: string }) {
                   <span>{formatDate(clip.created_at)}</span>
                 </div>
               </div>
-              {canDelete && (
+              {canManage && (
                 <button
                   type="button"
                   className="btn btn-danger"
@@ -137,7 +149,12 @@ function ClipView({ id }: { id: string }) {
             <ErrorBox error={removal.error} testId="clip-delete-error" />
             <section className="panel section" aria-labelledby="clip-download-title">
               <h3 id="clip-download-title">Download</h3>
-              <ClipDownload download={clip.download} />
+              <ClipDownload
+                download={clip.download}
+                onRetry={canManage ? () => retry(clip) : undefined}
+                retrying={retrial.busy}
+              />
+              <ErrorBox error={retrial.error} testId="clip-download-retry-error" />
             </section>
             <section className="panel section" aria-labelledby="clip-share">
               <h3 id="clip-share">Share</h3>
