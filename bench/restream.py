@@ -173,7 +173,7 @@ async def measure(source: Source, server: NginxRtmp, scheme: str, count: int, ru
     if targets:
         restream = Restream(audio=True, video=True, tuning=RestreamTuning(allow_private_hosts=True, verify_tls=False))
         restream.metadata(source.metadata)
-        restream.start(targets)
+        restream.update(targets)
     start = time.monotonic()
     feeder = asyncio.create_task(feed(source, restream, start))
     kbps: dict[str, list[float]] = {target.id: [] for target in targets}

@@ -380,9 +380,10 @@ def test_a_streamer_restreams_to_an_rtmp_server_added_in_the_dashboard(
 ) -> None:
     """Issue 16 (restream): the streamer adds a destination in the dashboard (a local nginx-rtmp
     in place of Twitch; its key is shown masked, never again in full), goes live with ffmpeg, and
-    the dashboard shows the destination live while nginx receives the source, copied."""
+    the dashboard shows the destination live while nginx receives the source, copied. While
+    live, turning it off in the dashboard stops the forwarding and turning it on starts it again."""
     destination_key = f"dest_{uuid.uuid4().hex[:12]}"
-    source = make_source(tmp_path, 720, 25)
+    source = make_source(tmp_path, 720, 60)
     with NginxRtmp({destination_key}, tmp_path / "nginx") as destination:
         streamer = Tab(browser, platform, "restreamer")
         publisher: subprocess.Popen[bytes] | None = None
@@ -412,12 +413,24 @@ def test_a_streamer_restreams_to_an_rtmp_server_added_in_the_dashboard(
             stats = destination.wait_publishing(destination_key, timeout=30)
             assert (stats.video_codec, stats.width, stats.height) == ("H264", 1280, 720)
             streamer.screenshot("restream")
+            # Off while live: the broadcast reads its destinations again and unpublishes it.
+            enabled = row.get_by_test_id("destination-enabled")
+            enabled.uncheck()
+            page.get_by_test_id("destinations-save").click()
+            expect(page.get_by_test_id("destinations-saved")).to_be_visible()
+            destination.wait_not_publishing(destination_key, timeout=30)
+            expect(status).to_have_count(0, timeout=30_000)
+            # On again: forwarded again, from a keyframe, in a new publish.
+            enabled.check()
+            page.get_by_test_id("destinations-save").click()
+            expect(status).to_have_attribute("data-state", "live", timeout=30_000)
+            destination.wait_publishing(destination_key, timeout=30)
             _, stderr = publisher.communicate(timeout=120)
             assert publisher.returncode == 0, stderr.decode()
             destination.wait_not_publishing(destination_key, timeout=30)
-            (recording,) = destination.recordings(destination_key)
-            found = probe_recording(recording)
-            assert found.video_packets > 20 * 30  # most of the 25 s, from the broadcast's start
+            first, again = destination.recordings(destination_key)
+            assert probe_recording(first).video_packets > 5 * 25  # from the broadcast's start
+            assert probe_recording(again).video_packets > 5 * 25  # to its end
             assert not streamer.errors, streamer.errors
         finally:
             if publisher is not None and publisher.poll() is None:
@@ -431,8 +444,8 @@ def test_a_viewer_clips_a_live_broadcast_from_the_player_and_plays_the_clip(
 ) -> None:
     """Issue 16 (clips): one click in the live player makes a clip of the last seconds; its page
     plays it, counts the view, names the channel and the creator, gives a share URL, replays
-    the chat said in it and offers its MP4 once remuxed (and again, had it failed); the channel page lists it among the
-    newest and the most viewed."""
+    the chat said in it and offers its MP4 once remuxed (and again, had it failed); the channel
+    page lists it among the newest and the most viewed."""
     source = make_source(tmp_path, 360, 60)
     with httpx.Client(base_url=f"{platform.edge_url}/api", timeout=60) as api:
         channel = new_channel(api)

@@ -222,11 +222,12 @@ def test_an_rtmps_server_whose_certificate_does_not_verify_is_refused(
     env: Ingest, restream: RestreamService, nginx: NginxRtmp
 ) -> None:
     """The stream key travels in that connection: a certificate no CA signed (the test server's)
-    fails the destination, with the reason; the broadcast goes on."""
+    fails the destination, with the reason; the broadcast goes on. One refused attempt fails it
+    here, so a slow machine need not fit several attempts and their backoff into the broadcast."""
     save(restream, ("Unverified", nginx.rtmps_url, "main"))
     source = ffmpeg_source(env.media / "source.flv", seconds=5, video=(*X264, "-g", "30"))
 
-    result = asyncio.run(broadcast(env, restream, source, restream_verify_tls=True))
+    result = asyncio.run(broadcast(env, restream, source, restream_verify_tls=True, restream_give_up_attempts=1))
 
     assert "live" not in result.states("Unverified")
     assert result.last("Unverified").state == "failed"
@@ -290,3 +291,58 @@ def test_a_broadcast_without_destinations_restreams_nothing(env: Ingest, restrea
     with pytest.raises(NotLive):
         env.streams.health(USER)
     assert_vod_complete(env, 3.0)
+
+
+def test_destinations_changed_while_live_take_effect_and_leave_the_others_alone(
+    env: Ingest, restream: RestreamService, tmp_path: Path
+) -> None:
+    """Mid-broadcast the streamer saves a new list, as `PUT /streams/me/destinations` does: one
+    destination disabled, one with a new key, one added. Within the refresh the disabled one is
+    unpublished, the rekeyed one publishes again with its new key, the new one starts; the one
+    left as it was forwards one unbroken stream."""
+    with NginxRtmp({"stays", "goes", "old", "new", "comes"}, tmp_path / "nginx") as nginx:
+        url = nginx.rtmp_url
+        ids = save(restream, ("Stays", url, "stays"), ("Goes", url, "goes"), ("Rekeyed", url, "old"))
+        seconds = 20
+        source = ffmpeg_source(env.media / "source.flv", seconds=seconds, video=(*X264, "-g", "30"))
+        took: list[float] = []
+
+        async def edit(result: Broadcast) -> None:
+            while not all("live" in result.states(name) for name in ids):  # noqa: ASYNC110 - polled
+                await asyncio.sleep(0.1)
+            await asyncio.sleep(1)
+            update = DestinationsUpdate(
+                destinations=[
+                    DestinationInput(id=ids["Stays"], name="Stays", url=url),
+                    DestinationInput(id=ids["Goes"], name="Goes", url=url, enabled=False),
+                    DestinationInput(id=ids["Rekeyed"], name="Rekeyed", url=url, key="new"),
+                    DestinationInput(name="Comes", url=url, key="comes"),
+                ]
+            )
+            await asyncio.to_thread(restream.replace, USER, update)
+            edited = asyncio.get_running_loop().time()
+            for key in ("goes", "old"):
+                await asyncio.to_thread(nginx.wait_not_publishing, key, 15)
+            for key in ("new", "comes"):
+                await asyncio.to_thread(nginx.wait_publishing, key, 15)
+            took.append(asyncio.get_running_loop().time() - edited)
+
+        result = asyncio.run(broadcast(env, restream, source, during=edit, restream_refresh_seconds=1.0))
+
+        assert took, "the edit never took effect"
+        assert result.states("Stays") == ["connecting", "live"]
+        (stays,) = nginx.recordings("stays")
+        assert_copied(stays, source, at_least=seconds * 30 - 30)
+        # Ended early: each a run of the source from the broadcast's start, well short of its end.
+        for key in ("goes", "old"):
+            (ended,) = nginx.recordings(key)
+            assert_copied(ended, source, at_least=30)
+            assert len(video_packet_sizes(ended)) < (seconds - 5) * 30, key
+        # Started mid-broadcast, at a keyframe, and kept to its end.
+        for key in ("new", "comes"):
+            (started,) = nginx.recordings(key)
+            assert_copied(started, source, at_least=5 * 30)
+            assert probe_recording(started).video_codec == "h264"
+        assert result.states("Comes") == ["connecting", "live"]
+        assert result.last("Rekeyed").id == ids["Rekeyed"]
+    assert_vod_complete(env, seconds)

@@ -124,6 +124,28 @@ def test_a_put_replaces_the_list_keeping_saved_keys_unless_given(api: Api) -> No
     assert restream_service().forward_targets("alice") == []
 
 
+def test_the_worker_reading_again_and_again_opens_each_key_once(api: Api, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A live broadcast reads its destinations every few seconds: KMS is asked once per key."""
+    first, second = saved(api, "alice", twitch(), youtube())
+    service = restream_service()
+    opened: list[str] = []
+    real_open = service.sealer.open
+
+    def counting_open(sealed: str, channel: str) -> str:
+        opened.append(sealed)
+        return real_open(sealed, channel)
+
+    monkeypatch.setattr(service.sealer, "open", counting_open)
+    reads = [service.forward_targets("alice") for _ in range(5)]
+    assert all(read == reads[0] for read in reads)
+    assert [t.key for t in reads[0]] == [TWITCH_KEY, YOUTUBE_KEY]
+    assert len(opened) == 2
+    # A new key is a new sealed key: opened once too; the kept one is not opened again.
+    saved(api, "alice", twitch(id=first["id"], key="live_rotated_0000"), youtube(id=second["id"], key=None))
+    assert [t.key for t in service.forward_targets("alice")] == ["live_rotated_0000", YOUTUBE_KEY]
+    assert len(opened) == 3
+
+
 def test_each_channel_has_its_own_destinations(api: Api) -> None:
     (alices,) = saved(api, "alice", twitch())
     assert api.client.get(PATH, headers=api.auth("bob")).json()["destinations"] == []

@@ -1,10 +1,13 @@
-"""Restream's pure parts: destination URLs and addresses, what FFmpeg is asked to do, and what a
-status may say (never the key)."""
+"""Restream's pure parts: destination URLs and addresses, what FFmpeg is asked to do, what a
+status may say (never the key), and how a live broadcast follows the streamer's changes."""
+
+import asyncio
+from typing import cast
 
 import pytest
 
 from letslive.models.restream import ForwardTarget, check_destination_url, key_hint, private_address, valid_key
-from workers.ingest.restream import _reason, forward_args
+from workers.ingest.restream import Restream, _reason, follow_targets, forward_args
 
 
 @pytest.mark.parametrize(
@@ -112,3 +115,34 @@ def test_a_status_says_what_ffmpeg_said_without_the_url(stderr: list[str], reaso
     said = _reason(stderr, 1)
     assert said == reason
     assert "secret-key" not in said
+
+
+class _Updates:
+    """Stands in for `Restream` (which starts FFmpegs): the lists it is told to forward to."""
+
+    def __init__(self) -> None:
+        self.seen: list[list[ForwardTarget]] = []
+
+    def update(self, targets: list[ForwardTarget]) -> None:
+        self.seen.append(targets)
+
+
+def test_a_live_broadcast_follows_changes_and_keeps_forwarding_through_a_failed_read() -> None:
+    a = ForwardTarget("a1", "A", "rtmp://a.example/app", "ka")
+    b = ForwardTarget("b1", "B", "rtmp://b.example/app", "kb")
+    # Each read in turn: none saved, A added, unchanged, a failed read, B added, A removed, all gone.
+    reads: list[list[ForwardTarget] | None] = [[], [a], [a], None, [a, b], [b], []]
+    updates = _Updates()
+
+    async def follow() -> None:
+        async def targets() -> list[ForwardTarget] | None:
+            if not reads:
+                raise asyncio.CancelledError  # as the broadcast's end cancels it
+            return reads.pop(0)
+
+        with pytest.raises(asyncio.CancelledError):
+            await follow_targets(cast(Restream, updates), targets, {}, 0)
+
+    asyncio.run(follow())
+    # Told only of changes; a failed read (None) is no change, an empty list is.
+    assert updates.seen == [[], [a], [a, b], [b], []]

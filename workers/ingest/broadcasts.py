@@ -32,6 +32,7 @@ from letslive.media.ffmpeg import build_transcode_args
 from letslive.media.ladder import Ladder, PlannedRung
 from letslive.media.planner import LadderDecision, PlanLimits, decide
 from letslive.media.playlists import Segment
+from letslive.models.restream import ForwardTarget
 from letslive.models.streams import Broadcast, PublishGrant, RungReport, StreamHealth
 from letslive.models.vods import VodRung
 from letslive.services.recordings import broadcast_prefix, recorded_segments
@@ -41,7 +42,7 @@ from letslive.services.streams import StreamService
 from letslive.services.vods import VodService
 from workers.ingest.config import IngestSettings
 from workers.ingest.metrics import MetricsEmitter, MetricValue, NoMetrics
-from workers.ingest.restream import Restream, RestreamTuning, load_targets
+from workers.ingest.restream import Restream, RestreamTuning, follow_targets
 from workers.ingest.rtmp import EndReason, PublishRejected
 from workers.ingest.rtmp.amf0 import AmfValue
 from workers.ingest.rtmp.flv import FlvWriter, TagType
@@ -429,7 +430,7 @@ class PublisherSession:
         self._media_ms: tuple[int, int] | None = None  # first and latest media timestamp
         self._speed = SpeedMeter()
         self._restream: Restream | None = None
-        self._restream_loader: asyncio.Task[None] | None = None
+        self._restream_follower: asyncio.Task[None] | None = None
 
     @property
     def planned_rungs(self) -> list[PlannedRung]:
@@ -483,8 +484,8 @@ class PublisherSession:
                 await restream_closed
 
     async def _close_restream(self) -> None:
-        if self._restream_loader is not None:
-            self._restream_loader.cancel()
+        if self._restream_follower is not None:
+            self._restream_follower.cancel()
         if self._restream is not None:
             await self._restream.close()
 
@@ -530,7 +531,8 @@ class PublisherSession:
         await self._start_part(self.decision, pending)
 
     def _start_restream(self, detected: Detected, pending: list[_Tag]) -> None:
-        """Forward the source to the channel's destinations, from the publish's first tag."""
+        """Forward the source to the channel's destinations, from the publish's first tag, and
+        follow the streamer's changes to them while live."""
         context, live = self.context, self.live
         if context.restream is None or live is None:
             return
@@ -541,13 +543,14 @@ class PublisherSession:
         self._restream.metadata(self.metadata)
         for tag in pending:
             self._forward(tag)
-        service = context.restream
-        self._restream_loader = asyncio.create_task(
-            load_targets(
-                self._restream,
-                lambda: context.call(service.forward_targets, self.grant.username),
-                live.log_fields(),
-            )
+        service, username = context.restream, self.grant.username
+
+        async def targets() -> list[ForwardTarget] | None:
+            loaded = await context.call(service.forward_targets, username)
+            return loaded if isinstance(loaded, list) else None
+
+        self._restream_follower = asyncio.create_task(
+            follow_targets(self._restream, targets, live.log_fields(), context.restream_tuning.refresh_seconds)
         )
 
     def _forward(self, tag: _Tag) -> None:
@@ -762,6 +765,7 @@ class BroadcastManager:
                 give_up_attempts=settings.restream_give_up_attempts,
                 allow_private_hosts=allow_private_restream_hosts,
                 verify_tls=settings.restream_verify_tls,
+                refresh_seconds=settings.restream_refresh_seconds,
             ),
             call=self.call,
             forget=self.forget,

@@ -32,6 +32,7 @@ from letslive.constants import (
     ENV_INGEST_RESTREAM_BACKOFF_SECONDS,
     ENV_INGEST_RESTREAM_BUFFER_SECONDS,
     ENV_INGEST_RESTREAM_GIVE_UP_ATTEMPTS,
+    ENV_INGEST_RESTREAM_REFRESH_SECONDS,
     ENV_INGEST_RESTREAM_VERIFY_TLS,
     ENV_INGEST_REWIND_SECONDS,
     ENV_INGEST_RTMP_ACK_WINDOW_BYTES,
@@ -170,6 +171,11 @@ class IngestSettings(BaseSettings):
     restream_verify_tls: bool = Field(default=True, validation_alias=ENV_INGEST_RESTREAM_VERIFY_TLS)
     restream_give_up_attempts: int = Field(
         default=6, ge=1, le=100, validation_alias=ENV_INGEST_RESTREAM_GIVE_UP_ATTEMPTS
+    )
+    # How often a live broadcast reads its destinations again: a streamer's change (one added,
+    # removed, disabled or edited) takes effect within this (one table read; keys are opened once).
+    restream_refresh_seconds: float = Field(
+        default=10.0, ge=0.5, le=600, validation_alias=ENV_INGEST_RESTREAM_REFRESH_SECONDS
     )
     # How often the live session's health reaches the streams table (and a rotated key is noticed).
     heartbeat_seconds: float = Field(default=5.0, gt=0, le=60, validation_alias=ENV_INGEST_HEARTBEAT_SECONDS)

@@ -16,6 +16,9 @@ broadcast or another destination:
   with FFmpeg's last error as the reason.
 - A server whose name resolves to a private address is refused (unless allowed, locally): a
   streamer must not make the worker reach the VPC or the metadata service.
+- The destinations are read again every `refresh_seconds` while live: one added or enabled
+  starts at the next keyframe, one removed or disabled ends as at the publish's end, one whose
+  server or key changed does both; the others go on untouched.
 """
 
 import asyncio
@@ -45,6 +48,8 @@ REASON_MAX: Final = 300
 # no older than half the buffer (what a destination may lag), so they start within that bound.
 KEPT_MAX_BYTES: Final = 16 * 1024 * 1024
 STDERR_LINES: Final = 8
+# A destination that ends (the publish's end, or removed while live) may send what it has this long.
+END_GRACE_SECONDS: Final = 6.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,6 +63,7 @@ class RestreamTuning:
     # default, and the stream key travels in that connection). Off only for self-signed test servers.
     verify_tls: bool = True
     ffmpeg: str = "ffmpeg"
+    refresh_seconds: float = 10.0
 
 
 def forward_args(ffmpeg: str, publish_url: str, *, verify_tls: bool = True) -> list[str]:
@@ -105,7 +111,7 @@ class Forwarder:
     """One destination for one publish: connect, forward, reconnect, or give up."""
 
     def __init__(self, target: ForwardTarget, source: "Restream", tuning: RestreamTuning) -> None:
-        self.target = target
+        self.target = target  # its name may change while it runs; its server and key may not
         self._source = source
         self._tuning = tuning
         self.state: DestinationState = "connecting"
@@ -363,20 +369,39 @@ class Restream:
         self._metadata: dict[str, AmfValue] = {}
         self._headers: dict[TagType, bytes] = {}  # the latest sequence header body of each kind
         self.forwarders: list[Forwarder] = []
+        self._ending: set[asyncio.Task[None]] = set()  # forwarders removed while live, closing
         self._closed = False
-        self._kept: list[tuple[int, bytes, bool]] = []  # from a start point, until `start`
+        self._kept: list[tuple[int, bytes, bool]] = []  # from a start point, while none forwards
         self._kept_bytes = 0
 
-    def start(self, targets: list[ForwardTarget]) -> None:
-        """Forward to `targets` from the latest start point on: nothing since it is lost."""
+    def update(self, targets: list[ForwardTarget]) -> None:
+        """Forward to `targets` from now on. A new one starts from the latest start point kept
+        (none forwarding yet) or at the next keyframe; one gone, or whose server or key changed,
+        ends as at the publish's end (a changed one starts again); the others go on."""
         if self._closed:
             return
-        self.forwarders = [Forwarder(target, self, self._tuning) for target in targets]
-        for forwarder in self.forwarders:
+        running = {forwarder.target.id: forwarder for forwarder in self.forwarders}
+        forwarders, started = [], []
+        for target in targets:
+            forwarder = running.get(target.id)
+            if forwarder is not None and (forwarder.target.url, forwarder.target.key) == (target.url, target.key):
+                del running[target.id]
+                forwarder.target = target
+            else:
+                forwarder = Forwarder(target, self, self._tuning)
+                started.append(forwarder)
+            forwarders.append(forwarder)
+        for gone in running.values():
+            task = asyncio.create_task(gone.close(END_GRACE_SECONDS), name=f"restream end {gone.target.id}")
+            self._ending.add(task)
+            task.add_done_callback(self._ending.discard)
+        self.forwarders = forwarders
+        for forwarder in started:
             forwarder.start()
             for timestamp_ms, data, starts in self._kept:
                 forwarder.offer(timestamp_ms, data, starts)
-        self._kept, self._kept_bytes = [], 0
+        if forwarders:
+            self._kept, self._kept_bytes = [], 0
 
     def metadata(self, metadata: Mapping[str, AmfValue]) -> None:
         self._metadata = dict(metadata)
@@ -419,17 +444,26 @@ class Restream:
     def statuses(self) -> list[DestinationStatus]:
         return [forwarder.status() for forwarder in self.forwarders]
 
-    async def close(self, grace_seconds: float = 6.0) -> None:
+    async def close(self, grace_seconds: float = END_GRACE_SECONDS) -> None:
         self._closed = True
-        await asyncio.gather(*(forwarder.close(grace_seconds) for forwarder in self.forwarders))
+        await asyncio.gather(*(forwarder.close(grace_seconds) for forwarder in self.forwarders), *self._ending)
 
 
-async def load_targets(
-    restream: Restream, targets: Callable[[], Awaitable[object]], fields: Mapping[str, object]
+async def follow_targets(
+    restream: Restream,
+    targets: Callable[[], Awaitable[list[ForwardTarget] | None]],
+    fields: Mapping[str, object],
+    refresh_seconds: float,
 ) -> None:
-    """Start forwarding once the channel's destinations are read (off the event loop): the
-    broadcast never waits for them."""
-    loaded = await targets()
-    if isinstance(loaded, list) and loaded:
-        logger.info("restreaming", extra={**fields, "destinations": [t.id for t in loaded]})
-        restream.start(loaded)
+    """Forward once the channel's destinations are read (off the event loop: the broadcast never
+    waits for them), then follow the streamer's changes until cancelled. A read that fails
+    (None) leaves the forwarding as it is."""
+    current: list[ForwardTarget] | None = None
+    while True:
+        loaded = await targets()
+        if loaded is not None and loaded != current:
+            if loaded or current:
+                logger.info("restreaming", extra={**fields, "destinations": [t.id for t in loaded]})
+            restream.update(loaded)
+            current = loaded
+        await asyncio.sleep(refresh_seconds)

@@ -10,7 +10,7 @@ import logging
 import secrets
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Protocol
+from typing import Final, Protocol
 from urllib.parse import urlsplit
 
 from letslive.errors import DependencyUnavailable, InvalidDestination
@@ -27,6 +27,10 @@ from letslive.models.restream import (
 )
 
 logger = logging.getLogger(__name__)
+
+# Keys the worker opened, by sealed key and channel: a live broadcast reads its destinations
+# every few seconds, and KMS is asked once per key, not per read.
+OPENED_KEYS_MAX: Final = 256
 
 
 class DestinationStore(Protocol):
@@ -64,6 +68,7 @@ class RestreamService:
         self.allow_private_hosts = allow_private_hosts
         self._clock = clock
         self._new_id = new_id
+        self._opened: dict[tuple[str, str], str] = {}
 
     def destinations(self, username: str) -> DestinationList:
         return _listed(self.store.destinations(username.lower()))
@@ -87,12 +92,21 @@ class RestreamService:
             if not stored.enabled:
                 continue
             try:
-                key = self.sealer.open(stored.sealed_key, channel)
+                key = self._open(stored.sealed_key, channel)
             except DependencyUnavailable as exc:
                 logger.warning("restream key not opened; destination skipped: %s", exc.detail, extra={"id": stored.id})
                 continue
             targets.append(ForwardTarget(stored.id, stored.name, stored.url, key))
         return targets
+
+    def _open(self, sealed: str, channel: str) -> str:
+        key = self._opened.get((sealed, channel))
+        if key is None:
+            key = self.sealer.open(sealed, channel)
+            if len(self._opened) >= OPENED_KEYS_MAX:
+                self._opened.clear()
+            self._opened[sealed, channel] = key
+        return key
 
     def _check(self, items: list[DestinationInput], saved: dict[str, StoredDestination]) -> None:
         if len(items) > DESTINATIONS_MAX:

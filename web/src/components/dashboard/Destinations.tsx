@@ -36,10 +36,6 @@ const KEY_MAX = 256;
 const KEY_PATTERN = String.raw`[A-Za-z0-9_\-.=~!$&*+,;:@%]{1,256}`;
 const KEY_TITLE = "Letters, digits and _ - . = ~ ! $ & * + , ; : @ % (no spaces or slashes)";
 
-/** The worker reports every 5 s and reads a broadcast's destinations as it starts: this long
- *  into a broadcast, an enabled destination missing from its report was not in the list it read. */
-const SETTLE_SECONDS = 15;
-
 /** A row of the list being edited: a saved destination (`id`) or one added here (`id` null). */
 interface Row {
   rowKey: string;
@@ -131,15 +127,6 @@ function Status({ status, report }: { status: DestinationStatus; report: StreamH
   );
 }
 
-/** Whether the running broadcast has read its destinations without this saved one. */
-function leftOut(saved: Destination, report: StreamHealthReport): boolean {
-  const started = Date.parse(report.started_at);
-  if (Date.parse(saved.updated_at) > started) return true; // saved after the broadcast began
-  if (report.destinations.length > 0) return true; // the worker has read the list
-  if (!report.updated_at) return false; // the worker has not reported yet
-  return (Date.parse(report.updated_at) - started) / 1000 >= SETTLE_SECONDS;
-}
-
 /** What a saved destination does while live: its status, or why it has none. */
 function LiveState({ saved, report }: { saved: Destination; report: StreamHealthReport }) {
   const status = report.destinations.find((candidate) => candidate.id === saved.id);
@@ -147,21 +134,15 @@ function LiveState({ saved, report }: { saved: Destination; report: StreamHealth
     return (
       <>
         <Status status={status} report={report} />
-        {!saved.enabled && <p className="muted dest-note">Turned off: forwarding stops when this broadcast ends.</p>}
+        {!saved.enabled && <p className="muted dest-note">Turned off: forwarding stops within seconds.</p>}
       </>
     );
   }
   if (!saved.enabled) return null;
-  if (!leftOut(saved, report)) {
-    return (
-      <p className="muted dest-note" data-testid="destination-waiting">
-        Waiting for the broadcast to start forwarding…
-      </p>
-    );
-  }
+  // The broadcast reads its destinations again every few seconds.
   return (
-    <p className="muted dest-note" data-testid="destination-next-broadcast">
-      Starts with your next broadcast.
+    <p className="muted dest-note" data-testid="destination-waiting">
+      Waiting for the broadcast to start forwarding…
     </p>
   );
 }
@@ -479,7 +460,7 @@ export default function Destinations({ session }: { session: LiveSession }) {
       </div>
       <p className="muted dest-intro">
         Forward each broadcast, unchanged, to other services too. Keys are stored encrypted and never shown again.
-        Changes apply from your next broadcast.
+        Changes apply within seconds, while you are live too.
       </p>
       {!loaded && !error && <p className="muted">Loading…</p>}
       <form onSubmit={save} aria-label="Restream destinations">
@@ -527,7 +508,7 @@ export default function Destinations({ session }: { session: LiveSession }) {
       </form>
       {report && orphans.length > 0 && (
         <div className="dest-orphans">
-          <h3>Removed, forwarding until this broadcast ends</h3>
+          <h3>Removed, stopping within seconds</h3>
           <ul className="dest-list">
             {orphans.map((status) => (
               <li key={status.id} className="dest" data-testid="destination-orphan" data-destination-id={status.id}>
